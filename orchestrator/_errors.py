@@ -1,0 +1,738 @@
+"""One exception hierarchy for everything the orchestrator can report.
+
+Every failure a caller can see is a :class:`GroqError`. HTTP error responses are turned into
+the right subclass in exactly one place, :func:`error_from_response`, so callers match on
+classes (``except RateLimitError``) instead of status codes, and never see ``httpx``
+exceptions. The tree (status codes in brackets)::
+
+    GroqError
+    ├── AuthenticationError          [401]  bad or missing API key
+    ├── AuthorizationError           [403]  key valid, access denied
+    ├── NotFoundError                [404]  unknown path or resource
+    │   └── ModelError               [404 model_not_found]  unknown or retired model
+    ├── ValidationError              [400, 422]  the request itself is wrong
+    │   ├── ConfigError                      a Config/ConfigBuilder value is wrong
+    │   └── ContextLengthError       [400 context_length_exceeded]
+    ├── ContentFilterError                   content blocked by the safety filter
+    ├── RequestTooLargeError         [413]  one request alone exceeds TPM or 4 MB: never retryable
+    ├── RateLimitError               [429]  RPM/RPD/TPM/TPD hit: retry after ``retry_after``
+    ├── CapacityExceededError        [498]  flex tier full: retryable
+    ├── ServerError                  [499, 5xx]  Groq-side trouble: retryable
+    ├── TimeoutError                 [408, -]  no answer in time: retryable
+    ├── NetworkError                 [-]  connection failed: retryable
+    ├── StreamError                  [-]  a stream broke midway; keeps ``partial_content``
+    └── CircuitOpenError             [-]  the breaker is open and ``when_open="fail"``
+
+``retryable`` follows the spec's section 9.1: 429, 498, 5xx, timeouts and network errors are
+worth another attempt; every other 4xx will fail the same way again, so it is not.
+
+``str(error)`` is written for the person reading the log: what happened, the status, code and
+request id to quote to Groq support, and what to do next. The raw fields stay available as
+attributes (``status``, ``type``, ``code``, ``param``, ``request_id``, ``retry_after``, ``body``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any, Final, Literal
+
+import msgspec
+
+__all__ = [
+    "AuthenticationError",
+    "AuthorizationError",
+    "CapacityExceededError",
+    "CircuitOpenError",
+    "ConfigError",
+    "ContentFilterError",
+    "ContextLengthError",
+    "GroqError",
+    "ModelError",
+    "NetworkError",
+    "NotFoundError",
+    "RateLimitError",
+    "RequestTooLargeError",
+    "ServerError",
+    "StreamError",
+    "TimeoutError",
+    "ValidationError",
+    "error_from_response",
+]
+
+LimitType = Literal["requests", "tokens", "audio_seconds"]
+Window = Literal["RPM", "RPD", "TPM", "TPD", "ASH", "ASD"]
+
+#: Error bodies are kept for debugging, but a proxy can answer with megabytes of HTML.
+MAX_KEPT_BODY: Final = 64 * 1024
+#: How much of a non-JSON body becomes the message.
+_MAX_TEXT_MESSAGE: Final = 500
+#: How much of a rejected value a ValidationError quotes (never a whole base64 image).
+_MAX_VALUE_REPR: Final = 120
+
+_UNSET: Final[Any] = object()
+
+
+def _short_repr(value: object) -> str:
+    text = repr(value)
+    if len(text) <= _MAX_VALUE_REPR:
+        return text
+    return f"{text[:_MAX_VALUE_REPR]}... ({len(text)} chars)"
+
+
+class GroqError(Exception):
+    """Base of every error the orchestrator raises or returns.
+
+    Catch this to handle everything; catch a subclass to handle one kind. The first argument
+    is the human message (for server errors, Groq's own ``error.message``); the keywords carry
+    what was known about the failure. ``str()`` adds the context and the advice.
+
+    Args:
+        message: What went wrong, in words.
+        status: HTTP status code, or None when there was no response (timeout, network).
+        type: Groq's ``error.type`` (e.g. ``invalid_request_error``, ``tokens``).
+        code: Groq's ``error.code`` (e.g. ``rate_limit_exceeded``).
+        param: Groq's ``error.param``: the request field at fault, when Groq names one.
+        request_id: the ``x-request-id`` response header; quote it to Groq support.
+        retry_after: seconds to wait before retrying, when the server said so.
+        body: the raw response body (first 64 KiB), for debugging.
+        failed_generation: the model output Groq rejected (``json_validate_failed``,
+            ``tool_use_failed``), so a caller can salvage it.
+    """
+
+    #: Fallback for statuses with no dedicated subclass (spec 9.1).
+    _RETRYABLE_STATUSES: Final = frozenset({408, 429, 498})
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        status: int | None = None,
+        type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        body: bytes | None = None,
+        failed_generation: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.type = type
+        self.code = code
+        self.param = param
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.body = body[:MAX_KEPT_BODY] if body is not None else None
+        self.failed_generation = failed_generation
+
+    @property
+    def retryable(self) -> bool:
+        """Whether sending the same request again can succeed (spec 9.1)."""
+        status = self.status
+        return status is not None and (status in self._RETRYABLE_STATUSES or status >= 500)
+
+    def advice(self) -> str:
+        """What the reader should do about this error (one or two sentences)."""
+        if self.retryable:
+            return "This is transient; the orchestrator retries it with backoff."
+        return "Check the request against the error message; resending it unchanged will fail again."
+
+    def _context(self) -> str:
+        parts = []
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.code:
+            parts.append(f"code {self.code}")
+        elif self.type:
+            parts.append(f"type {self.type}")
+        if self.param:
+            parts.append(f"param {self.param}")
+        if self.request_id:
+            parts.append(f"request id {self.request_id}")
+        return f" ({', '.join(parts)})" if parts else ""
+
+    def __str__(self) -> str:
+        message = self.message or type(self).__name__
+        if not message.endswith((".", "!", "?")):
+            message += "."
+        return f"{message}{self._context()} {self.advice()}"
+
+    def __repr__(self) -> str:
+        fields = {
+            "status": self.status,
+            "code": self.code,
+            "type": self.type,
+            "param": self.param,
+            "request_id": self.request_id,
+            "retry_after": self.retry_after,
+        }
+        shown = ", ".join(f"{k}={v!r}" for k, v in fields.items() if v is not None)
+        lead = _short_repr(self.message)
+        return f"{type(self).__name__}({lead}{', ' if shown else ''}{shown})"
+
+
+class AuthenticationError(GroqError):
+    """The API key was missing, malformed or revoked (HTTP 401 ``invalid_api_key``).
+
+    ``api_key_hint`` holds at most the key's last four characters, so logs can tell which key
+    failed without exposing it.
+    """
+
+    def __init__(self, message: str = "", *, api_key_hint: str | None = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.api_key_hint = api_key_hint
+
+    @property
+    def retryable(self) -> bool:
+        """Never: the same key will be refused again."""
+        return False
+
+    def advice(self) -> str:
+        """Point at the key: where it comes from and where to get a new one."""
+        which = f" (the key ending in {self.api_key_hint!r})" if self.api_key_hint else ""
+        return (
+            f"Check the API key{which}: set GROQ_API_KEY or Config.api_key to a valid key "
+            "from https://console.groq.com/keys."
+        )
+
+
+class AuthorizationError(GroqError):
+    """The key is valid but may not use this resource (HTTP 403)."""
+
+    @property
+    def retryable(self) -> bool:
+        """Never: permissions do not change between attempts."""
+        return False
+
+    def advice(self) -> str:
+        """Permissions live in the Groq console, not in the request."""
+        return "The key lacks access to this resource; check the organization and project permissions in the Groq console."
+
+
+class NotFoundError(GroqError):
+    """The path or resource does not exist (HTTP 404)."""
+
+    @property
+    def retryable(self) -> bool:
+        """Never: a missing resource stays missing."""
+        return False
+
+    def advice(self) -> str:
+        """Usually a wrong base URL or id."""
+        return "Check Config.base_url (default https://api.groq.com/openai/v1) and the id in the request."
+
+
+_MODEL_IN_MESSAGE: Final = re.compile(r"[Mm]odel `([^`]+)`")
+
+
+class ModelError(NotFoundError):
+    """The model id is unknown, retired, or not available to this key (404 ``model_not_found``).
+
+    Groq retires models regularly (the spec's own table is out of date), so this is the error a
+    long-lived pipeline meets first. ``model`` is parsed from Groq's message when not given.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        model: str | None = None,
+        available_models: list[str] | None = None,
+        **fields: Any,
+    ) -> None:
+        super().__init__(message, **fields)
+        if model is None and (match := _MODEL_IN_MESSAGE.search(message)):
+            model = match.group(1)
+        self.model = model
+        self.available_models = available_models
+
+    def advice(self) -> str:
+        """Say how to find a model that exists."""
+        which = f"Model {self.model!r}" if self.model else "The model"
+        text = f"{which} is unknown or retired; list current ids with GET /models (client.models.list())"
+        if self.available_models:
+            shown = ", ".join(self.available_models[:10])
+            text += f", e.g. {shown}"
+        return text + "."
+
+
+class ValidationError(GroqError):
+    """The request is invalid and will fail the same way if resent (HTTP 400/422, or local checks).
+
+    Raised before sending when our own validation catches the problem, and mapped from Groq's
+    ``invalid_request_error`` afterwards. ``field`` is the path of the offending value
+    (``messages[3].content[1].image_url.url``), ``value`` the value (quoted shortened in the
+    message), ``rule`` what it broke. With no message, one is composed from those three.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        field: str | None = None,
+        value: Any = _UNSET,
+        rule: str | None = None,
+        **fields: Any,
+    ) -> None:
+        if not message:
+            message = self._compose(field, value, rule)
+        if field is None:
+            field = fields.get("param")
+        super().__init__(message, **fields)
+        self.field = field
+        self.value = None if value is _UNSET else value
+        self.rule = rule
+
+    @staticmethod
+    def _compose(field: str | None, value: Any, rule: str | None) -> str:
+        text = f"Invalid {field}" if field else "Invalid request"
+        if rule:
+            text += f": {rule}"
+        if value is not _UNSET:
+            text += f" (got {_short_repr(value)})"
+        return text
+
+    @property
+    def retryable(self) -> bool:
+        """Never: an invalid request stays invalid."""
+        return False
+
+    def advice(self) -> str:
+        """Fix the named field; for rejected model output, look at failed_generation."""
+        if self.failed_generation is not None:
+            return (
+                "The model's output failed Groq's check; see .failed_generation, then adjust the prompt, "
+                "schema or tools (a retry may also succeed since sampling varies)."
+            )
+        where = f"field {self.field!r}" if self.field else "the request"
+        return f"Fix {where} and send again; resending it unchanged will fail the same way."
+
+
+class ConfigError(ValidationError):
+    """A configuration value is invalid (raised by ``Config``, ``ConfigBuilder``, ``Config.from_env``).
+
+    ``field`` names the setting (``retry.max_delay``, ``base_url``), ``value`` the rejected value
+    (never the API key itself).
+    """
+
+    def advice(self) -> str:
+        """Point at the setting."""
+        where = f"setting {self.field!r}" if self.field else "the configuration"
+        return f"Fix {where} where the Config is built (ConfigBuilder, Config.replace or GROQ_* environment)."
+
+
+_CONTEXT_NUMBERS: Final = re.compile(
+    r"maximum context length is (\d+)\D+?(?:requested|resulted in) (\d+)", re.IGNORECASE | re.DOTALL
+)
+
+
+class ContextLengthError(ValidationError):
+    """Prompt plus requested completion exceed the model's context window (400 ``context_length_exceeded``).
+
+    ``max_context`` and ``requested`` are filled when known (our own pre-send check, or an
+    OpenAI-style message that states them).
+    """
+
+    def __init__(
+        self, message: str = "", *, max_context: int | None = None, requested: int | None = None, **fields: Any
+    ) -> None:
+        super().__init__(message, **fields)
+        if max_context is None and requested is None and (match := _CONTEXT_NUMBERS.search(self.message)):
+            max_context, requested = int(match.group(1)), int(match.group(2))
+        self.max_context = max_context
+        self.requested = requested
+
+    def advice(self) -> str:
+        """The fix is always to make prompt + completion smaller."""
+        sizes = ""
+        if self.max_context is not None and self.requested is not None:
+            sizes = f" ({self.requested} tokens requested, window {self.max_context})"
+        return (
+            f"Shorten the messages or lower max_completion_tokens so prompt plus completion fit the "
+            f"model's context window{sizes}, or use a model with a larger window."
+        )
+
+
+class ContentFilterError(GroqError):
+    """The input or output was blocked by a safety filter (``content_filter``)."""
+
+    def __init__(self, message: str = "", *, filtered_categories: list[str] | None = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.filtered_categories = filtered_categories or []
+
+    @property
+    def retryable(self) -> bool:
+        """Never: the same content is filtered the same way."""
+        return False
+
+    def advice(self) -> str:
+        """Rephrasing is the only remedy."""
+        return "Rephrase the input; the same content will be blocked again."
+
+
+_LIMIT_NUMBERS: Final = re.compile(r"Limit (\d+)(?:, Used (\d+))?, Requested ~?(\d+)")
+_WINDOW: Final = re.compile(r"\((RPM|RPD|TPM|TPD|ASH|ASD)\)")
+_WINDOW_KIND: Final[dict[str, LimitType]] = {
+    "RPM": "requests",
+    "RPD": "requests",
+    "TPM": "tokens",
+    "TPD": "tokens",
+    "ASH": "audio_seconds",
+    "ASD": "audio_seconds",
+}
+
+
+class _LimitMixin:
+    """Parses Groq's "on tokens per minute (TPM): Limit 6000, Used 11972, Requested 4351" text."""
+
+    message: str
+    type: str | None
+
+    def _parse_limit(self, limit_type: LimitType | None, window: Window | None) -> None:
+        if window is None and (match := _WINDOW.search(self.message)):
+            window = match.group(1)  # type: ignore[assignment]
+        if limit_type is None:
+            if self.type in ("requests", "tokens"):
+                limit_type = self.type  # type: ignore[assignment]
+            elif window is not None:
+                limit_type = _WINDOW_KIND[window]
+        self.limit_type = limit_type
+        self.window = window
+        numbers = _LIMIT_NUMBERS.search(self.message)
+        self.limit = int(numbers.group(1)) if numbers else None
+        self.used = int(numbers.group(2)) if numbers and numbers.group(2) else None
+        self.requested = int(numbers.group(3)) if numbers else None
+
+
+class RequestTooLargeError(_LimitMixin, GroqError):
+    """One request alone is bigger than the model allows per minute, or a base64 image is over 4 MB (HTTP 413).
+
+    Groq reuses ``code: rate_limit_exceeded`` here, but unlike a 429 no amount of waiting helps:
+    the request exceeds the whole TPM budget. ``limit`` and ``requested`` are parsed from the
+    message when present.
+    """
+
+    def __init__(
+        self, message: str = "", *, limit_type: LimitType | None = None, window: Window | None = None, **fields: Any
+    ) -> None:
+        super().__init__(message, **fields)
+        self._parse_limit(limit_type, window)
+
+    @property
+    def retryable(self) -> bool:
+        """Never: the request will always be too large."""
+        return False
+
+    def advice(self) -> str:
+        """Shrink the request: prompt, max_completion_tokens, or the image."""
+        sizes = ""
+        if self.limit is not None and self.requested is not None:
+            sizes = f" (requested {self.requested}, limit {self.limit})"
+        return (
+            f"This single request can never fit{sizes}; shorten the prompt, lower max_completion_tokens "
+            "(it counts against TPM), send images by URL instead of base64, or use a model or tier "
+            "with a higher limit."
+        )
+
+
+class RateLimitError(_LimitMixin, GroqError):
+    """A rate limit (RPM, RPD, TPM, TPD, ASH, ASD) was hit (HTTP 429), or the quota is exhausted.
+
+    ``retry_after`` comes from the ``retry-after`` header or from the message's "Please try again
+    in 5.289s"; ``limit_type`` ("requests", "tokens", "audio_seconds") and ``window`` ("TPM",
+    ...) say which budget ran out. The scheduler reads them to pause exactly as long as needed.
+    ``insufficient_quota`` is also a RateLimitError, but not retryable: waiting will not refill it.
+    """
+
+    def __init__(
+        self, message: str = "", *, limit_type: LimitType | None = None, window: Window | None = None, **fields: Any
+    ) -> None:
+        super().__init__(message, **fields)
+        self._parse_limit(limit_type, window)
+
+    @property
+    def retryable(self) -> bool:
+        """Yes, after ``retry_after``; except an exhausted quota, which no wait refills."""
+        return self.code != "insufficient_quota" and self.type != "insufficient_quota"
+
+    def advice(self) -> str:
+        """Say how long to wait and how to stay under the limit."""
+        if not self.retryable:
+            return "The account's quota is exhausted; check plan and billing at https://console.groq.com/settings/billing."
+        which = f" on {self.window}" if self.window else ""
+        wait = f" in {self.retry_after:.3g} s" if self.retry_after is not None else " after a pause"
+        return (
+            f"Rate limit{which} reached; retry{wait} (the orchestrator waits and retries automatically). "
+            "Lower concurrency or set ModelLimits to stay under it."
+        )
+
+
+class CapacityExceededError(GroqError):
+    """Groq's flex tier has no capacity right now (HTTP 498 ``capacity_exceeded``)."""
+
+    @property
+    def retryable(self) -> bool:
+        """Yes: capacity frees up, so backing off and retrying works."""
+        return True
+
+    def advice(self) -> str:
+        """Back off, or move off the flex tier."""
+        return "The flex tier is at capacity; retry with backoff (automatic), or use service_tier 'on_demand'."
+
+
+class ServerError(GroqError):
+    """Groq failed on its side (HTTP 5xx, or 499 when Groq cancelled the request)."""
+
+    @property
+    def retryable(self) -> bool:
+        """Yes: server trouble is usually transient."""
+        return True
+
+    def advice(self) -> str:
+        """Nothing to fix locally; wait or check the status page."""
+        return "Groq had a server-side problem; this is retried with backoff automatically. If it persists, check https://groqstatus.com."
+
+
+class TimeoutError(GroqError):  # noqa: A001 - the spec's name; it is always used as orchestrator.TimeoutError
+    """No complete answer arrived in time (client-side timeout, or HTTP 408).
+
+    ``timeout`` is the limit that expired (seconds), ``operation`` what was being done
+    (``connect``, ``read``, ``pool``, ``write``). Not a subclass of the builtin ``TimeoutError``.
+    """
+
+    def __init__(
+        self, message: str = "", *, timeout: float | None = None, operation: str | None = None, **fields: Any
+    ) -> None:
+        super().__init__(message, **fields)
+        self.timeout = timeout
+        self.operation = operation
+
+    @property
+    def retryable(self) -> bool:
+        """Yes: a slow answer is usually a passing condition."""
+        return True
+
+    def advice(self) -> str:
+        """Give more time, or retry."""
+        limit = f" of {self.timeout:g} s" if self.timeout is not None else ""
+        return f"The timeout{limit} expired; it is retried automatically. Raise Config.timeout or the per-request timeout for long completions."
+
+
+class NetworkError(GroqError):
+    """The connection could not be made or broke before a response (DNS, TCP, TLS, reset)."""
+
+    def __init__(self, message: str = "", *, cause: str | None = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.cause = cause
+
+    @property
+    def retryable(self) -> bool:
+        """Yes: connections fail transiently."""
+        return True
+
+    def advice(self) -> str:
+        """Usually connectivity, proxy or base URL."""
+        return "Could not talk to the server; it is retried automatically. Check connectivity, proxy settings and Config.base_url."
+
+
+class StreamError(GroqError):
+    """A streamed response broke off (error event, malformed SSE, dropped connection).
+
+    ``partial_content`` holds the text received before the break, so nothing paid for is lost.
+    """
+
+    def __init__(self, message: str = "", *, partial_content: str = "", **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.partial_content = partial_content
+
+    @property
+    def retryable(self) -> bool:
+        """Follows the status of the error event, else yes (a dropped stream can be re-requested)."""
+        if self.status is None:
+            return True
+        return super().retryable
+
+    def advice(self) -> str:
+        """Say what survived."""
+        kept = f" .partial_content keeps the {len(self.partial_content)} characters received."
+        return f"The stream broke before it finished.{kept} Retry the request for a complete answer."
+
+
+class CircuitOpenError(GroqError):
+    """The circuit breaker is open and the config says fail fast (``when_open="fail"``).
+
+    After consecutive failures the breaker stops sending requests to give the service room;
+    ``retry_after`` is the time until it lets a probe request through.
+    """
+
+    @property
+    def retryable(self) -> bool:
+        """Yes, once the breaker half-opens."""
+        return True
+
+    def advice(self) -> str:
+        """Explain the breaker and the alternative mode."""
+        when = f" in {self.retry_after:.3g} s" if self.retry_after is not None else " shortly"
+        return (
+            f"Too many consecutive failures opened the circuit breaker; it tests recovery{when}. "
+            "Set BreakerConfig(when_open='wait') to queue instead of failing fast."
+        )
+
+
+# --- mapping HTTP responses to the hierarchy ----------------------------------------------
+
+#: Specific codes, matched against ``error.code`` then ``error.type`` (spec 9.4 plus Groq's own).
+_BY_CODE: Final[dict[str, type[GroqError]]] = {
+    "invalid_api_key": AuthenticationError,
+    "insufficient_quota": RateLimitError,
+    "model_not_found": ModelError,
+    "context_length_exceeded": ContextLengthError,
+    "content_filter": ContentFilterError,
+    "server_error": ServerError,
+    "service_unavailable": ServerError,
+    "capacity_exceeded": CapacityExceededError,
+    "rate_limit_exceeded": RateLimitError,
+    "json_validate_failed": ValidationError,
+    "tool_use_failed": ValidationError,
+}
+
+_BY_STATUS: Final[dict[int, type[GroqError]]] = {
+    400: ValidationError,
+    401: AuthenticationError,
+    403: AuthorizationError,
+    404: NotFoundError,
+    408: TimeoutError,
+    413: RequestTooLargeError,
+    422: ValidationError,
+    429: RateLimitError,
+    498: CapacityExceededError,
+    499: ServerError,
+}
+
+#: Generic types, consulted only when neither the code nor the status decided.
+_BY_TYPE: Final[dict[str, type[GroqError]]] = {
+    "invalid_request_error": ValidationError,
+}
+
+_TRY_AGAIN: Final = re.compile(r"try again in ((?:\d+(?:\.\d+)?(?:ns|us|µs|ms|h|m|s))+)", re.IGNORECASE)
+_DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|h|m|s)")
+_UNIT_SECONDS: Final = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _retry_after_from_message(message: str) -> float | None:
+    """Seconds from "Please try again in 2m59.56s" (a Go duration), or None."""
+    match = _TRY_AGAIN.search(message)
+    if match is None:
+        return None
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(match.group(1)))
+
+
+def _seconds(text: str | None, scale: float = 1.0) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text.strip()) * scale
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def _text(value: object) -> str | None:
+    """A JSON scalar as text (Groq's old bodies use integer codes); anything else is dropped."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return str(value)
+    return None
+
+
+def _detail(body: bytes) -> tuple[dict[str, Any], int | None]:
+    """The ``error`` object of a body, tolerating anything; plus an embedded ``status_code``."""
+    try:
+        data = msgspec.json.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        text = body.decode("utf-8", "replace").strip()[:_MAX_TEXT_MESSAGE]
+        return ({"message": text} if text else {}), None
+    if not isinstance(data, dict):
+        return {}, None
+    error = data.get("error", data)
+    if isinstance(error, str):
+        return {"message": error}, None
+    if not isinstance(error, dict):
+        return {}, None
+    status = error.get("status_code")
+    return error, status if isinstance(status, int) and not isinstance(status, bool) else None
+
+
+def _lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in headers.items()}
+
+
+def _classify(status: int, code: str | None, type_: str | None) -> type[GroqError]:
+    for key in (code, type_):
+        if key in _BY_CODE:
+            cls = _BY_CODE[key]  # type: ignore[index]
+            if cls is RateLimitError and status == 413:
+                return RequestTooLargeError
+            return cls
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    if type_ in _BY_TYPE:
+        return _BY_TYPE[type_]  # type: ignore[index]
+    if status >= 500:
+        return ServerError
+    return GroqError
+
+
+def _default_message(status: int) -> str:
+    return f"Groq answered HTTP {status} with no error message"
+
+
+def error_from_response(status: int, headers: Mapping[str, str], body: bytes) -> GroqError:
+    """Turn an HTTP error response (or an in-stream error event) into the right :class:`GroqError`.
+
+    The class is chosen by Groq's ``error.code`` / ``error.type`` first (spec 9.4: e.g.
+    ``model_not_found`` -> ModelError, ``rate_limit_exceeded`` on a 413 -> RequestTooLargeError),
+    then by status. It never raises: a body that is empty, not JSON, JSON but not an object, or
+    missing fields still gives an error with the status and whatever text there was.
+
+    Args:
+        status: the HTTP status. For an error event inside a 200 stream pass 200: the
+            ``status_code`` Groq puts in the event wins.
+        headers: response headers (any case); ``x-request-id`` and ``retry-after`` /
+            ``retry-after-ms`` are read.
+        body: the raw response body, or the event's data.
+
+    Returns:
+        The error, with ``status``, ``type``, ``code``, ``param``, ``request_id``,
+        ``retry_after`` and ``body`` set as far as the response gave them.
+    """
+    detail, embedded_status = _detail(body)
+    if status < 400 and embedded_status is not None:
+        status = embedded_status
+    lowered = _lower_headers(headers)
+    message = _text(detail.get("message")) or _default_message(status)
+    code = _text(detail.get("code"))
+    type_ = _text(detail.get("type"))
+    retry_after = _seconds(lowered.get("retry-after-ms"), 1e-3)
+    if retry_after is None:
+        retry_after = _seconds(lowered.get("retry-after"))
+    if retry_after is None:
+        retry_after = _retry_after_from_message(message)
+    cls = _classify(status, code, type_)
+    return cls(
+        message,
+        status=status,
+        type=type_,
+        code=code,
+        param=_text(detail.get("param")),
+        request_id=lowered.get("x-request-id"),
+        retry_after=retry_after,
+        body=body,
+        failed_generation=_text(detail.get("failed_generation")),
+    )
