@@ -1,0 +1,91 @@
+"""The emulator core's view of HTTP: one request in, one response out, plus Groq's error bodies.
+
+The core never sees ASGI or httpx; both adapters translate to and from these two small classes. A
+response body is either ``bytes`` or an async iterator of ``bytes`` (an SSE stream, or a slow drip).
+Two exceptions stand for what HTTP cannot express as a response: :class:`ConnectionReset` (raised by
+the core instead of answering) and :class:`ConnectionDropped` (raised by a body iterator midway).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Mapping
+
+import msgspec
+
+__all__ = [
+    "ConnectionDropped",
+    "ConnectionReset",
+    "EmulatorRequest",
+    "EmulatorResponse",
+    "error_response",
+    "json_response",
+]
+
+_encode = msgspec.json.Encoder().encode
+JSON_CONTENT_TYPE = "application/json"
+
+
+@dataclasses.dataclass(slots=True)
+class EmulatorRequest:
+    """An HTTP request as the core sees it.
+
+    Attributes:
+        method: upper-case method (``GET``, ``POST``).
+        path: the URL path, percent-decoded (``/openai/v1/models/openai/gpt-oss-20b``).
+        headers: lower-case header names to values (the last value wins for repeated names).
+        body: the whole request body (the adapters enforce the size limit before calling the core).
+        client: the client's (host, port), when the transport knows it.
+    """
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes = b""
+    client: tuple[str, int] | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class EmulatorResponse:
+    """An HTTP response from the core: status, headers, and bytes or an async iterator of bytes."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes | AsyncIterator[bytes] = b""
+
+
+class ConnectionReset(Exception):
+    """The core wants the connection closed with no response at all (the ``reset`` fault)."""
+
+
+class ConnectionDropped(Exception):
+    """A body iterator wants the connection closed midway (the ``drop-mid-stream`` fault)."""
+
+
+def json_response(status: int, obj: object, headers: list[tuple[str, str]] | None = None) -> EmulatorResponse:
+    """A JSON response (``obj`` encoded with msgspec)."""
+    out = [("content-type", JSON_CONTENT_TYPE)]
+    if headers:
+        out.extend(headers)
+    return EmulatorResponse(status, out, _encode(obj))
+
+
+def error_response(
+    status: int,
+    message: str,
+    *,
+    type: str = "invalid_request_error",
+    code: str | None = None,
+    param: str | None = None,
+    failed_generation: str | None = None,
+    headers: list[tuple[str, str]] | None = None,
+) -> EmulatorResponse:
+    """A response with Groq's error body: ``{"error": {"message", "type", "code"?, "param"?, ...}}``."""
+    detail: dict[str, str] = {"message": message, "type": type}
+    if code is not None:
+        detail["code"] = code
+    if param is not None:
+        detail["param"] = param
+    if failed_generation is not None:
+        detail["failed_generation"] = failed_generation
+    return json_response(status, {"error": detail}, headers)

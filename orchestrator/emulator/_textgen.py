@@ -1,0 +1,109 @@
+"""Deterministic filler text for emulated completions, generated lazily one token at a time.
+
+A "token" here is one word with its leading space, a full stop, or a paragraph break, so counting
+tokens is counting pieces. The same random generator (seeded by the emulator seed, the request's
+``seed`` and a hash of the prompt) gives the same text, streamed or not.
+
+:class:`StopScanner` applies ``stop`` sequences incrementally: it holds back at most the length of the
+longest stop sequence minus one character, so a 100,000-token stream needs no more memory than a short
+one, and the output ends right before the first stop sequence, as Groq's does.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+
+__all__ = ["StopScanner", "generate_tokens", "natural_length"]
+
+_WORDS = (
+    "the a an of to and in on for with by from as at about across after against along among around "
+    "before behind below beside between beyond during inside into near over through toward under "
+    "within model token stream request answer system latency budget window minute second limit rate "
+    "queue worker client server signal packet channel buffer result error retry backoff header value "
+    "field record batch job scheduler bucket breaker circuit response message prompt context vector "
+    "fast slow quiet steady bright clear simple careful exact small large early late open closed "
+    "ready busy calm warm cold green blue golden silver river mountain forest meadow harbor valley "
+    "garden lantern bridge window engine compass journey morning evening winter summer autumn spring "
+    "runs builds keeps sends reads writes waits learns counts moves holds finds makes takes brings "
+    "shows turns starts ends grows falls rises flows carries measures balances"
+).split()
+_SENTENCE = (5, 14)
+
+
+def natural_length(rng: random.Random, bounds: tuple[int, int]) -> int:
+    """How many tokens a completion runs before it "stops naturally" (inclusive bounds)."""
+    return rng.randint(bounds[0], bounds[1])
+
+
+def generate_tokens(rng: random.Random, count: int) -> Iterator[str]:
+    """Yield ``count`` tokens of sentence-shaped text (words, full stops, paragraph breaks)."""
+    produced = 0
+    capital = True
+    left_in_sentence = rng.randint(*_SENTENCE)
+    first = True
+    words = _WORDS
+    while produced < count:
+        if left_in_sentence == 0:
+            token = "."
+            left_in_sentence = rng.randint(*_SENTENCE)
+            capital = True
+        elif capital and not first and rng.random() < 0.15:
+            token = "\n\n"
+            first = True
+        else:
+            word = words[rng.randrange(len(words))]
+            if capital:
+                word = word.capitalize()
+                capital = False
+            token = word if first else " " + word
+            first = False
+            left_in_sentence -= 1
+        produced += 1
+        yield token
+
+
+class StopScanner:
+    """Cuts a text stream right before the first occurrence of any stop sequence.
+
+    Feed pieces in order; each call returns the text that is now safe to emit. After a stop sequence is
+    found, :attr:`stopped` is true and nothing more is emitted; call :meth:`flush` at the end of the
+    stream to release the held-back tail when no stop sequence came.
+    """
+
+    __slots__ = ("_stops", "_hold", "_pending", "stopped")
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self._stops = tuple(s for s in stops if s)
+        self._hold = max((len(s) for s in self._stops), default=1) - 1
+        self._pending = ""
+        self.stopped = False
+
+    def feed(self, piece: str) -> str:
+        """Add a piece; return what can be emitted now (possibly empty)."""
+        if self.stopped:
+            return ""
+        if not self._stops:
+            return piece
+        pending = self._pending + piece
+        cut = -1
+        for stop in self._stops:
+            index = pending.find(stop)
+            if index != -1 and (cut == -1 or index < cut):
+                cut = index
+        if cut != -1:
+            self.stopped = True
+            self._pending = ""
+            return pending[:cut]
+        if self._hold and len(pending) > self._hold:
+            self._pending = pending[-self._hold :]
+            return pending[: -self._hold]
+        if self._hold:
+            self._pending = pending
+            return ""
+        return pending
+
+    def flush(self) -> str:
+        """The held-back tail (no stop sequence followed it)."""
+        tail, self._pending = self._pending, ""
+        return "" if self.stopped else tail
