@@ -1,0 +1,143 @@
+"""groq-orchestrator: push thousands of Groq calls through as fast as the rate limits allow.
+
+The public API is re-exported here; every other module is private and may change. Names
+are loaded on first use, so ``import orchestrator`` stays fast (the CLI's ``--help`` does
+not pay for trio, httpx or jsonschema)::
+
+    import orchestrator
+
+    async with orchestrator.open_client() as groq:
+        reply = await groq.chat.completions.create(
+            model="llama-3.1-8b-instant",
+            messages=[{"role": "user", "content": "Hello"}],
+        )
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+#: public name -> private module that defines it
+_EXPORTS: dict[str, str] = {
+    # client
+    "open_client": "._client",
+    "Client": "._client",
+    "ClientStatistics": "._client",
+    "HealthStatus": "._client",
+    "JobResult": "._map",
+    "BlockingClient": "._blocking",
+    "JobHandle": "actors._job",
+    "ChatStream": "actors._stream",
+    "BudgetSnapshot": "actors._budget",
+    # batch
+    "run_batch": "._batch",
+    "run_batch_async": "._batch",
+    "BatchSummary": "._batch_summary",
+    # configuration
+    "Config": "._config",
+    "ConfigBuilder": "._config",
+    "RetryConfig": "._config",
+    "BreakerConfig": "._config",
+    "RateLimitConfig": "._config",
+    "ModelLimits": "._config",
+    "SecretString": "._secret",
+    # models
+    "ModelCatalog": "._catalog",
+    "ModelInfo": "._catalog",
+    "DEFAULT_CATALOG": "._catalog",
+    # errors
+    "GroqError": "._errors",
+    "AuthenticationError": "._errors",
+    "AuthorizationError": "._errors",
+    "NotFoundError": "._errors",
+    "ModelError": "._errors",
+    "ValidationError": "._errors",
+    "ConfigError": "._errors",
+    "ContextLengthError": "._errors",
+    "ContentFilterError": "._errors",
+    "RequestTooLargeError": "._errors",
+    "RateLimitError": "._errors",
+    "CapacityExceededError": "._errors",
+    "ServerError": "._errors",
+    "TimeoutError": "._errors",
+    "NetworkError": "._errors",
+    "StreamError": "._errors",
+    "CircuitOpenError": "._errors",
+    # wire types
+    "ChatRequest": "._wire",
+    "ChatResponse": "._wire",
+    "ChatChunk": "._wire",
+    "Choice": "._wire",
+    "ChunkChoice": "._wire",
+    "Delta": "._wire",
+    "SystemMessage": "._wire",
+    "UserMessage": "._wire",
+    "AssistantMessage": "._wire",
+    "ToolMessage": "._wire",
+    "TextPart": "._wire",
+    "ImageUrlPart": "._wire",
+    "ImageUrl": "._wire",
+    "Tool": "._wire",
+    "FunctionDefinition": "._wire",
+    "ToolCall": "._wire",
+    "FunctionCall": "._wire",
+    "ToolChoiceFunction": "._wire",
+    "ResponseFormat": "._wire",
+    "JsonSchemaFormat": "._wire",
+    "StreamOptions": "._wire",
+    "ResponseMessage": "._wire",
+    "Usage": "._wire",
+    "XGroq": "._wire",
+    "Transcription": "._wire",
+    "VerboseTranscription": "._wire",
+    "Segment": "._wire",
+    "Word": "._wire",
+    "Model": "._wire",
+    "ModelList": "._wire",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'orchestrator' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from actors._budget import BudgetSnapshot as BudgetSnapshot
+    from actors._job import JobHandle as JobHandle
+    from actors._stream import ChatStream as ChatStream
+
+    from ._batch import run_batch as run_batch
+    from ._batch import run_batch_async as run_batch_async
+    from ._batch_summary import BatchSummary as BatchSummary
+    from ._blocking import BlockingClient as BlockingClient
+    from ._catalog import DEFAULT_CATALOG as DEFAULT_CATALOG
+    from ._catalog import ModelCatalog as ModelCatalog
+    from ._catalog import ModelInfo as ModelInfo
+    from ._client import Client as Client
+    from ._client import ClientStatistics as ClientStatistics
+    from ._client import HealthStatus as HealthStatus
+    from ._client import open_client as open_client
+    from ._config import BreakerConfig as BreakerConfig
+    from ._config import Config as Config
+    from ._config import ConfigBuilder as ConfigBuilder
+    from ._config import ModelLimits as ModelLimits
+    from ._config import RateLimitConfig as RateLimitConfig
+    from ._config import RetryConfig as RetryConfig
+    from ._errors import *  # noqa: F403
+    from ._map import JobResult as JobResult
+    from ._secret import SecretString as SecretString
+    from ._wire import *  # noqa: F403
