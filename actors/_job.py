@@ -1,0 +1,217 @@
+"""A job: one HTTP call to Groq, carried between the actors until it has an outcome.
+
+Theory of operation
+-------------------
+A caller's request is encoded once, at submission, into a :class:`Job`. The job then
+travels: scheduler lane (waits for rate budget and the breaker) -> a pool worker (sends
+it) -> back to the lane if the worker decides to retry -> finally an outcome is
+*settled* exactly once, through :meth:`Job.settle`. Settling wakes whoever waits on the
+job (a :class:`JobHandle`) and runs the completion callback that ``map`` uses to feed
+its result channel. Nothing else ever completes a job, so a job can neither be lost
+nor answered twice.
+
+Streaming jobs settle with a *stream* (the response is open and a decoder task owns it)
+instead of a parsed body; the chunks then travel on the stream's own channel.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+__all__ = ["Job", "JobHandle", "Outcome"]
+
+_sequence = itertools.count()
+
+
+class Outcome:
+    """What became of a job: a value (response or stream) or an error, plus wire facts.
+
+    ``status_code`` and ``request_id`` are those of the last HTTP response seen (None when
+    the job never reached the server), and ``attempts`` counts every send.
+    """
+
+    __slots__ = ("value", "error", "status_code", "request_id", "attempts")
+
+    def __init__(
+        self,
+        value: Any = None,
+        error: BaseException | None = None,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        attempts: int = 0,
+    ) -> None:
+        self.value = value
+        self.error = error
+        self.status_code = status_code
+        self.request_id = request_id
+        self.attempts = attempts
+
+    def unwrap(self) -> Any:
+        """Return the value, or raise the error the job ended with."""
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class Job:
+    """One request on its way through scheduler, breaker and pool.
+
+    A job is deliberately small (``__slots__``, the body encoded once) because ten
+    thousand of them may wait in the scheduler at once.
+    """
+
+    __slots__ = (
+        "seq",
+        "model",
+        "method",
+        "path",
+        "content",
+        "headers",
+        "stream",
+        "cost",
+        "prompt_estimate",
+        "priority",
+        "timeout",
+        "max_retries",
+        "decode",
+        "key",
+        "attempts",
+        "not_before",
+        "granted",
+        "last_status",
+        "last_request_id",
+        "_done",
+        "_outcome",
+        "_on_settle",
+    )
+
+    def __init__(
+        self,
+        *,
+        model: str | None,
+        method: str,
+        path: str,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        stream: bool = False,
+        cost: int = 0,
+        prompt_estimate: int = 0,
+        priority: int = 0,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        decode: Callable[[bytes], Any] | None = None,
+        key: Any = None,
+        on_settle: Callable[[Job], None] | None = None,
+    ) -> None:
+        self.seq = next(_sequence)
+        self.model = model
+        self.method = method
+        self.path = path
+        self.content = content
+        self.headers = headers
+        self.stream = stream
+        self.cost = cost
+        self.prompt_estimate = prompt_estimate
+        self.priority = priority
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.decode = decode
+        self.key = key
+        self.attempts = 0
+        self.not_before = 0.0
+        self.granted = False
+        self.last_status: int | None = None
+        self.last_request_id: str | None = None
+        self._done: trio.Event | None = None
+        self._outcome: Outcome | None = None
+        self._on_settle = on_settle
+
+    @property
+    def settled(self) -> bool:
+        """True once the job has its outcome."""
+        return self._outcome is not None
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """The outcome, or None while the job is still under way."""
+        return self._outcome
+
+    def settle(self, value: Any = None, error: BaseException | None = None) -> None:
+        """Give the job its one and only outcome and wake its waiter.
+
+        Raises:
+            RuntimeError: if the job was already settled; that would be a bug in an actor.
+        """
+        if self._outcome is not None:
+            raise RuntimeError(f"job {self.seq} settled twice")
+        self._outcome = Outcome(
+            value,
+            error,
+            status_code=self.last_status,
+            request_id=self.last_request_id,
+            attempts=self.attempts,
+        )
+        if self._done is not None:
+            self._done.set()
+        if self._on_settle is not None:
+            self._on_settle(self)
+
+    async def wait(self) -> Outcome:
+        """Wait until the job is settled and return its outcome."""
+        if self._outcome is None:
+            if self._done is None:
+                self._done = trio.Event()
+            await self._done.wait()
+        else:
+            await trio.lowlevel.checkpoint()
+        assert self._outcome is not None
+        return self._outcome
+
+    def __lt__(self, other: Job) -> bool:
+        # Higher priority first, then first come first served.
+        return (-self.priority, self.seq) < (-other.priority, other.seq)
+
+    def __repr__(self) -> str:
+        state = "settled" if self.settled else f"attempts={self.attempts}"
+        return f"<Job {self.seq} {self.method} {self.path} model={self.model} {state}>"
+
+
+class JobHandle:
+    """The caller's side of a submitted job: await its result, or read its stream.
+
+    ``await handle.result()`` returns the parsed response (a ``ChatResponse``, or a
+    ``ChatStream`` for ``stream=True`` requests) or raises the ``GroqError`` the job ended
+    with, after retries. ``handle.key`` is whatever the caller attached at submission.
+    """
+
+    __slots__ = ("_job",)
+
+    def __init__(self, job: Job) -> None:
+        self._job = job
+
+    @property
+    def key(self) -> Any:
+        """The caller's key for this job (``map`` uses it to pair results with inputs)."""
+        return self._job.key
+
+    @property
+    def done(self) -> bool:
+        """True once the job has succeeded or failed for good."""
+        return self._job.settled
+
+    async def result(self) -> Any:
+        """Wait for the job and return its response, or raise its error."""
+        outcome = await self._job.wait()
+        return outcome.unwrap()
+
+    async def outcome(self) -> Outcome:
+        """Wait for the job and return its :class:`Outcome` without raising."""
+        return await self._job.wait()
+
+    def __repr__(self) -> str:
+        return f"<JobHandle key={self._job.key!r} done={self.done}>"

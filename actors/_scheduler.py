@@ -1,0 +1,238 @@
+"""The scheduler actor: holds jobs until the rate budget and the breaker let them go.
+
+Theory of operation
+-------------------
+Groq limits each model separately, so the scheduler keeps one *lane* per model. A lane is
+a small priority heap of jobs and one trio task that loops::
+
+    pick the most urgent ready job -> ask the model's RateBudget -> ask the breaker gate
+    -> hand the job to the pool (a zero-buffer channel: it waits for a free worker)
+
+A lane that must wait for budget sleeps exactly as long as the budget says, so a job for
+a throttled model never delays jobs for another model. Retries come back to the lane
+with a ``not_before`` time and spend budget like any request.
+
+Memory is bounded by one semaphore: a job takes a *pending slot* when it is submitted and
+gives it back when it is settled. ``submit`` therefore waits (backpressure) once
+``max_pending`` jobs are queued or in flight, and the heaps can never hold more than
+that many jobs.
+
+The decisions themselves (how long to wait, whether the breaker allows) live in the pure
+machines ``actors._budget`` and ``actors._breaker``; this module only sleeps and moves
+jobs.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable
+
+import msgspec
+import structlog
+import trio
+
+from ._budget import RateBudgets, RequestExceedsLimit
+from ._job import Job
+from ._supervisor import BreakerGate
+
+__all__ = ["Scheduler", "SchedulerStatistics"]
+
+log = structlog.get_logger("orchestrator.scheduler")
+
+
+class SchedulerStatistics(msgspec.Struct, frozen=True):
+    """A snapshot of the scheduler: how many jobs wait, and why."""
+
+    pending: int
+    queued: int
+    waiting_for_budget: int
+    delayed_for_retry: int
+    lanes: int
+
+
+class _Lane:
+    """The jobs of one model, and the task that releases them."""
+
+    __slots__ = ("model", "ready", "delayed", "wakeup", "waiting_for_budget")
+
+    def __init__(self, model: str | None) -> None:
+        self.model = model
+        self.ready: list[Job] = []
+        self.delayed: list[tuple[float, int, Job]] = []
+        self.wakeup = trio.Event()
+        self.waiting_for_budget = False
+
+    def push(self, job: Job, now: float) -> None:
+        if job.not_before > now:
+            heapq.heappush(self.delayed, (job.not_before, job.seq, job))
+        else:
+            heapq.heappush(self.ready, job)
+        self.wakeup.set()
+
+    def promote(self, now: float) -> None:
+        delayed = self.delayed
+        while delayed and delayed[0][0] <= now:
+            heapq.heappush(self.ready, heapq.heappop(delayed)[2])
+
+
+class Scheduler:
+    """Per-model lanes between ``submit`` and the worker pool.
+
+    Args:
+        budgets: the per-model rate budgets (pure state, shared with the workers, which feed
+            it response headers).
+        gate: the circuit-breaker gate in front of the pool.
+        dispatch: where released jobs go; the pool's workers receive from the other end.
+        max_pending: how many jobs may be queued or in flight at once.
+        learned: tells whether a model's limits came from the server (then a request bigger
+            than a whole window is refused locally) or are still defaults (then it is sent, and
+            the server decides).
+    """
+
+    def __init__(
+        self,
+        budgets: RateBudgets,
+        gate: BreakerGate,
+        dispatch: trio.MemorySendChannel[Job],
+        *,
+        max_pending: int,
+        learned: Callable[[str], bool],
+        too_large: Callable[[Job, RequestExceedsLimit], BaseException],
+    ) -> None:
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be at least 1, got {max_pending!r}")
+        self._budgets = budgets
+        self._gate = gate
+        self._dispatch = dispatch
+        self._pending = trio.Semaphore(max_pending)
+        self._max_pending = max_pending
+        self._learned = learned
+        self._too_large = too_large
+        self._lanes: dict[str | None, _Lane] = {}
+        self._nursery: trio.Nursery | None = None
+
+    # -- submission ---------------------------------------------------------------------
+
+    async def submit(self, job: Job) -> None:
+        """Queue a job, waiting for a pending slot if ``max_pending`` jobs are under way."""
+        await self._pending.acquire()
+        self._admit(job)
+
+    def submit_nowait(self, job: Job) -> None:
+        """Queue a job now, or raise :class:`trio.WouldBlock` if no pending slot is free."""
+        self._pending.acquire_nowait()
+        self._admit(job)
+
+    def _admit(self, job: Job) -> None:
+        previous = job._on_settle
+        release = self._pending.release
+
+        def settled(settled_job: Job) -> None:
+            release()
+            if previous is not None:
+                previous(settled_job)
+
+        job._on_settle = settled
+        self._lane(job.model).push(job, trio.current_time())
+
+    def requeue(self, job: Job, not_before: float) -> None:
+        """Put a job back for another attempt, not before ``not_before`` (trio time).
+
+        The job keeps the pending slot it already holds, so a retry never waits for one.
+        """
+        job.not_before = not_before
+        job.granted = False
+        self._lane(job.model).push(job, trio.current_time())
+
+    def _lane(self, model: str | None) -> _Lane:
+        lane = self._lanes.get(model)
+        if lane is None:
+            if self._nursery is None:
+                raise RuntimeError("the scheduler is not running; use it inside open_client()")
+            lane = self._lanes[model] = _Lane(model)
+            self._nursery.start_soon(self._run_lane, lane, name=f"scheduler lane {model}")
+        return lane
+
+    # -- the actor ------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the lanes until cancelled."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            await trio.sleep_forever()
+
+    async def _run_lane(self, lane: _Lane) -> None:
+        while True:
+            now = trio.current_time()
+            lane.promote(now)
+            if not lane.ready:
+                lane.wakeup = trio.Event()
+                deadline = lane.delayed[0][0] if lane.delayed else math.inf
+                with trio.move_on_at(deadline):
+                    await lane.wakeup.wait()
+                continue
+            job = lane.ready[0]
+            wait = self._acquire_budget(job, now)
+            if job.settled:
+                heapq.heappop(lane.ready)
+                continue
+            if wait > 0:
+                lane.waiting_for_budget = True
+                await trio.sleep(wait)
+                lane.waiting_for_budget = False
+                continue
+            closed_for = self._gate.closed_for(now)
+            if closed_for is not None:
+                self._refund(job, now)
+                if self._gate.fail_fast:
+                    heapq.heappop(lane.ready)
+                    job.settle(error=self._gate.open_error(closed_for))
+                else:
+                    await trio.sleep(max(closed_for, 0.001))
+                continue
+            heapq.heappop(lane.ready)
+            await self._dispatch.send(job)
+
+    def _acquire_budget(self, job: Job, now: float) -> float:
+        """Spend the job's budget, or say how long to wait; settles jobs that can never fit."""
+        if job.model is None or job.granted:
+            return 0.0
+        budget = self._budgets.get(job.model, now)
+        try:
+            wait = budget.try_acquire(job.cost, now)
+        except RequestExceedsLimit as exceeded:
+            if self._learned(job.model):
+                job.settle(error=self._too_large(job, exceeded))
+                return 0.0
+            # The limits are still defaults: let the server be the judge.
+            return 0.0
+        if wait == 0.0:
+            job.granted = True
+        return wait
+
+    def _refund(self, job: Job, now: float) -> None:
+        if job.model is not None and job.granted:
+            self._budgets.get(job.model, now).refund(job.cost, now)
+            job.granted = False
+
+    def statistics(self) -> SchedulerStatistics:
+        """How many jobs are pending, queued, throttled and delayed for a retry."""
+        queued = sum(len(lane.ready) for lane in self._lanes.values())
+        delayed = sum(len(lane.delayed) for lane in self._lanes.values())
+        waiting = sum(len(lane.ready) for lane in self._lanes.values() if lane.waiting_for_budget)
+        return SchedulerStatistics(
+            pending=self._max_pending - self._pending.value,
+            queued=queued,
+            waiting_for_budget=waiting,
+            delayed_for_retry=delayed,
+            lanes=len(self._lanes),
+        )
+
+    def __repr__(self) -> str:
+        stats = self.statistics()
+        return (
+            f"<Scheduler {stats.pending}/{self._max_pending} pending, {stats.queued} queued, "
+            f"{stats.waiting_for_budget} waiting for budget, {stats.lanes} lanes>"
+        )

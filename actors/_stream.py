@@ -1,0 +1,255 @@
+"""Streams: one SSE decoder task per streamed response, and the caller's :class:`ChatStream`.
+
+Theory of operation
+-------------------
+When a streamed chat request gets its ``200``, the worker hands the open response to
+:func:`pump`, which runs in the client's service nursery: it reads the body, feeds the
+bytes to the pure :class:`SSEDecoder`, decodes every event straight into a ``ChatChunk``
+with msgspec, and sends the chunks of one network read *as one batch* on a channel with a
+tiny buffer. Two consequences:
+
+* a slow consumer makes ``send`` wait, so the socket is read no faster than the caller
+  reads chunks: memory stays flat however long the stream;
+* a fast consumer pays one channel hop per network read, not one per token.
+
+Closing the :class:`ChatStream` (leaving its ``async with``, ``aclose()``, or breaking out
+of the loop and letting the context exit) cancels the pump, which closes the HTTP
+response: the connection is given back or dropped at once, and the server sees it.
+
+A stream that breaks (an ``error`` event, malformed JSON, the connection cut before
+``[DONE]``) surfaces as :class:`StreamError` on the caller's next read, carrying the text
+received so far (its last 64 KiB, so memory stays bounded on a runaway stream).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import Final
+
+import httpx
+import msgspec
+import trio
+
+from orchestrator._errors import GroqError, StreamError, TimeoutError, error_from_response
+from orchestrator._wire import ChatChunk, Usage, decode_chat_chunk
+
+from ._sse import SSEDecoder, SSEProtocolError
+
+__all__ = ["PARTIAL_CONTENT_LIMIT", "ChatStream", "open_stream_channel", "pump"]
+
+#: Chunks of one network read travel together; a few batches of slack is enough.
+_BATCH_BUFFER: Final = 2
+#: How much received text a StreamError keeps (bounded memory on any stream length).
+PARTIAL_CONTENT_LIMIT: Final = 64 * 1024
+
+
+class _Failure:
+    """The last item on a broken stream's channel."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: GroqError) -> None:
+        self.error = error
+
+
+Batch = list[ChatChunk] | _Failure
+
+
+def open_stream_channel() -> tuple[trio.MemorySendChannel[Batch], trio.MemoryReceiveChannel[Batch]]:
+    """The small channel between a pump and its ChatStream."""
+    return trio.open_memory_channel[Batch](_BATCH_BUFFER)
+
+
+async def pump(
+    response: httpx.Response,
+    send: trio.MemorySendChannel[Batch],
+    cancel_scope: trio.CancelScope,
+    on_usage: Callable[[Usage], None],
+) -> None:
+    """Decode ``response``'s SSE body into batches of chunks on ``send`` until ``[DONE]``.
+
+    Always closes the response. ``on_usage`` is called once with the final usage (Groq's
+    ``x_groq.usage``, or the top-level ``usage`` of ``stream_options.include_usage``), so
+    the rate budget can be reconciled.
+    """
+    decoder = SSEDecoder()
+    usage: Usage | None = None
+    request_id = response.headers.get("x-request-id")
+    try:
+        with cancel_scope:
+            async with send:
+                try:
+                    async for raw in response.aiter_raw():
+                        batch: list[ChatChunk] = []
+                        for event in decoder.feed(raw):
+                            data = event.data
+                            if data == b"[DONE]":
+                                if batch:
+                                    await send.send(batch)
+                                return
+                            if event.event == "error" or data.startswith(b'{"error"'):
+                                raise _event_error(data, request_id)
+                            chunk = decode_chat_chunk(data)
+                            if chunk.x_groq is not None and chunk.x_groq.usage is not None:
+                                usage = chunk.x_groq.usage
+                            elif chunk.usage is not None:
+                                usage = chunk.usage
+                            batch.append(chunk)
+                        if batch:
+                            await send.send(batch)
+                    raise StreamError("the stream ended before [DONE]", request_id=request_id)
+                except trio.BrokenResourceError:
+                    return  # the consumer closed the stream; cancel_scope exit closes the response
+                except GroqError as error:
+                    await _send_failure(send, error)
+                except (msgspec.DecodeError, msgspec.ValidationError) as error:
+                    await _send_failure(send, StreamError(f"malformed stream event: {error}", request_id=request_id))
+                except SSEProtocolError as error:
+                    await _send_failure(send, StreamError(f"malformed SSE: {error}", request_id=request_id))
+                except httpx.TimeoutException as error:
+                    await _send_failure(send, TimeoutError(f"stream stalled: {error!r}", operation="read", request_id=request_id))
+                except httpx.TransportError as error:
+                    await _send_failure(
+                        send, StreamError(f"the connection broke mid-stream: {error!r}", request_id=request_id)
+                    )
+    finally:
+        with trio.CancelScope(shield=True):
+            await response.aclose()
+        if usage is not None:
+            on_usage(usage)
+
+
+async def _send_failure(send: trio.MemorySendChannel[Batch], error: GroqError) -> None:
+    try:
+        await send.send(_Failure(error))
+    except trio.BrokenResourceError:
+        pass
+
+
+def _event_error(data: bytes, request_id: str | None) -> StreamError:
+    """Turn an in-stream ``{"error": ...}`` event into a StreamError with Groq's fields."""
+    status = 500
+    try:
+        status_code = msgspec.json.decode(data).get("error", {}).get("status_code")
+        if isinstance(status_code, int):
+            status = status_code
+    except (msgspec.DecodeError, AttributeError):
+        pass
+    mapped = error_from_response(status, {"x-request-id": request_id or ""}, data)
+    error = StreamError(
+        f"the server reported an error mid-stream: {mapped.message}",
+        status=mapped.status,
+        type=mapped.type,
+        code=mapped.code,
+        param=mapped.param,
+        request_id=request_id,
+        body=mapped.body,
+        failed_generation=mapped.failed_generation,
+    )
+    return error
+
+
+class ChatStream:
+    """The chunks of one streamed chat completion, as an async iterator.
+
+    Use it as ``async with stream:`` so the connection is released however the loop ends::
+
+        async with await groq.chat.completions.create(..., stream=True) as stream:
+            async for chunk in stream:
+                print(chunk.choices[0].delta.content or "", end="")
+        print(stream.usage)
+
+    ``batches()`` yields whole batches (lists of chunks, one per network read) for callers
+    that want the highest throughput. ``usage`` holds the final usage once the stream ended.
+    """
+
+    def __init__(
+        self,
+        receive: trio.MemoryReceiveChannel[Batch],
+        cancel_scope: trio.CancelScope,
+        *,
+        request_id: str | None,
+        headers: httpx.Headers,
+    ) -> None:
+        self._receive = receive
+        self._cancel_scope = cancel_scope
+        self._batch: list[ChatChunk] = []
+        self._index = 0
+        self._tail: deque[str] = deque()
+        self._tail_length = 0
+        self.request_id = request_id
+        self.headers = headers
+        self.usage: Usage | None = None
+
+    async def __aenter__(self) -> ChatStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop reading: closes the HTTP response and frees the connection."""
+        self._receive.close()
+        self._cancel_scope.cancel()
+        await trio.lowlevel.checkpoint()
+
+    def __aiter__(self) -> ChatStream:
+        return self
+
+    async def __anext__(self) -> ChatChunk:
+        if self._index >= len(self._batch):
+            batch = await self._next_batch()
+            if batch is None:
+                raise StopAsyncIteration
+            self._batch = batch
+            self._index = 0
+        chunk = self._batch[self._index]
+        self._index += 1
+        return chunk
+
+    async def batches(self) -> AsyncIterator[list[ChatChunk]]:
+        """Yield the chunks a list at a time (one list per network read)."""
+        if self._index < len(self._batch):
+            rest = self._batch[self._index :]
+            self._batch, self._index = [], 0
+            yield rest
+        while (batch := await self._next_batch()) is not None:
+            yield batch
+
+    async def _next_batch(self) -> list[ChatChunk] | None:
+        try:
+            item = await self._receive.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            return None
+        if isinstance(item, _Failure):
+            error = item.error
+            if isinstance(error, StreamError):
+                error.partial_content = self.partial_content
+            raise error
+        self._remember(item)
+        return item
+
+    def _remember(self, batch: list[ChatChunk]) -> None:
+        tail = self._tail
+        for chunk in batch:
+            if chunk.x_groq is not None and chunk.x_groq.usage is not None:
+                self.usage = chunk.x_groq.usage
+            elif chunk.usage is not None:
+                self.usage = chunk.usage
+            for choice in chunk.choices:
+                text = choice.delta.content
+                if text:
+                    tail.append(text)
+                    self._tail_length += len(text)
+        while self._tail_length > PARTIAL_CONTENT_LIMIT and len(tail) > 1:
+            self._tail_length -= len(tail.popleft())
+
+    @property
+    def partial_content(self) -> str:
+        """The text received so far (at most the last 64 KiB of it)."""
+        return "".join(self._tail)[-PARTIAL_CONTENT_LIMIT:]
+
+    def __repr__(self) -> str:
+        return f"<ChatStream request_id={self.request_id!r}>"
+

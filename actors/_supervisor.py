@@ -1,0 +1,78 @@
+"""The circuit-breaker supervisor: one breaker in front of the pool, per base URL.
+
+The breaker's logic (closed -> open -> half-open -> closed) is the pure
+:class:`actors._breaker.CircuitBreaker`; this gate only adds what the actors need around
+it: the trio clock, the ``when_open`` policy (hold jobs, or fail them fast), and a log
+line on every state change so an operator can see why traffic stopped.
+
+Only server trouble counts as failure (5xx, 498, timeouts, broken connections). A 4xx
+or a 429 is the server answering clearly, which is evidence that it is alive.
+"""
+
+from __future__ import annotations
+
+import structlog
+import trio
+
+from orchestrator._errors import CircuitOpenError
+
+from ._breaker import BreakerState, CircuitBreaker
+
+__all__ = ["BreakerGate"]
+
+log = structlog.get_logger("orchestrator.breaker")
+
+
+class BreakerGate:
+    """Decides whether the pool may send now, and learns from every outcome.
+
+    Args:
+        breaker: the pure state machine.
+        fail_fast: when open, fail jobs with :class:`CircuitOpenError` instead of holding them.
+        base_url: named in log events and errors.
+    """
+
+    def __init__(self, breaker: CircuitBreaker, *, fail_fast: bool, base_url: str) -> None:
+        self._breaker = breaker
+        self.fail_fast = fail_fast
+        self._base_url = base_url
+        self._last_state = breaker.state_at(trio.current_time())
+
+    @property
+    def state(self) -> BreakerState:
+        """The breaker's state now."""
+        return self._note(trio.current_time())
+
+    def closed_for(self, now: float) -> float | None:
+        """None if a request may go now; otherwise the seconds until the breaker lets one try."""
+        if self._breaker.allow(now):
+            self._note(now)
+            return None
+        self._note(now)
+        return self._breaker.seconds_until_retry(now)
+
+    def open_error(self, seconds: float) -> CircuitOpenError:
+        """The error a job gets when the breaker is open and ``when_open="fail"``."""
+        return CircuitOpenError(
+            f"circuit breaker for {self._base_url} is open after repeated server failures",
+            retry_after=seconds,
+        )
+
+    def record_success(self) -> None:
+        """The server answered (any status that is not server trouble)."""
+        now = trio.current_time()
+        self._breaker.record_success(now)
+        self._note(now)
+
+    def record_failure(self) -> None:
+        """The server failed: 5xx, 498, timeout or a broken connection."""
+        now = trio.current_time()
+        self._breaker.record_failure(now)
+        self._note(now)
+
+    def _note(self, now: float) -> BreakerState:
+        state = self._breaker.state_at(now)
+        if state is not self._last_state:
+            log.warning("breaker_state_changed", base_url=self._base_url, old=self._last_state.name, new=state.name)
+            self._last_state = state
+        return state

@@ -1,0 +1,296 @@
+"""The connection-pool worker set: N workers sharing one ``httpx.AsyncClient``.
+
+Theory of operation
+-------------------
+Each worker loops: receive a job the scheduler released -> send it -> read the outcome.
+The outcome teaches the shared state (rate-limit headers to the job's budget, server
+health to the breaker, real token usage to the estimator) and then the job is either
+settled or sent back through the scheduler for a retry, after the backoff the pure
+:class:`RetryPolicy` computes. A retry therefore waits for budget like any new request,
+which is what keeps a 429 from turning into a 429 storm.
+
+``httpx`` exceptions are translated into ours in exactly one place,
+:func:`translate_transport_errors`; callers never see ``httpx.*``.
+
+Streamed requests hold a worker only until the response headers arrive; a ``200`` hands
+the open response to a per-stream :func:`actors._stream.pump` task, so a thousand slow
+readers do not starve the pool.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+
+import httpx
+import msgspec
+import structlog
+import trio
+
+from orchestrator._errors import (
+    CapacityExceededError,
+    GroqError,
+    NetworkError,
+    RateLimitError,
+    ServerError,
+    TimeoutError,
+    error_from_response,
+)
+from orchestrator._wire import Usage
+
+from ._budget import RateBudgets
+from ._estimate import CostEstimator
+from ._job import Job
+from ._retry import RetryPolicy
+from ._scheduler import Scheduler
+from ._stream import ChatStream, open_stream_channel, pump
+from ._supervisor import BreakerGate
+
+__all__ = ["PoolStatistics", "WorkerPool", "translate_transport_errors"]
+
+log = structlog.get_logger("orchestrator.pool")
+
+#: Errors raised before a single byte reached the server: the budget is given back.
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class PoolStatistics(msgspec.Struct, frozen=True):
+    """Counters of the pool since the client opened."""
+
+    workers: int
+    in_flight: int
+    completed: int
+    failed: int
+    retried: int
+    rate_limited: int
+    streams_open: int
+
+
+@contextmanager
+def translate_transport_errors(timeout: float | None) -> Iterator[None]:
+    """Turn httpx's exceptions into ``TimeoutError`` / ``NetworkError`` (the one place)."""
+    try:
+        yield
+    except httpx.TimeoutException as error:
+        operation = type(error).__name__.removesuffix("Timeout").lower() or "request"
+        raise TimeoutError(f"no response in time ({error!r})", timeout=timeout, operation=operation) from error
+    except httpx.TransportError as error:
+        raise NetworkError(f"the connection failed: {error!r}", cause=type(error).__name__) from error
+
+
+class WorkerPool:
+    """Runs jobs over HTTP and decides what each outcome means.
+
+    Args:
+        http: the shared client (keep-alive pool sized to the worker count).
+        base_url: prefix for every job's path, e.g. ``https://api.groq.com/openai/v1``.
+        headers: sent with every request (authorization, user agent, custom headers).
+        receive: where the scheduler's released jobs arrive.
+        workers: how many requests may be in flight (excluding streams being read).
+        default_timeout: seconds, when a job has none of its own.
+    """
+
+    def __init__(
+        self,
+        *,
+        http: httpx.AsyncClient,
+        base_url: str,
+        headers: Mapping[str, str],
+        receive: trio.MemoryReceiveChannel[Job],
+        scheduler: Scheduler,
+        budgets: RateBudgets,
+        gate: BreakerGate,
+        retry: RetryPolicy,
+        estimator: CostEstimator,
+        workers: int,
+        default_timeout: float,
+        rng: random.Random | None = None,
+        on_headers: Callable[[str], None] | None = None,
+    ) -> None:
+        self._http = http
+        self._base_url = base_url.rstrip("/")
+        self._headers = dict(headers)
+        self._receive = receive
+        self._scheduler = scheduler
+        self._budgets = budgets
+        self._gate = gate
+        self._retry = retry
+        self._estimator = estimator
+        self._workers = workers
+        self._default_timeout = default_timeout
+        self._rng = rng or random.Random()
+        self._on_headers = on_headers
+        self._nursery: trio.Nursery | None = None
+        self._in_flight = 0
+        self._completed = 0
+        self._failed = 0
+        self._retried = 0
+        self._rate_limited = 0
+        self._streams_open = 0
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the workers (and the stream pumps they start) until cancelled."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            async with self._receive:
+                for index in range(self._workers):
+                    nursery.start_soon(self._work, self._receive.clone(), name=f"pool worker {index}")
+            task_status.started()
+
+    async def _work(self, receive: trio.MemoryReceiveChannel[Job]) -> None:
+        async with receive:
+            async for job in receive:
+                self._in_flight += 1
+                try:
+                    await self._attempt(job)
+                finally:
+                    self._in_flight -= 1
+
+    # -- one attempt --------------------------------------------------------------------
+
+    async def _attempt(self, job: Job) -> None:
+        job.attempts += 1
+        timeout = job.timeout if job.timeout is not None else self._default_timeout
+        headers = self._headers if not job.headers else {**self._headers, **job.headers}
+        request = self._http.build_request(
+            job.method, self._base_url + job.path, content=job.content, headers=headers, timeout=timeout
+        )
+        response: httpx.Response | None = None
+        try:
+            with translate_transport_errors(timeout):
+                with trio.move_on_after(timeout) as deadline:
+                    response = await self._http.send(request, stream=job.stream)
+                if deadline.cancelled_caught:
+                    raise TimeoutError(f"no response within {timeout:g} s", timeout=timeout, operation="request")
+        except GroqError as error:
+            if isinstance(error.__cause__, _NEVER_SENT):
+                self._refund(job)
+            self._gate.record_failure()
+            self._give_up_or_retry(job, error)
+            return
+        await self._handle_response(job, response, timeout)
+
+    async def _handle_response(self, job: Job, response: httpx.Response, timeout: float) -> None:
+        now = trio.current_time()
+        headers = response.headers
+        job.last_status = response.status_code
+        job.last_request_id = headers.get("x-request-id")
+        if response.status_code < 400:
+            self._gate.record_success()
+            if job.stream:
+                self._observe_headers(job, headers, now)
+                self._start_stream(job, response)
+                return
+            try:
+                value = job.decode(response.content) if job.decode is not None else response.content
+            except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
+                self._give_up_or_retry(
+                    job,
+                    ServerError(
+                        f"the response body could not be decoded: {error}",
+                        status=response.status_code,
+                        request_id=job.last_request_id,
+                        body=response.content,
+                    ),
+                )
+                return
+            usage = getattr(value, "usage", None)
+            if isinstance(usage, Usage):
+                self._reconcile(job, usage)
+            self._observe_headers(job, headers, now)
+            self._completed += 1
+            job.settle(value)
+            return
+        if job.stream:
+            with translate_transport_errors(timeout):
+                await response.aread()
+            await response.aclose()
+        error = error_from_response(response.status_code, headers, response.content)
+        self._observe_headers(job, headers, now)
+        if isinstance(error, RateLimitError):
+            self._rate_limited += 1
+            if job.model is not None:
+                self._budgets.get(job.model, now).observe_rate_limited(error.retry_after, error.window, now)
+            self._gate.record_success()
+        elif isinstance(error, (ServerError, CapacityExceededError)):
+            self._gate.record_failure()
+        else:
+            self._gate.record_success()
+        self._give_up_or_retry(job, error)
+
+    def _give_up_or_retry(self, job: Job, error: GroqError) -> None:
+        max_retries = job.max_retries if job.max_retries is not None else self._retry.max_retries
+        if error.retryable and job.attempts <= max_retries:
+            delay = self._retry.delay(job.attempts, error.retry_after, self._rng.random())
+            self._retried += 1
+            log.info(
+                "retrying",
+                model=job.model,
+                path=job.path,
+                attempt=job.attempts,
+                delay=round(delay, 3),
+                error=type(error).__name__,
+                status=error.status,
+                request_id=error.request_id,
+            )
+            self._scheduler.requeue(job, trio.current_time() + delay)
+            return
+        self._failed += 1
+        job.settle(error=error)
+
+    # -- what outcomes teach ----------------------------------------------------------------
+
+    def _observe_headers(self, job: Job, headers: httpx.Headers, now: float) -> None:
+        if job.model is not None and "x-ratelimit-limit-requests" in headers:
+            self._budgets.get(job.model, now).observe_headers(headers, now)
+            if self._on_headers is not None:
+                self._on_headers(job.model)
+
+    def _reconcile(self, job: Job, usage: Usage) -> None:
+        if job.model is None or not job.granted:
+            return
+        now = trio.current_time()
+        self._budgets.get(job.model, now).reconcile(job.cost, usage.total_tokens, now)
+        self._estimator.observe(job.prompt_estimate, usage.prompt_tokens, usage.completion_tokens)
+
+    def _refund(self, job: Job) -> None:
+        if job.model is not None and job.granted:
+            now = trio.current_time()
+            self._budgets.get(job.model, now).refund(job.cost, now)
+            job.granted = False
+
+    def _start_stream(self, job: Job, response: httpx.Response) -> None:
+        assert self._nursery is not None
+        send, receive = open_stream_channel()
+        cancel_scope = trio.CancelScope()
+        stream = ChatStream(receive, cancel_scope, request_id=job.last_request_id, headers=response.headers)
+        self._streams_open += 1
+
+        def on_usage(usage: Usage) -> None:
+            self._reconcile(job, usage)
+
+        async def run_pump() -> None:
+            try:
+                await pump(response, send, cancel_scope, on_usage)
+            finally:
+                self._streams_open -= 1
+
+        self._nursery.start_soon(run_pump, name=f"stream {job.last_request_id}")
+        self._completed += 1
+        job.settle(stream)
+
+    def statistics(self) -> PoolStatistics:
+        """Counters since the client opened."""
+        return PoolStatistics(
+            workers=self._workers,
+            in_flight=self._in_flight,
+            completed=self._completed,
+            failed=self._failed,
+            retried=self._retried,
+            rate_limited=self._rate_limited,
+            streams_open=self._streams_open,
+        )
+
+    def __repr__(self) -> str:
+        return f"<WorkerPool {self._in_flight}/{self._workers} busy, {self._streams_open} streams open>"

@@ -1,0 +1,389 @@
+"""The client facade: ``open_client()`` wires the actors together and hands back a :class:`Client`.
+
+General layout: the caller talks to :class:`Client` (and its ``chat``, ``audio`` and
+``models`` resources); the client turns every call into a :class:`actors.Job` and hands it
+to the scheduler, which releases it to the worker pool when the model's rate budget and
+the circuit breaker allow. Everything runs in a tricycle service nursery owned by the
+``async with``: no task outlives the client, and the facade keeps working inside the
+block's ``finally``.
+"""
+
+from __future__ import annotations
+
+import random
+import ssl
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Final, final
+
+import httpx
+import msgspec
+import structlog
+import trio
+from tricycle import open_service_nursery
+
+from actors._breaker import BreakerState, CircuitBreaker
+from actors._budget import BudgetSnapshot, ModelLimits, RateBudgets, RequestExceedsLimit
+from actors._estimate import CostEstimator
+from actors._job import Job, JobHandle
+from actors._retry import RetryPolicy
+from actors._scheduler import Scheduler
+from actors._supervisor import BreakerGate
+from actors._worker import WorkerPool
+
+from ._catalog import DEFAULT_CATALOG, ModelCatalog
+from ._config import Config, RateLimitConfig
+from ._errors import GroqError, RequestTooLargeError
+from ._map import JobResult, map_jobs
+from ._resources import Audio, Chat, Models
+from ._tokens import estimate_prompt_tokens
+from ._validation import validate_chat_request
+from ._wire import ChatRequest, chat_request_from, decode_chat_response, encode
+
+__all__ = ["Client", "ClientStatistics", "HealthStatus", "JobResult", "open_client"]
+
+log = structlog.get_logger("orchestrator.client")
+
+_JSON: Final = {"content-type": "application/json"}
+
+
+class ClientStatistics(msgspec.Struct, frozen=True):
+    """What the client is doing right now, and what it has done since it opened."""
+
+    queued: int
+    waiting_for_budget: int
+    delayed_for_retry: int
+    in_flight: int
+    streams_open: int
+    completed: int
+    failed: int
+    retried: int
+    rate_limited: int
+    breaker: str
+
+
+class HealthStatus(msgspec.Struct, frozen=True):
+    """The answer of :meth:`Client.health_check`."""
+
+    reachable: bool
+    latency_seconds: float | None
+    breaker: str
+    rate_limits: dict[str, BudgetSnapshot]
+    error: str | None = None
+
+
+@final
+class Client:
+    """A Groq client that schedules every call against the account's rate limits.
+
+    Do not construct it directly: use ``async with orchestrator.open_client(...) as groq``.
+    The shape follows the official SDKs (``groq.chat.completions.create``,
+    ``groq.audio.transcriptions.create``, ``groq.models.list``); for volume, use
+    :meth:`submit` and :meth:`map`.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        catalog: ModelCatalog,
+        scheduler: Scheduler,
+        pool: WorkerPool,
+        budgets: RateBudgets,
+        gate: BreakerGate,
+        estimator: CostEstimator,
+        nursery: trio.Nursery,
+    ) -> None:
+        self.config = config
+        self.catalog = catalog
+        self._scheduler = scheduler
+        self._pool = pool
+        self._budgets = budgets
+        self._gate = gate
+        self._estimator = estimator
+        self._nursery = nursery
+        self.chat = Chat(self)
+        self.audio = Audio(self)
+        self.models = Models(self)
+
+    # -- volume API ---------------------------------------------------------------------
+
+    async def submit(
+        self,
+        request: ChatRequest | dict[str, Any],
+        *,
+        priority: int = 0,
+        key: Any = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> JobHandle:
+        """Queue one chat request and return its handle at once (waits only for queue space).
+
+        The request is validated first, so a bad one raises ``ValidationError`` here and is
+        never sent. ``await handle.result()`` gives the ``ChatResponse`` (or a ``ChatStream``
+        for ``stream=True``). Higher ``priority`` jobs leave the queue first.
+        """
+        job = self.chat_job(
+            request, priority=priority, key=key, timeout=timeout, max_retries=max_retries, extra_headers=extra_headers
+        )
+        await self._scheduler.submit(job)
+        return JobHandle(job)
+
+    def chat_job(
+        self,
+        request: ChatRequest | dict[str, Any],
+        *,
+        priority: int = 0,
+        key: Any = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        on_settle: Any = None,
+    ) -> Job:
+        """Validate a chat request and make the job that carries it (not yet queued)."""
+        chat = chat_request_from(request)
+        validate_chat_request(chat, self.catalog)
+        prompt = estimate_prompt_tokens(chat)
+        return Job(
+            model=chat.model,
+            method="POST",
+            path="/chat/completions",
+            content=encode(chat),
+            headers=_JSON if not extra_headers else {**_JSON, **extra_headers},
+            stream=bool(chat.stream),
+            cost=self._estimator.estimate(prompt, chat.completion_budget),
+            prompt_estimate=prompt,
+            priority=priority,
+            timeout=timeout,
+            max_retries=max_retries,
+            decode=None if chat.stream else decode_chat_response,
+            key=key,
+            on_settle=on_settle,
+        )
+
+    async def submit_job(self, job: Job) -> None:
+        """Queue a prepared job (waits only for queue space)."""
+        await self._scheduler.submit(job)
+
+    async def run_job(self, job: Job) -> Any:
+        """Queue a prepared job, wait for it, and return its value or raise its error."""
+        await self._scheduler.submit(job)
+        return (await job.wait()).unwrap()
+
+    def map(
+        self, items: Iterable[tuple[Any, Any]] | AsyncIterable[tuple[Any, Any]], *, max_in_flight: int | None = None
+    ) -> AbstractAsyncContextManager[AsyncIterator[JobResult]]:
+        """Run many chat requests, yielding :class:`JobResult` as each finishes.
+
+        ``items`` is an iterable or async iterable of ``(key, request)`` pairs, read lazily,
+        so a generator over a huge file is fine. At most ``max_in_flight`` jobs (default:
+        the config's queue size) are submitted and not yet consumed, which bounds memory.
+        Invalid requests come back as results with a ``ValidationError``; nothing raises
+        per job::
+
+            async with groq.map(pairs) as results:
+                async for result in results:
+                    ...
+        """
+        return map_jobs(self, items, max_in_flight or self.config.queue_size)
+
+    # -- introspection ----------------------------------------------------------------------
+
+    def rate_limits(self) -> dict[str, BudgetSnapshot]:
+        """What the client believes about each model's limits, remaining budget and resets."""
+        return self._budgets.snapshots(trio.current_time())
+
+    def statistics(self) -> ClientStatistics:
+        """Queue, pool and outcome counters, for progress displays and metrics."""
+        sched = self._scheduler.statistics()
+        pool = self._pool.statistics()
+        return ClientStatistics(
+            queued=sched.queued,
+            waiting_for_budget=sched.waiting_for_budget,
+            delayed_for_retry=sched.delayed_for_retry,
+            in_flight=pool.in_flight,
+            streams_open=pool.streams_open,
+            completed=pool.completed,
+            failed=pool.failed,
+            retried=pool.retried,
+            rate_limited=pool.rate_limited,
+            breaker=self._gate.state.name.lower(),
+        )
+
+    @property
+    def breaker_state(self) -> BreakerState:
+        """The circuit breaker's state now."""
+        return self._gate.state
+
+    async def health_check(self) -> HealthStatus:
+        """Ask ``/models`` once (no retries) and report reachability, latency, breaker and budgets."""
+        started = time.perf_counter()
+        try:
+            await self.models.list(max_retries=0)
+        except GroqError as error:
+            return HealthStatus(
+                reachable=error.status is not None,
+                latency_seconds=None,
+                breaker=self._gate.state.name.lower(),
+                rate_limits=self.rate_limits(),
+                error=str(error),
+            )
+        return HealthStatus(
+            reachable=True,
+            latency_seconds=time.perf_counter() - started,
+            breaker=self._gate.state.name.lower(),
+            rate_limits=self.rate_limits(),
+        )
+
+    def __repr__(self) -> str:
+        return f"<orchestrator.Client {self.config.base_url} {self._scheduler!r} {self._pool!r}>"
+
+
+# ------------------------------------------------------------------------------- wiring
+
+
+def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
+    """TLS 1.2 or newer, certificates checked (against a custom CA bundle when given)."""
+    if verify is False:
+        return False
+    context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def _make_http_client(config: Config, verify: bool | str) -> httpx.AsyncClient:
+    """One shared pool: a keep-alive connection per worker, room for open streams besides."""
+    return httpx.AsyncClient(
+        http2=config.http2,
+        verify=_ssl_context(verify),
+        timeout=httpx.Timeout(config.timeout, connect=min(config.timeout, 10.0)),
+        limits=httpx.Limits(
+            max_connections=config.workers + config.queue_size,
+            max_keepalive_connections=config.workers,
+        ),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+@asynccontextmanager
+async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIterator[Client]:
+    """Open a client: start its actors, yield it, and stop everything on exit.
+
+    Args:
+        config: a :class:`Config`; by default ``Config.from_env()`` (``GROQ_API_KEY``,
+            ``GROQ_BASE_URL``).
+        **overrides: config fields to change (``api_key``, ``base_url``, ``timeout``,
+            ``max_retries``, ``workers``, ``queue_size``, ``limits`` ...), plus
+            ``http_client``: an ``httpx.AsyncClient`` to use instead of the client's own (it is
+            not closed on exit), e.g. ``httpx.AsyncClient(transport=emulator.transport())``,
+            and ``catalog``: a :class:`ModelCatalog`.
+
+    Jobs still queued when the block exits are cancelled; use :meth:`Client.map` or await
+    your handles inside the block.
+    """
+    http_client: httpx.AsyncClient | None = overrides.pop("http_client", None)
+    catalog: ModelCatalog = overrides.pop("catalog", None) or DEFAULT_CATALOG
+    rng: random.Random | None = overrides.pop("rng", None)
+    verify: bool | str = overrides.pop("verify", True)
+    limits = overrides.pop("limits", None)
+    if limits:
+        overrides["rate_limit_config"] = RateLimitConfig(model_limits=limits)
+    if config is None:
+        config = Config.from_env(**overrides)
+    elif overrides:
+        config = config.replace(**overrides)
+
+    budgets = RateBudgets(lambda model: _limits_for(config, catalog, model))
+    learned: set[str] = set()
+    breaker_config = config.circuit_breaker_config
+    breaker = CircuitBreaker(
+        failure_threshold=breaker_config.failure_threshold,
+        success_threshold=breaker_config.success_threshold,
+        open_seconds=breaker_config.reset_timeout,
+    )
+    gate = BreakerGate(breaker, fail_fast=breaker_config.when_open == "fail", base_url=config.base_url)
+    dispatch_send, dispatch_receive = trio.open_memory_channel[Job](0)
+
+    def too_large(job: Job, exceeded: RequestExceedsLimit) -> RequestTooLargeError:
+        return RequestTooLargeError(
+            f"request for model {job.model!r} needs {exceeded.requested} tokens but the {exceeded.window} "
+            f"limit is {exceeded.limit}; shorten the prompt or lower max_completion_tokens",
+            status=None,
+            code="rate_limit_exceeded",
+        )
+
+    scheduler = Scheduler(
+        budgets,
+        gate,
+        dispatch_send,
+        max_pending=config.queue_size + config.workers,
+        learned=lambda model: model in learned or config.rate_limit_config.limits_for(model) is not None,
+        too_large=too_large,
+    )
+    estimator = CostEstimator()
+    owned = http_client is None
+    http = http_client if http_client is not None else _make_http_client(config, verify)
+    retry_config = config.retry_config
+    retry = RetryPolicy(
+        max_retries=retry_config.max_retries,
+        initial_backoff=retry_config.initial_delay,
+        max_backoff=retry_config.max_delay,
+        multiplier=retry_config.multiplier,
+        jitter=retry_config.jitter,
+    )
+    pool = WorkerPool(
+        http=http,
+        base_url=config.base_url,
+        headers={**config.http_headers(), "accept": "application/json"},
+        receive=dispatch_receive,
+        scheduler=scheduler,
+        budgets=budgets,
+        gate=gate,
+        retry=retry,
+        estimator=estimator,
+        workers=config.workers,
+        default_timeout=config.timeout,
+        rng=rng,
+        on_headers=learned.add,
+    )
+    try:
+        async with open_service_nursery() as nursery:
+            await nursery.start(scheduler.run)
+            await nursery.start(pool.run)
+            client = Client(
+                config=config,
+                catalog=catalog,
+                scheduler=scheduler,
+                pool=pool,
+                budgets=budgets,
+                gate=gate,
+                estimator=estimator,
+                nursery=nursery,
+            )
+            log.debug("client_opened", base_url=config.base_url, workers=config.workers)
+            try:
+                yield client
+            finally:
+                nursery.cancel_scope.cancel()
+    finally:
+        if owned:
+            with trio.CancelScope(shield=True):
+                await http.aclose()
+
+
+def _limits_for(config: Config, catalog: ModelCatalog, model: str) -> ModelLimits:
+    """Configured limits win; otherwise the catalog's free-tier defaults, until headers teach better."""
+    info = catalog.get(model)
+    configured = config.rate_limit_config.limits_for(model)
+    if configured is None:
+        return ModelLimits(rpm=info.rpm, rpd=info.rpd, tpm=info.tpm, tpd=info.tpd)
+    return ModelLimits(
+        rpm=configured.rpm or info.rpm,
+        rpd=configured.rpd or info.rpd,
+        tpm=configured.tpm or info.tpm,
+        tpd=configured.tpd or info.tpd,
+    )
+
