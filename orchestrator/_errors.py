@@ -40,6 +40,8 @@ from typing import Any, Final, Literal
 
 import msgspec
 
+from actors._duration import parse_go_duration
+
 __all__ = [
     "AuthenticationError",
     "AuthorizationError",
@@ -617,9 +619,8 @@ _BY_TYPE: Final[dict[str, type[GroqError]]] = {
     "invalid_request_error": ValidationError,
 }
 
-_TRY_AGAIN: Final = re.compile(r"try again in ((?:\d+(?:\.\d+)?(?:ns|us|µs|ms|h|m|s))+)", re.IGNORECASE)
-_DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|h|m|s)")
-_UNIT_SECONDS: Final = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+# The duration token only: the sentence's own full stop ("in 5.289s.") must not reach the parser.
+_TRY_AGAIN: Final = re.compile(r"try again in ((?:\d+(?:\.\d+)?(?:ns|us|\u00b5s|\u03bcs|ms|h|m|s))+)", re.IGNORECASE)
 
 
 def _retry_after_from_message(message: str) -> float | None:
@@ -627,7 +628,11 @@ def _retry_after_from_message(message: str) -> float | None:
     match = _TRY_AGAIN.search(message)
     if match is None:
         return None
-    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(match.group(1)))
+    try:
+        seconds = parse_go_duration(match.group(1))
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) else None
 
 
 def _seconds(text: str | None, scale: float = 1.0) -> float | None:
