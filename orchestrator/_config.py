@@ -195,6 +195,12 @@ class RateLimitConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
                 _fail(f"rate_limit_config.model_limits[{model!r}]", limits, "must be a ModelLimits")
         msgspec.structs.force_setattr(self, "model_limits", MappingProxyType(dict(self.model_limits)))
 
+    def __copy__(self) -> RateLimitConfig:
+        return self  # immutable, and its read-only mapping cannot be copied field by field
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> RateLimitConfig:
+        return self
+
     def limits_for(self, model_id: str) -> ModelLimits | None:
         """The configured override for a model, or None to use the catalog."""
         return self.model_limits.get(model_id)
@@ -319,6 +325,12 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
         _boolean("http2", self.http2)
         if not isinstance(self.user_agent, str) or not self.user_agent or any(ch in self.user_agent for ch in "\r\n\0"):
             _fail("user_agent", self.user_agent, "must be a non-empty str without CR, LF or NUL")
+
+    def __copy__(self) -> Config:
+        return self  # immutable: a copy would be indistinguishable
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Config:
+        return self
 
     @property
     def max_retries(self) -> int:
