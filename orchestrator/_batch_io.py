@@ -111,21 +111,33 @@ def iter_input_lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 
 class InputScan(msgspec.Struct, frozen=True):
-    """What the first pass learned: how many jobs the file holds (for progress and ETA)."""
+    """What the first pass learned: how many jobs the file holds, and how many are already answered."""
 
     jobs: int
+    answered: int = 0
 
 
-def scan_input(path: Path) -> InputScan:
+def scan_input(path: Path, answered: AnsweredIds | None = None) -> InputScan:
     """Count the jobs and refuse duplicate custom_ids, in O(jobs) * 8 bytes of memory.
+
+    Sorting the digests briefly needs a list of Python ints (about 40 bytes a job) on top of the 8-byte
+    array; both are freed before this returns.
+
+    Args:
+        path: the input file.
+        answered: ids a results file already holds; the scan counts how many input jobs are among them.
 
     Raises:
         DuplicateCustomIdError: some custom_id occurs on more than one line (lines listed).
         OSError: the file cannot be read.
     """
     digests = array("Q")
+    done = 0
     for number, raw in iter_input_lines(path):
-        digests.append(id_digest(identify(raw, number)))
+        digest = id_digest(identify(raw, number))
+        digests.append(digest)
+        if answered is not None and answered.has_digest(digest):
+            done += 1
     jobs = len(digests)
     ordered = sorted(digests)  # a list of ints is transient; the array below is what stays
     del digests
@@ -133,7 +145,7 @@ def scan_input(path: Path) -> InputScan:
     del ordered
     if repeated:
         _refuse_duplicates(path, set(repeated))
-    return InputScan(jobs)
+    return InputScan(jobs, done)
 
 
 def _refuse_duplicates(path: Path, repeated: set[int]) -> None:
@@ -166,9 +178,10 @@ class AnsweredIds:
         self._digests = array("Q", sorted(digests))
 
     def __contains__(self, custom_id: object) -> bool:
-        if not isinstance(custom_id, str):
-            return False
-        digest = id_digest(custom_id)
+        return isinstance(custom_id, str) and self.has_digest(id_digest(custom_id))
+
+    def has_digest(self, digest: int) -> bool:
+        """Membership by digest (`id_digest`), for callers that already computed it."""
         index = bisect_left(self._digests, digest)
         return index < len(self._digests) and self._digests[index] == digest
 

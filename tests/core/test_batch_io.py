@@ -13,6 +13,7 @@ from orchestrator._batch_io import (
     AnsweredIds,
     BatchFileError,
     DuplicateCustomIdError,
+    InputScan,
     ResultWriter,
     id_digest,
     iter_input_lines,
@@ -170,3 +171,12 @@ class TestWriter:
         writer.close()
         writer.close()
         assert (tmp_path / "out.jsonl").read_bytes() == b""
+
+
+class TestScanWithResume:
+    def test_counts_answered_jobs(self, tmp_path: Path) -> None:
+        """scan_input counts how many input jobs a results file already answers (ids not in the input don't count)."""
+        path, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+        write_jobs(path, ["a", "b", "c"])
+        out.write_bytes(result_line("a") + result_line("c") + result_line("stranger"))
+        assert scan_input(path, open_results(out).answered) == InputScan(3, 2)
