@@ -362,7 +362,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
             retry = changes.get("retry_config", self.retry_config)
             if not isinstance(retry, RetryConfig):
                 _fail("retry_config", retry, "must be a RetryConfig")
-            changes["retry_config"] = _replace_struct(retry, "retry_config", max_retries=changes.pop("max_retries"))
+            changes["retry_config"] = msgspec.structs.replace(retry, max_retries=changes.pop("max_retries"))
         unknown = sorted(set(changes) - set(self.__struct_fields__))
         if unknown:
             valid = ", ".join((*self.__struct_fields__, "max_retries"))
@@ -439,14 +439,6 @@ def _parse_env_number(name: str, text: str, kind: type[int] | type[float]) -> An
     except ValueError:
         pass
     _fail(name, text, "must be an integer" if kind is int else "must be a number of seconds")
-
-
-def _replace_struct(struct: Any, field: str, **changes: Any) -> Any:
-    """``msgspec.structs.replace`` that reports an unknown name as a ConfigError."""
-    for name, value in changes.items():
-        if name not in struct.__struct_fields__:
-            _fail(f"{field}.{name}", value, f"is not a setting; valid: {', '.join(struct.__struct_fields__)}")
-    return msgspec.structs.replace(struct, **changes)
 
 
 class ConfigBuilder:
@@ -560,7 +552,7 @@ class ConfigBuilder:
             retry = settings.get("retry_config", RetryConfig())
             if not isinstance(retry, RetryConfig):
                 _fail("retry_config", retry, "must be a RetryConfig")
-            settings["retry_config"] = _replace_struct(retry, "retry_config", **self._retry_changes)
+            settings["retry_config"] = msgspec.structs.replace(retry, **self._retry_changes)
         if self._model_limits:
             settings["rate_limit_config"] = RateLimitConfig(model_limits=self._model_limits)
         settings["default_headers"] = self._headers

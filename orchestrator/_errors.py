@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 import msgspec
 
@@ -130,9 +130,18 @@ class GroqError(Exception):
         self.body = body[:MAX_KEPT_BODY] if body is not None else None
         self.failed_generation = failed_generation
 
+    #: True/False when the class decides; None to decide by status (the base class).
+    _retryable: ClassVar[bool | None] = None
+
     @property
     def retryable(self) -> bool:
-        """Whether sending the same request again can succeed (spec 9.1)."""
+        """Whether sending the same request again can succeed (spec 9.1).
+
+        Subclasses fix the answer (a RateLimitError is worth retrying, a ValidationError is not);
+        a plain GroqError decides by status: 408, 429, 498 and 5xx are retryable.
+        """
+        if self._retryable is not None:
+            return self._retryable
         status = self.status
         return status is not None and (status in self._RETRYABLE_STATUSES or status >= 500)
 
@@ -183,14 +192,11 @@ class AuthenticationError(GroqError):
     failed without exposing it.
     """
 
+    _retryable = False  # the same key will be refused again.
+
     def __init__(self, message: str = "", *, api_key_hint: str | None = None, **fields: Any) -> None:
         super().__init__(message, **fields)
         self.api_key_hint = api_key_hint
-
-    @property
-    def retryable(self) -> bool:
-        """Never: the same key will be refused again."""
-        return False
 
     def advice(self) -> str:
         """Point at the key: where it comes from and where to get a new one."""
@@ -204,10 +210,7 @@ class AuthenticationError(GroqError):
 class AuthorizationError(GroqError):
     """The key is valid but may not use this resource (HTTP 403)."""
 
-    @property
-    def retryable(self) -> bool:
-        """Never: permissions do not change between attempts."""
-        return False
+    _retryable = False  # permissions do not change between attempts.
 
     def advice(self) -> str:
         """Permissions live in the Groq console, not in the request."""
@@ -217,10 +220,7 @@ class AuthorizationError(GroqError):
 class NotFoundError(GroqError):
     """The path or resource does not exist (HTTP 404)."""
 
-    @property
-    def retryable(self) -> bool:
-        """Never: a missing resource stays missing."""
-        return False
+    _retryable = False  # a missing resource stays missing.
 
     def advice(self) -> str:
         """Usually a wrong base URL or id."""
@@ -270,6 +270,8 @@ class ValidationError(GroqError):
     message), ``rule`` what it broke. With no message, one is composed from those three.
     """
 
+    _retryable = False  # an invalid request stays invalid.
+
     def __init__(
         self,
         message: str = "",
@@ -296,11 +298,6 @@ class ValidationError(GroqError):
         if value is not _UNSET:
             text += f" (got {_short_repr(value)})"
         return text
-
-    @property
-    def retryable(self) -> bool:
-        """Never: an invalid request stays invalid."""
-        return False
 
     def advice(self) -> str:
         """Fix the named field; for rejected model output, look at failed_generation."""
@@ -361,14 +358,11 @@ class ContextLengthError(ValidationError):
 class ContentFilterError(GroqError):
     """The input or output was blocked by a safety filter (``content_filter``)."""
 
+    _retryable = False  # the same content is filtered the same way.
+
     def __init__(self, message: str = "", *, filtered_categories: list[str] | None = None, **fields: Any) -> None:
         super().__init__(message, **fields)
         self.filtered_categories = filtered_categories or []
-
-    @property
-    def retryable(self) -> bool:
-        """Never: the same content is filtered the same way."""
-        return False
 
     def advice(self) -> str:
         """Rephrasing is the only remedy."""
@@ -417,16 +411,13 @@ class RequestTooLargeError(_LimitMixin, GroqError):
     message when present.
     """
 
+    _retryable = False  # the request will always be too large.
+
     def __init__(
         self, message: str = "", *, limit_type: LimitType | None = None, window: Window | None = None, **fields: Any
     ) -> None:
         super().__init__(message, **fields)
         self._parse_limit(limit_type, window)
-
-    @property
-    def retryable(self) -> bool:
-        """Never: the request will always be too large."""
-        return False
 
     def advice(self) -> str:
         """Shrink the request: prompt, max_completion_tokens, or the image."""
@@ -475,10 +466,7 @@ class RateLimitError(_LimitMixin, GroqError):
 class CapacityExceededError(GroqError):
     """Groq's flex tier has no capacity right now (HTTP 498 ``capacity_exceeded``)."""
 
-    @property
-    def retryable(self) -> bool:
-        """Yes: capacity frees up, so backing off and retrying works."""
-        return True
+    _retryable = True  # capacity frees up, so backing off and retrying works.
 
     def advice(self) -> str:
         """Back off, or move off the flex tier."""
@@ -488,10 +476,7 @@ class CapacityExceededError(GroqError):
 class ServerError(GroqError):
     """Groq failed on its side (HTTP 5xx, or 499 when Groq cancelled the request)."""
 
-    @property
-    def retryable(self) -> bool:
-        """Yes: server trouble is usually transient."""
-        return True
+    _retryable = True  # server trouble is usually transient.
 
     def advice(self) -> str:
         """Nothing to fix locally; wait or check the status page."""
@@ -505,17 +490,14 @@ class TimeoutError(GroqError):  # noqa: A001 - the spec's name; it is always use
     (``connect``, ``read``, ``pool``, ``write``). Not a subclass of the builtin ``TimeoutError``.
     """
 
+    _retryable = True  # a slow answer is usually a passing condition.
+
     def __init__(
         self, message: str = "", *, timeout: float | None = None, operation: str | None = None, **fields: Any
     ) -> None:
         super().__init__(message, **fields)
         self.timeout = timeout
         self.operation = operation
-
-    @property
-    def retryable(self) -> bool:
-        """Yes: a slow answer is usually a passing condition."""
-        return True
 
     def advice(self) -> str:
         """Give more time, or retry."""
@@ -526,14 +508,11 @@ class TimeoutError(GroqError):  # noqa: A001 - the spec's name; it is always use
 class NetworkError(GroqError):
     """The connection could not be made or broke before a response (DNS, TCP, TLS, reset)."""
 
+    _retryable = True  # connections fail transiently.
+
     def __init__(self, message: str = "", *, cause: str | None = None, **fields: Any) -> None:
         super().__init__(message, **fields)
         self.cause = cause
-
-    @property
-    def retryable(self) -> bool:
-        """Yes: connections fail transiently."""
-        return True
 
     def advice(self) -> str:
         """Usually connectivity, proxy or base URL."""
@@ -570,10 +549,7 @@ class CircuitOpenError(GroqError):
     ``retry_after`` is the time until it lets a probe request through.
     """
 
-    @property
-    def retryable(self) -> bool:
-        """Yes, once the breaker half-opens."""
-        return True
+    _retryable = True  # once the breaker half-opens.
 
     def advice(self) -> str:
         """Explain the breaker and the alternative mode."""

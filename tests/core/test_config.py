@@ -231,6 +231,24 @@ class TestValidation:
             config(default_headers={"X-Proxy-Token": "tok_secret\n"})
         assert "tok_secret" not in str(info.value) and "tok_secret" not in repr(info.value)
 
+    def test_model_limits_must_be_mapping(self) -> None:
+        """model_limits that is not a mapping names the field."""
+        with pytest.raises(ConfigError) as info:
+            RateLimitConfig(model_limits=[("m", ModelLimits())])  # type: ignore[arg-type]
+        assert info.value.field == "rate_limit_config.model_limits"
+
+    def test_max_retries_needs_retry_config(self) -> None:
+        """max_retries beside a retry_config that is not a RetryConfig names retry_config."""
+        with pytest.raises(ConfigError) as info:
+            config().replace(retry_config={"max_retries": 1}, max_retries=2)
+        assert info.value.field == "retry_config"
+
+    def test_builder_max_retries_needs_retry_config(self) -> None:
+        """The builder reports a wrong retry_config even when max_retries is also set."""
+        with pytest.raises(ConfigError) as info:
+            ConfigBuilder().api_key(KEY).retry_config("fast").max_retries(2).build()  # type: ignore[arg-type]
+        assert info.value.field == "retry_config"
+
     def test_config_error_is_validation_error(self) -> None:
         """ConfigError belongs to the GroqError hierarchy as a ValidationError, not retryable."""
         error = ConfigError(field="timeout", value=-1, rule="must be positive")
@@ -439,6 +457,12 @@ class TestSecretString:
         """copy and deepcopy of an immutable Config give the same working value."""
         c = config(rate_limit_config=RateLimitConfig(model_limits={"m": ModelLimits(rpm=1)}))
         assert copy.deepcopy(c) == copy.copy(c) == c and copy.deepcopy(c).api_key.get_secret_value() == KEY
+        assert copy.deepcopy(c.rate_limit_config) is copy.copy(c.rate_limit_config) is c.rate_limit_config
+
+    def test_secret_copies_are_itself(self) -> None:
+        """Copying a secret shares the same immutable object."""
+        secret = SecretString(KEY)
+        assert copy.copy(secret) is secret and copy.deepcopy(secret) is secret
 
     def test_equality(self) -> None:
         """Secrets compare by value, never equal to a plain string."""

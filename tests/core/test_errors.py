@@ -431,3 +431,38 @@ class TestErrors:
         """CircuitOpenError tells when the breaker probes and how to queue instead."""
         text = str(CircuitOpenError("Circuit open", retry_after=12.0))
         assert "12 s" in text and "when_open='wait'" in text
+
+
+class TestAdvice:
+    def test_generic_retryable(self) -> None:
+        """A plain retryable GroqError says it is transient and retried."""
+        assert "transient" in str(GroqError("x", status=509))
+
+    def test_type_shown_without_code(self) -> None:
+        """Without a code, the context names the type and the param."""
+        assert "(HTTP 400, type invalid_request_error, param messages)" in str(GroqError("x", status=400, type="invalid_request_error", param="messages"))
+
+    def test_available_models_listed(self) -> None:
+        """ModelError suggests up to ten available models."""
+        text = str(ModelError("gone", model="old", available_models=[f"m{i}" for i in range(12)]))
+        assert "e.g. m0, m1" in text and "m9" in text and "m10" not in text
+
+    def test_failed_generation_advice(self) -> None:
+        """A rejected generation points at failed_generation instead of a field."""
+        assert ".failed_generation" in str(ValidationError("Failed to generate JSON.", failed_generation="{"))
+
+    def test_context_sizes_in_advice(self) -> None:
+        """ContextLengthError states requested tokens and the window when known."""
+        assert "(9000 tokens requested, window 8192)" in str(ContextLengthError("too long", max_context=8192, requested=9000))
+
+    def test_quota_advice(self) -> None:
+        """An exhausted quota points at billing, not at waiting."""
+        assert "billing" in str(RateLimitError("quota", code="insufficient_quota"))
+
+    def test_timeout_advice_names_limit(self) -> None:
+        """TimeoutError names the limit that expired."""
+        assert "timeout of 30 s" in str(TimeoutError("read timed out", timeout=30.0, operation="read"))
+
+    def test_stream_advice_counts_partial(self) -> None:
+        """StreamError says how much partial content survived."""
+        assert "keeps the 5 characters" in str(StreamError("dropped", partial_content="hello"))
