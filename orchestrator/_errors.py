@@ -712,7 +712,7 @@ def error_from_response(status: int, headers: Mapping[str, str], body: bytes) ->
         type=type_,
         code=code,
         param=_text(detail.get("param")),
-        request_id=lowered.get("x-request-id"),
+        request_id=lowered.get("x-request-id") or None,
         retry_after=retry_after,
         body=body,
         failed_generation=_text(detail.get("failed_generation")),

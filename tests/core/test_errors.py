@@ -160,6 +160,10 @@ class TestMapping:
             "req_01abc",
         )
 
+    def test_empty_request_id_is_none(self) -> None:
+        """An empty x-request-id header counts as absent."""
+        assert error_from_response(500, {"x-request-id": ""}, b"").request_id is None
+
     def test_failed_generation_is_kept(self) -> None:
         """tool_use_failed keeps Groq's failed_generation so the caller can salvage it."""
         raw = body(message="Failed to call a function.", type="invalid_request_error", code="tool_use_failed", failed_generation="<f>")
