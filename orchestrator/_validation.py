@@ -136,9 +136,13 @@ def _check_int(field: str, value: object, low: int, high: int | None = None) -> 
 
 
 def _check_choice(field: str, value: object, allowed: frozenset[str]) -> None:
-    if value is not None and value not in allowed:
+    if value is not None and not (isinstance(value, str) and value in allowed):
         raise _invalid(
-            field, value, "allowed_values", f"must be one of {', '.join(sorted(allowed))}", "use one of the allowed values"
+            field,
+            value,
+            "allowed_values",
+            f"must be one of {', '.join(sorted(allowed))}",
+            "use one of the allowed values",
         )
 
 
@@ -161,11 +165,21 @@ def validate_chat_request(request: ChatRequest, catalog: ModelCatalog) -> None:
         raise _invalid("<request>", request, "type", "must be a ChatRequest", "build it with chat_request_from(dict)")
     model = request.model
     if not isinstance(model, str) or not model.strip():
-        raise _invalid("model", model, "not_empty", "must name a model", "pass a model id such as 'llama-3.1-8b-instant'")
+        raise _invalid(
+            "model",
+            model,
+            "not_empty",
+            "must name a model",
+            "pass a model id such as 'llama-3.1-8b-instant'",
+        )
     info = catalog.get(model) if catalog.known(model) else None
     if info is not None and info.audio:
         raise _invalid(
-            "model", model, "chat_model", "is a speech-to-text model, not a chat model", "use a chat model, or the audio API"
+            "model",
+            model,
+            "chat_model",
+            "is a speech-to-text model, not a chat model",
+            "use a chat model, or the audio API",
         )
     _check_parameters(request, info)
     _check_messages(request.messages)
@@ -181,9 +195,17 @@ def _check_parameters(request: ChatRequest, info: ModelInfo | None) -> None:
     _check_range("top_p", request.top_p, 0, 1)
     _check_range("frequency_penalty", request.frequency_penalty, -2, 2)
     _check_range("presence_penalty", request.presence_penalty, -2, 2)
-    cap = info.max_completion_tokens if info is not None else None
     for name in ("max_completion_tokens", "max_tokens"):
-        _check_int(name, getattr(request, name), 1, cap)
+        value = getattr(request, name)
+        _check_int(name, value, 1)
+        if info is not None and value is not None and value > info.max_completion_tokens:
+            raise _invalid(
+                name,
+                value,
+                "model_max_completion_tokens",
+                f"exceeds the {info.max_completion_tokens} completion tokens {info.id} allows",
+                f"ask for at most {info.max_completion_tokens}",
+            )
     n = request.n
     if n is not None and n != 1:
         raise _invalid("n", n, "n_must_be_1", "Groq only supports n=1", "leave n unset or send n separate requests")
@@ -197,7 +219,11 @@ def _check_parameters(request: ChatRequest, info: ModelInfo | None) -> None:
     _check_int("top_logprobs", request.top_logprobs, 0, _MAX_TOP_LOGPROBS)
     if request.top_logprobs is not None and request.logprobs is not True:
         raise _invalid(
-            "top_logprobs", request.top_logprobs, "needs_logprobs", "requires logprobs=true", "set logprobs=true as well"
+            "top_logprobs",
+            request.top_logprobs,
+            "needs_logprobs",
+            "requires logprobs=true",
+            "set logprobs=true as well",
         )
     if request.logit_bias is not None:
         for token, bias in request.logit_bias.items():
@@ -218,11 +244,19 @@ def _check_parameters(request: ChatRequest, info: ModelInfo | None) -> None:
             value = getattr(request, name)
             if value is not None:
                 raise _invalid(
-                    name, value, "model_lacks_reasoning", f"model {info.id} is not a reasoning model", f"drop {name}"
+                    name,
+                    value,
+                    "model_lacks_reasoning",
+                    f"model {info.id} is not a reasoning model",
+                    f"drop {name}",
                 )
     if request.stream_options is not None and request.stream is not True:
         raise _invalid(
-            "stream_options", request.stream_options, "needs_stream", "only applies to streams", "set stream=true or drop it"
+            "stream_options",
+            request.stream_options,
+            "needs_stream",
+            "only applies to streams",
+            "set stream=true or drop it",
         )
 
 
@@ -241,11 +275,20 @@ def _check_content(field: str, content: object, allow_images: bool) -> None:
         elif isinstance(part, ImageUrlPart):
             if not allow_images:
                 raise _invalid(
-                    where, part, "images_only_in_user_messages", "image parts are only allowed in user messages",
+                    where,
+                    part,
+                    "images_only_in_user_messages",
+                    "image parts are only allowed in user messages",
                     "move the image into a user message",
                 )
         else:
-            raise _invalid(where, part, "type", "must be a TextPart or ImageUrlPart", "build parts with chat_request_from")
+            raise _invalid(
+                where,
+                part,
+                "type",
+                "must be a TextPart or ImageUrlPart",
+                "build parts with chat_request_from",
+            )
 
 
 def _check_messages(messages: object) -> None:
@@ -263,8 +306,11 @@ def _check_messages(messages: object) -> None:
             content = message.content
             if (content is None or content == []) and not calls:
                 raise _invalid(
-                    where, message, "assistant_needs_content_or_tool_calls",
-                    "an assistant message needs content or tool_calls", "give it the text or the tool calls it made",
+                    where,
+                    message,
+                    "assistant_needs_content_or_tool_calls",
+                    "an assistant message needs content or tool_calls",
+                    "give it the text or the tool calls it made",
                 )
             if content is not None:
                 _check_content(f"{where}.content", content, allow_images=False)
@@ -272,20 +318,28 @@ def _check_messages(messages: object) -> None:
                 tool_call_ids.add(call.id)
                 if not isinstance(call.function.arguments, str):
                     raise _invalid(
-                        f"{where}.tool_calls[{k}].function.arguments", call.function.arguments, "type",
-                        "must be a JSON string", "encode the arguments with json.dumps",
+                        f"{where}.tool_calls[{k}].function.arguments",
+                        call.function.arguments,
+                        "type",
+                        "must be a JSON string",
+                        "encode the arguments with json.dumps",
                     )
         elif isinstance(message, ToolMessage):
             _check_content(f"{where}.content", message.content, allow_images=False)
             if message.tool_call_id not in tool_call_ids:
                 raise _invalid(
-                    f"{where}.tool_call_id", message.tool_call_id, "tool_call_id_unknown",
+                    f"{where}.tool_call_id",
+                    message.tool_call_id,
+                    "tool_call_id_unknown",
                     "answers no tool call of an earlier assistant message",
                     "use the id of a tool_calls entry from the assistant message before it",
                 )
         else:
             raise _invalid(
-                where, message, "type", "must be a system, user, assistant or tool message",
+                where,
+                message,
+                "type",
+                "must be a system, user, assistant or tool message",
                 "build messages with chat_request_from(dict) or the message Structs",
             )
 
@@ -298,46 +352,92 @@ def _check_tools(request: ChatRequest, info: ModelInfo | None) -> None:
     choice = request.tool_choice
     if tools is None or (isinstance(tools, list) and not tools):
         if choice is not None:
-            raise _invalid("tool_choice", choice, "tool_choice_without_tools", "is set but no tools are given",
-                           "add tools or drop tool_choice")
+            raise _invalid(
+                "tool_choice",
+                choice,
+                "tool_choice_without_tools",
+                "is set but no tools are given",
+                "add tools or drop tool_choice",
+            )
         if request.parallel_tool_calls is not None:
-            raise _invalid("parallel_tool_calls", request.parallel_tool_calls, "needs_tools",
-                           "only applies when tools are given", "add tools or drop parallel_tool_calls")
+            raise _invalid(
+                "parallel_tool_calls",
+                request.parallel_tool_calls,
+                "needs_tools",
+                "only applies when tools are given",
+                "add tools or drop parallel_tool_calls",
+            )
         return
     if not isinstance(tools, list):
         raise _invalid("tools", tools, "type", "must be a list of tools", "pass a list")
     if info is not None and not info.tools:
-        raise _invalid("tools", f"{len(tools)} tools", "model_lacks_tools", f"model {info.id} does not support tool use",
-                       "choose a model with tool use, or drop tools")
+        raise _invalid(
+            "tools",
+            f"{len(tools)} tools",
+            "model_lacks_tools",
+            f"model {info.id} does not support tool use",
+            "choose a model with tool use, or drop tools",
+        )
     if len(tools) > MAX_TOOLS:
-        raise _invalid("tools", f"{len(tools)} tools", "max_tools", f"at most {MAX_TOOLS} tools are allowed",
-                       "offer fewer tools")
+        raise _invalid(
+            "tools",
+            f"{len(tools)} tools",
+            "max_tools",
+            f"at most {MAX_TOOLS} tools are allowed",
+            "offer fewer tools",
+        )
     names: set[str] = set()
     for i, tool in enumerate(tools):
         where = f"tools[{i}]"
         if isinstance(tool, (BrowserSearchTool, CodeInterpreterTool)):
             continue
         if not isinstance(tool, Tool) or not isinstance(tool.function, FunctionDefinition):
-            raise _invalid(where, tool, "type", "must be a function tool", "pass {'type': 'function', 'function': {...}}")
+            raise _invalid(
+                where,
+                tool,
+                "type",
+                "must be a function tool",
+                "pass {'type': 'function', 'function': {...}}",
+            )
         name = tool.function.name
         if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise _invalid(f"{where}.function.name", name, "tool_name_pattern",
-                           "must be 1-64 characters of a-z, A-Z, 0-9, _ or -", "rename the function")
+            raise _invalid(
+                f"{where}.function.name",
+                name,
+                "tool_name_pattern",
+                "must be 1-64 characters of a-z, A-Z, 0-9, _ or -",
+                "rename the function",
+            )
         if name in names:
-            raise _invalid(f"{where}.function.name", name, "tool_name_unique", "is already used by an earlier tool",
-                           "give every tool a distinct name")
+            raise _invalid(
+                f"{where}.function.name",
+                name,
+                "tool_name_unique",
+                "is already used by an earlier tool",
+                "give every tool a distinct name",
+            )
         names.add(name)
         if tool.function.parameters is not None:
             _check_schema(f"{where}.function.parameters", tool.function.parameters)
-    if choice is None or choice in _TOOL_CHOICES:
+    if choice is None or (isinstance(choice, str) and choice in _TOOL_CHOICES):
         return
     if isinstance(choice, ToolChoiceFunction) and isinstance(choice.function, ToolChoiceName):
         if choice.function.name not in names:
-            raise _invalid("tool_choice.function.name", choice.function.name, "tool_choice_unknown_function",
-                           "names no function in tools", f"use one of: {', '.join(sorted(names)) or '(none)'}")
+            raise _invalid(
+                "tool_choice.function.name",
+                choice.function.name,
+                "tool_choice_unknown_function",
+                "names no function in tools",
+                f"use one of: {', '.join(sorted(names)) or '(none)'}",
+            )
         return
-    raise _invalid("tool_choice", choice, "allowed_values", "must be auto, none, required or a named function",
-                   "pass one of those")
+    raise _invalid(
+        "tool_choice",
+        choice,
+        "allowed_values",
+        "must be auto, none, required or a named function",
+        "pass one of those",
+    )
 
 
 def _check_schema(field: str, schema: object) -> None:
@@ -351,8 +451,13 @@ def _check_schema(field: str, schema: object) -> None:
     problem = _schema_problem(key)
     if problem is not None:
         suffix, message, offending = problem
-        raise _invalid(field + suffix, offending, "json_schema_invalid", f"is not a valid JSON Schema: {message}",
-                       "fix the schema (https://json-schema.org/understanding-json-schema/)")
+        raise _invalid(
+            field + suffix,
+            offending,
+            "json_schema_invalid",
+            f"is not a valid JSON Schema: {message}",
+            "fix the schema (https://json-schema.org/understanding-json-schema/)",
+        )
 
 
 @functools.lru_cache(maxsize=512)
@@ -380,27 +485,51 @@ def _check_response_format(request: ChatRequest, info: ModelInfo | None) -> None
     if fmt is None or fmt.type == "text":
         return
     if fmt.type not in ("json_object", "json_schema"):
-        raise _invalid("response_format.type", fmt.type, "allowed_values", "must be text, json_object or json_schema",
-                       "use one of those")
+        raise _invalid(
+            "response_format.type",
+            fmt.type,
+            "allowed_values",
+            "must be text, json_object or json_schema",
+            "use one of those",
+        )
     if info is not None and not info.json_mode:
-        raise _invalid("response_format.type", fmt.type, "model_lacks_json_mode",
-                       f"model {info.id} does not support JSON mode", "choose a model with JSON mode, or drop it")
+        raise _invalid(
+            "response_format.type",
+            fmt.type,
+            "model_lacks_json_mode",
+            f"model {info.id} does not support JSON mode",
+            "choose a model with JSON mode, or drop it",
+        )
     if fmt.type == "json_schema":
         spec = fmt.json_schema
         if not isinstance(spec, JsonSchemaFormat):
-            raise _invalid("response_format.json_schema", spec, "json_schema_required",
-                           "json_schema mode needs a json_schema object", "pass {'name': ..., 'schema': {...}}")
+            raise _invalid(
+                "response_format.json_schema",
+                spec,
+                "json_schema_required",
+                "json_schema mode needs a json_schema object",
+                "pass {'name': ..., 'schema': {...}}",
+            )
         if not isinstance(spec.name, str) or not _NAME.fullmatch(spec.name):
-            raise _invalid("response_format.json_schema.name", spec.name, "schema_name_pattern",
-                           "must be 1-64 characters of a-z, A-Z, 0-9, _ or -", "rename the schema")
+            raise _invalid(
+                "response_format.json_schema.name",
+                spec.name,
+                "schema_name_pattern",
+                "must be 1-64 characters of a-z, A-Z, 0-9, _ or -",
+                "rename the schema",
+            )
         _check_schema("response_format.json_schema.schema", spec.schema)
         return
     for message in request.messages:
         if "json" in text_of(message.content).lower():
             return
-    raise _invalid("response_format.type", fmt.type, "json_object_needs_word_json",
-                   "JSON mode requires the word 'json' somewhere in the messages",
-                   "say in the system or user message that the answer must be JSON")
+    raise _invalid(
+        "response_format.type",
+        fmt.type,
+        "json_object_needs_word_json",
+        "JSON mode requires the word 'json' somewhere in the messages",
+        "say in the system or user message that the answer must be JSON",
+    )
 
 
 # --------------------------------------------------------------------------- images
@@ -417,18 +546,31 @@ def _check_images(request: ChatRequest, info: ModelInfo | None) -> None:
                 continue
             where = f"messages[{i}].content[{j}]"
             if info is not None and not info.vision:
-                raise _invalid(where, part.image_url.url if isinstance(part.image_url, ImageUrl) else part,
-                               "model_lacks_vision", f"model {info.id} does not accept images",
-                               "use a vision model such as meta-llama/llama-4-scout-17b-16e-instruct")
+                raise _invalid(
+                    where,
+                    part.image_url.url if isinstance(part.image_url, ImageUrl) else part,
+                    "model_lacks_vision",
+                    f"model {info.id} does not accept images",
+                    "use a vision model such as meta-llama/llama-4-scout-17b-16e-instruct",
+                )
             count += 1
             if count > MAX_IMAGES:
-                raise _invalid(where, f"image #{count}", "max_images", f"at most {MAX_IMAGES} images per request",
-                               "split the images over several requests")
+                raise _invalid(
+                    where,
+                    f"image #{count}",
+                    "max_images",
+                    f"at most {MAX_IMAGES} images per request",
+                    "split the images over several requests",
+                )
             base64_bytes += _check_image_url(f"{where}.image_url", part.image_url)
             if base64_bytes > MAX_BASE64_REQUEST_BYTES:
-                raise _invalid(f"{where}.image_url.url", f"{base64_bytes} bytes of base64 so far",
-                               "max_base64_request_size", "base64 images may total at most 4 MB per request",
-                               "shrink the images, or pass them by https URL")
+                raise _invalid(
+                    f"{where}.image_url.url",
+                    f"{base64_bytes} bytes of base64 so far",
+                    "max_base64_request_size",
+                    "base64 images may total at most 4 MB per request",
+                    "shrink the images, or pass them by https URL",
+                )
 
 
 def _check_image_url(field: str, image: object) -> int:
@@ -442,26 +584,57 @@ def _check_image_url(field: str, image: object) -> int:
     if scheme.startswith("data:"):
         head = _DATA_URL_HEAD.match(url)
         if head is None or ";base64" not in head.group("params").lower():
-            raise _invalid(where, url, "data_url_format", "must be data:<mime>;base64,<data>",
-                           "encode the image as data:image/png;base64,...")
+            raise _invalid(
+                where,
+                url,
+                "data_url_format",
+                "must be data:<mime>;base64,<data>",
+                "encode the image as data:image/png;base64,...",
+            )
         mime = head.group("mime").lower()
         if mime not in _IMAGE_MIME_TYPES:
-            raise _invalid(where, url, "data_url_mime", "must be image/jpeg, image/png, image/gif or image/webp",
-                           "convert the image to one of those formats")
+            raise _invalid(
+                where,
+                url,
+                "data_url_mime",
+                "must be image/jpeg, image/png, image/gif or image/webp",
+                "convert the image to one of those formats",
+            )
         payload_length = len(url) - head.end()
         if payload_length == 0 or payload_length % 4 or not _BASE64.fullmatch(url, head.end()):
-            raise _invalid(where, url, "data_url_base64", "the data is not valid base64",
-                           "encode the bytes with base64.b64encode")
+            raise _invalid(
+                where,
+                url,
+                "data_url_base64",
+                "the data is not valid base64",
+                "encode the bytes with base64.b64encode",
+            )
         return len(url)
     if scheme.startswith(("http://", "https://")):
         if len(url) > MAX_IMAGE_URL_CHARS:
-            raise _invalid(where, url, "image_url_length", f"is longer than {MAX_IMAGE_URL_CHARS} characters",
-                           "host the image at a shorter URL, or send it as a data URL")
+            raise _invalid(
+                where,
+                url,
+                "image_url_length",
+                f"is longer than {MAX_IMAGE_URL_CHARS} characters",
+                "host the image at a shorter URL, or send it as a data URL",
+            )
         if not urlsplit(url).hostname:
-            raise _invalid(where, url, "image_url_host", "has no host", "pass a full URL such as https://host/image.png")
+            raise _invalid(
+                where,
+                url,
+                "image_url_host",
+                "has no host",
+                "pass a full URL such as https://host/image.png",
+            )
         return 0
-    raise _invalid(where, url, "image_url_scheme", "must be an https://, http:// or data: URL",
-                   "pass a web URL or a base64 data URL")
+    raise _invalid(
+        where,
+        url,
+        "image_url_scheme",
+        "must be an https://, http:// or data: URL",
+        "pass a web URL or a base64 data URL",
+    )
 
 
 # --------------------------------------------------------------------------- context window
@@ -523,26 +696,52 @@ def validate_transcription(
     if catalog.known(model):
         info = catalog.get(model)
         if not info.audio:
-            raise _invalid("model", model, "audio_model", "is not a speech-to-text model",
-                           "use whisper-large-v3 or whisper-large-v3-turbo")
+            raise _invalid(
+                "model",
+                model,
+                "audio_model",
+                "is not a speech-to-text model",
+                "use whisper-large-v3 or whisper-large-v3-turbo",
+            )
         if translation and not info.translation:
-            raise _invalid("model", model, "translation_model", "cannot translate", "use whisper-large-v3 for translations")
+            raise _invalid(
+                "model",
+                model,
+                "translation_model",
+                "cannot translate",
+                "use whisper-large-v3 for translations",
+            )
     has_file = filename is not None or size is not None
     if has_file == (url is not None):
-        raise _invalid("file", filename if has_file else None, "file_or_url",
-                       "exactly one of file and url must be given", "pass either a file or a url")
+        raise _invalid(
+            "file",
+            filename if has_file else None,
+            "file_or_url",
+            "exactly one of file and url must be given",
+            "pass either a file or a url",
+        )
     if has_file:
         base = re.split(r"[\\/]", filename or "")[-1]
         extension = base.rsplit(".", 1)[-1].lower() if "." in base else ""
         if extension not in AUDIO_EXTENSIONS:
-            raise _invalid("file", filename, "audio_format", f"must be one of {', '.join(sorted(AUDIO_EXTENSIONS))}",
-                           "convert the audio, or name the file with its real extension")
+            raise _invalid(
+                "file",
+                filename,
+                "audio_format",
+                f"must be one of {', '.join(sorted(AUDIO_EXTENSIONS))}",
+                "convert the audio, or name the file with its real extension",
+            )
         if size is not None:
             if size <= 0:
                 raise _invalid("file", size, "not_empty", "the audio file is empty", "pass a file with audio in it")
             if size > MAX_AUDIO_FILE_BYTES:
-                raise _invalid("file", size, "max_file_size", "is larger than 25 MB",
-                               "pass the audio by url instead, or split it")
+                raise _invalid(
+                    "file",
+                    size,
+                    "max_file_size",
+                    "is larger than 25 MB",
+                    "pass the audio by url instead, or split it",
+                )
     elif not isinstance(url, str) or not url.lower().startswith(("https://", "http://", "data:")):
         raise _invalid("url", url, "audio_url_scheme", "must be an https://, http:// or data: URL", "pass a web URL")
     _check_choice("response_format", response_format, AUDIO_RESPONSE_FORMATS)
@@ -551,22 +750,46 @@ def validate_transcription(
         raise _invalid("prompt", prompt, "type", "must be a string", "pass text")
     if translation:
         if language is not None:
-            raise _invalid("language", language, "translation_no_language", "translations always produce English",
-                           "drop language")
+            raise _invalid(
+                "language",
+                language,
+                "translation_no_language",
+                "translations always produce English",
+                "drop language",
+            )
         if timestamp_granularities is not None:
-            raise _invalid("timestamp_granularities", timestamp_granularities, "translation_no_granularities",
-                           "translations take no timestamp granularities", "drop timestamp_granularities")
+            raise _invalid(
+                "timestamp_granularities",
+                timestamp_granularities,
+                "translation_no_granularities",
+                "translations take no timestamp granularities",
+                "drop timestamp_granularities",
+            )
         return
     if language is not None and (not isinstance(language, str) or not _LANGUAGE.fullmatch(language)):
-        raise _invalid("language", language, "iso_639_1", "must be a two-letter ISO-639-1 code such as 'en'",
-                       "pass the code in lowercase, or leave it unset to detect the language")
+        raise _invalid(
+            "language",
+            language,
+            "iso_639_1",
+            "must be a two-letter ISO-639-1 code such as 'en'",
+            "pass the code in lowercase, or leave it unset to detect the language",
+        )
     if timestamp_granularities is not None:
         for k, granularity in enumerate(timestamp_granularities):
             if granularity not in _GRANULARITIES:
-                raise _invalid(f"timestamp_granularities[{k}]", granularity, "allowed_values",
-                               "must be word or segment", "use word and/or segment")
+                raise _invalid(
+                    f"timestamp_granularities[{k}]",
+                    granularity,
+                    "allowed_values",
+                    "must be word or segment",
+                    "use word and/or segment",
+                )
         if timestamp_granularities and response_format != "verbose_json":
-            raise _invalid("timestamp_granularities", timestamp_granularities, "needs_verbose_json",
-                           "timestamps come only with response_format=verbose_json",
-                           "set response_format='verbose_json'")
+            raise _invalid(
+                "timestamp_granularities",
+                timestamp_granularities,
+                "needs_verbose_json",
+                "timestamps come only with response_format=verbose_json",
+                "set response_format='verbose_json'",
+            )
 

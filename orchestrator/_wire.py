@@ -568,7 +568,11 @@ class ModelList(_ObjectTagged, tag="list"):
 
 
 class ErrorDetail(_Response):
-    """What went wrong: message, type, code (``rate_limit_exceeded``...), and for tools/JSON mode the failed generation."""
+    """What went wrong: message, type, code (``rate_limit_exceeded``...), and the rejected model output.
+
+    ``failed_generation`` comes with ``json_validate_failed`` and ``tool_use_failed``;
+    ``status_code`` with in-stream errors.
+    """
 
     message: str
     type: str | None = None

@@ -186,8 +186,9 @@ class TestEncoding:
             ImageUrlPart(image_url=ImageUrl(url="https://h/i.png")).type,
             BrowserSearchTool().type,
             ModelList(data=[]).object,
+            wire.ResponseMessage().role,
         )
-        assert tags == ("developer", "tool", "image_url", "browser_search", "list")
+        assert tags == ("developer", "tool", "image_url", "browser_search", "list", "assistant")
 
     def test_developer_message_is_a_system_message(self) -> None:
         """A ``developer`` message is treated as a system message everywhere."""
@@ -467,6 +468,7 @@ class TestChatRequestFrom:
             ({"model": "m", "messages": [], "seed": 1.5}, "seed", "type", 1.5),
             ({"model": "m", "messages": [], "temperature": "hot"}, "temperature", "type", "hot"),
             ({"model": "m", "messages": [], "tool_choice": "maybe"}, "tool_choice", "type", "maybe"),
+            ({"model": "m", "messages": [], "logit_bias": {"a.b": "x"}}, "logit_bias[...]", "type", None),
             (
                 {"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": 1}}]}]},
                 "messages[0].content[0].image_url.url",
@@ -474,7 +476,7 @@ class TestChatRequestFrom:
                 1,
             ),
         ],
-        ids=["content-type", "unknown", "missing-model", "bad-role", "missing-tool-call-id", "tool-name", "seed", "temperature", "tool-choice", "image-url"],
+        ids=["content-type", "unknown", "missing-model", "bad-role", "missing-tool-call-id", "tool-name", "seed", "temperature", "tool-choice", "dict-value", "image-url"],
     )
     def test_errors_name_the_field(self, body: dict[str, Any], field: str, rule: str, value: object) -> None:
         """A shape or type error becomes our ValidationError with the field path, rule and value."""
