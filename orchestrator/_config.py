@@ -62,17 +62,15 @@ def _fail(field: str, value: Any, rule: str, *, show_value: bool = True) -> NoRe
     raise ConfigError(field=field, rule=rule)
 
 
-def _seconds(field: str, value: Any, *, low: float, high: float, low_inclusive: bool = False) -> float:
-    """A duration in seconds (a number or a ``timedelta``) within (low, high] or [low, high]."""
+def _seconds(field: str, value: Any, *, low: float, high: float) -> float:
+    """A duration in seconds (a number or a ``timedelta``) in (low, high]."""
     if isinstance(value, datetime.timedelta):
         value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, int | float):
         _fail(field, value, "must be a number of seconds")
     seconds = float(value)
-    above_low = seconds >= low if low_inclusive else seconds > low
-    if not (math.isfinite(seconds) and above_low and seconds <= high):
-        bound = "at least" if low_inclusive else "more than"
-        _fail(field, value, f"must be {bound} {low:g} and at most {high:g} seconds")
+    if not (math.isfinite(seconds) and low < seconds <= high):
+        _fail(field, value, f"must be more than {low:g} and at most {high:g} seconds")
     return seconds
 
 
