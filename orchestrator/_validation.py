@@ -93,6 +93,8 @@ _REASONING_FORMATS: Final = frozenset({"hidden", "raw", "parsed"})
 _SERVICE_TIERS: Final = frozenset({"auto", "on_demand", "flex", "performance"})
 _TOOL_CHOICES: Final = frozenset({"auto", "none", "required"})
 _GRANULARITIES: Final = frozenset({"word", "segment"})
+#: Formats that carry timestamps: ``verbose_json``, and srt/vtt which are rendered locally from it.
+_TIMESTAMPED_FORMATS: Final = frozenset({"verbose_json", "srt", "vtt"})
 _MAX_STOP: Final = 4
 _MAX_TOP_LOGPROBS: Final = 20
 
@@ -784,12 +786,12 @@ def validate_transcription(
                     "must be word or segment",
                     "use word and/or segment",
                 )
-        if timestamp_granularities and response_format != "verbose_json":
+        if timestamp_granularities and response_format not in _TIMESTAMPED_FORMATS:
             raise _invalid(
                 "timestamp_granularities",
                 timestamp_granularities,
                 "needs_verbose_json",
-                "timestamps come only with response_format=verbose_json",
+                "timestamps come only with response_format=verbose_json (or srt/vtt, rendered from it)",
                 "set response_format='verbose_json'",
             )
 

@@ -395,7 +395,7 @@ AUDIO_VALID: list[tuple[str, dict[str, Any]]] = [
     ("url", {"filename": None, "size": None, "url": "https://example.com/a.mp3"}),
     ("verbose", {"response_format": "verbose_json", "timestamp_granularities": ["word", "segment"], "language": "en", "temperature": 1}),
     ("translation", {"model": "whisper-large-v3", "translation": True, "response_format": "text", "prompt": "names"}),
-    ("srt", {"response_format": "srt", "filename": "dir.v2/clip.MP3"}),
+    ("srt", {"response_format": "srt", "filename": "dir.v2/clip.MP3", "timestamp_granularities": ["segment"]}),
     ("unknown-model", {"model": "whisper-next"}),
 ]
 
