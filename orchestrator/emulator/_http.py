@@ -34,8 +34,10 @@ class EmulatorRequest:
         method: upper-case method (``GET``, ``POST``).
         path: the URL path, percent-decoded (``/openai/v1/models/openai/gpt-oss-20b``).
         headers: lower-case header names to values (the last value wins for repeated names).
-        body: the whole request body (the adapters enforce the size limit before calling the core).
+        body: the whole request body, or empty when it was too large.
         client: the client's (host, port), when the transport knows it.
+        oversized: the adapter stopped reading because the body exceeded the size limit (the core
+            answers 413 without looking at it).
     """
 
     method: str
@@ -43,6 +45,7 @@ class EmulatorRequest:
     headers: Mapping[str, str]
     body: bytes = b""
     client: tuple[str, int] | None = None
+    oversized: bool = False
 
 
 @dataclasses.dataclass(slots=True)

@@ -1,0 +1,73 @@
+"""Faults that bend a response body on its way out: a cut connection, a corrupt SSE event, a slow drip.
+
+Each wrapper takes a body (bytes or an async iterator of bytes) and returns an async iterator, closing
+the wrapped iterator whatever happens (``aclosing``), so the inner stream's bookkeeping always runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+
+import trio
+
+from orchestrator.emulator._http import ConnectionDropped
+
+__all__ = ["as_iterator", "drip", "drop_after", "malform_event"]
+
+
+async def as_iterator(body: bytes | AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Any body as an async iterator (bytes become a single piece)."""
+    if isinstance(body, bytes):
+        yield body
+        return
+    async with aclosing(body):
+        async for piece in body:
+            yield piece
+
+
+async def drop_after(
+    body: bytes | AsyncIterator[bytes], pieces: int, on_drop: Callable[[], None]
+) -> AsyncIterator[bytes]:
+    """Send ``pieces`` pieces (SSE events), then cut the connection; a bytes body is cut in half.
+
+    ``on_drop`` runs just before the cut, so the stream's bookkeeping can tell a server-side drop from a
+    client that went away.
+    """
+    if isinstance(body, bytes):
+        half = len(body) // 2
+        if half:
+            yield body[:half]
+        on_drop()
+        raise ConnectionDropped("drop-mid-stream fault: connection closed mid-body")
+    sent = 0
+    async with aclosing(body):
+        async for piece in body:
+            if sent >= pieces:
+                on_drop()
+                raise ConnectionDropped(f"drop-mid-stream fault: connection closed after {sent} events")
+            yield piece
+            sent += 1
+
+
+async def malform_event(body: AsyncIterator[bytes], number: int) -> AsyncIterator[bytes]:
+    """Pass an SSE stream through, replacing event ``number`` (1-based) with truncated, invalid JSON."""
+    seen = 0
+    async with aclosing(body):
+        async for piece in body:
+            seen += 1
+            if seen == number and piece.startswith(b"data: {"):
+                payload = piece[6:].rstrip(b"\n")
+                piece = b"data: " + payload[: max(1, len(payload) // 2)] + b"\n\n"
+            yield piece
+
+
+async def drip(body: bytes | AsyncIterator[bytes], bytes_per_s: float) -> AsyncIterator[bytes]:
+    """Send the body in small slices at ``bytes_per_s`` (real time: it is a wire rate, not emulated)."""
+    size = max(1, int(bytes_per_s / 10))
+    async with aclosing(as_iterator(body)) as pieces:
+        async for piece in pieces:
+            for start in range(0, len(piece), size):
+                part = piece[start : start + size]
+                await trio.sleep(len(part) / bytes_per_s)
+                yield part

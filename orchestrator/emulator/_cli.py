@@ -1,0 +1,154 @@
+"""``groq-orch emulate``: run the Groq emulator on loopback from the command line.
+
+The main CLI registers this with ``add_arguments(subparser)`` and calls ``run(args)``. Bad values are
+refused by argparse with the flag, the value and the expected form (exit status 2).
+
+Example::
+
+    groq-orch emulate --port 8000 --latency realistic --time-scale 60 \\
+        --limits llama-3.1-8b-instant=30/14400/6000/500000 --faults 503:p=0.05 --faults drop-mid-stream:every=50
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+
+from orchestrator.emulator._faults import parse_fault
+from orchestrator.emulator._server import serve
+from orchestrator.emulator._settings import EmulatorSettings, parse_limits
+
+__all__ = ["add_arguments", "run"]
+
+_FAULTS_HELP = (
+    "inject faults: KIND[:key=value,...] with KIND one of 500, 502, 503, 498, reset, drop-mid-stream, "
+    "malformed-sse, slow, and conditions p=PROB, every=N, after=K, burst=N, from=DUR, to=DUR, model=ID "
+    "(plus chunks=N for drop-mid-stream, chunk=N for malformed-sse, bytes_per_s=N for slow); "
+    "e.g. 503:p=0.1, 500:burst=5,after=20, 498:p=0.2,from=10s,to=20s (repeatable)"
+)
+
+
+def _argtype(parse, what: str):  # type: ignore[no-untyped-def]
+    """Wrap a parser so argparse reports its ValueError message as the flag's error."""
+
+    def convert(text: str):  # type: ignore[no-untyped-def]
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = what
+    return convert
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{text!r} must be a number > 0")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{text!r} must be a number of seconds >= 0")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65_535:
+        raise ValueError(f"{text!r} must be a port number from 0 to 65535 (0 picks a free port)")
+    return value
+
+
+def _existing_file(text: str) -> str:
+    if not os.path.isfile(text):
+        raise ValueError(f"{text!r} is not a readable file")
+    return text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``emulate`` flags to ``parser``."""
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, loopback only)")
+    parser.add_argument("--port", type=_argtype(_port, "port"), default=8000, help="port to bind (default: 8000)")
+    parser.add_argument(
+        "--latency",
+        choices=("instant", "realistic"),
+        default="realistic",
+        help="latency profile: realistic (queue time, time to first token, ~600 tokens/s) or instant (default: realistic)",
+    )
+    parser.add_argument("--queue-time", type=_argtype(_non_negative_float, "seconds"), help="override queue time (s)")
+    parser.add_argument(
+        "--time-to-first-token", type=_argtype(_non_negative_float, "seconds"), help="override time to first token (s)"
+    )
+    parser.add_argument(
+        "--tokens-per-second", type=_argtype(_positive_float, "rate"), help="override generation speed (tokens/s)"
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=_argtype(_positive_float, "scale"),
+        default=1.0,
+        help="emulated seconds per real second: 60 makes a minute of rate limits pass in a second (default: 1)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for generated text, ids and faults (default: 0)")
+    parser.add_argument(
+        "--limits",
+        action="append",
+        type=_argtype(parse_limits, "limits"),
+        default=[],
+        metavar="MODEL=RPM/RPD/TPM/TPD",
+        help="override a model's rate limits (repeatable; default: Groq's free tier)",
+    )
+    parser.add_argument(
+        "--faults", action="append", type=_argtype(parse_fault, "fault"), default=[], metavar="SPEC", help=_FAULTS_HELP
+    )
+    parser.add_argument(
+        "--api-key",
+        action="append",
+        default=None,
+        metavar="KEY",
+        help="accept only this key (repeatable; default: any key starting with gsk_)",
+    )
+    parser.add_argument("--tls-cert", type=_argtype(_existing_file, "file"), help="PEM certificate chain: serve https")
+    parser.add_argument("--tls-key", type=_argtype(_existing_file, "file"), help="PEM private key for --tls-cert")
+
+
+def settings_from(args: argparse.Namespace) -> EmulatorSettings:
+    """The :class:`EmulatorSettings` the parsed flags describe."""
+    return EmulatorSettings(
+        latency=args.latency,
+        queue_time=args.queue_time,
+        time_to_first_token=args.time_to_first_token,
+        tokens_per_second=args.tokens_per_second,
+        time_scale=args.time_scale,
+        seed=args.seed,
+        limits=dict(args.limits),
+        faults=tuple(args.faults),
+        api_keys=args.api_key,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted; returns the exit status (2 for inconsistent flags)."""
+    if (args.tls_cert is None) != (args.tls_key is None):
+        print("groq-orch emulate: error: --tls-cert and --tls-key must be given together", file=sys.stderr)
+        return 2
+    try:
+        settings = settings_from(args)
+    except ValueError as exc:
+        print(f"groq-orch emulate: error: {exc}", file=sys.stderr)
+        return 2
+    serve(settings, host=args.host, port=args.port, certfile=args.tls_cert, keyfile=args.tls_key)
+    return 0

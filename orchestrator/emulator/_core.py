@@ -1,0 +1,424 @@
+"""The emulator core: one async ``handle(request) -> response`` that both adapters share.
+
+Every request goes through the same gates, in Groq's order as far as it can be observed:
+
+1. routing (``404 unknown_url``, ``405``) and the body size limit (``413``);
+2. auth (``401 invalid_api_key``; carries ``x-request-id`` but no rate-limit headers);
+3. decoding and Groq's request rules (``400``; ``404 model_not_found`` for an unknown model);
+4. fault injection (``500/502/503/498`` or a reset; not charged against the limits);
+5. rate limits per (key, model) (``413`` when one request exceeds TPM, ``429`` with ``retry-after``);
+6. the reply, after the latency model's delays, possibly bent by a body fault.
+
+Responses tied to a model (chat and audio, including their 400/413/429/5xx) carry the
+``x-ratelimit-*`` headers; every response carries ``x-request-id``. Time is ``trio.current_time()``,
+so tests under ``autojump_clock`` run instantly; the limiter sees emulated time (real time multiplied
+by ``time_scale``), and waits it reports are divided back into real seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, final
+
+import trio
+
+from actors._duration import format_go_duration
+from orchestrator._tokens import estimate_prompt_tokens
+from orchestrator.emulator import _body_faults
+from orchestrator.emulator._chat import (
+    ChatContext,
+    ChatRejected,
+    Reply,
+    check_chat_request,
+    parse_chat_request,
+    plan_reply,
+    render_completion,
+    stream_completion,
+    text_rng,
+)
+from orchestrator.emulator._faults import STATUS_KINDS, FaultPlan, FaultRule
+from orchestrator.emulator._http import (
+    ConnectionReset,
+    EmulatorRequest,
+    EmulatorResponse,
+    error_response,
+    json_response,
+)
+from orchestrator.emulator._limiter import (
+    Denied,
+    KeyModelLimiter,
+    RateLimiter,
+    RateLimitState,
+    TooLarge,
+)
+from orchestrator.emulator._settings import EmulatorSettings
+from orchestrator.emulator._stats import EmulatorStats, StatsRecorder
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["Emulator"]
+
+API_PREFIX = "/openai/v1"
+STATS_PATH = "/_emulator/stats"
+_ORGANIZATION = "org_emulator"
+_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # lower-case Crockford base32, as in Groq's req_ ids
+_FAULT_BODIES = {
+    "500": ("Internal Server Error", "internal_server_error", "internal_server_error"),
+    "502": ("Bad Gateway", "internal_server_error", "bad_gateway"),
+    "503": ("Service Unavailable", "internal_server_error", "service_unavailable"),
+    "498": ("`flex` tier capacity exceeded", "invalid_request_error", "capacity_exceeded"),
+}
+
+
+def _rate_headers(state: RateLimitState, scale: float) -> list[tuple[str, str]]:
+    """Groq's ``x-ratelimit-*`` headers (requests per day, tokens per minute; resets in real seconds)."""
+    headers = []
+    if state.limit_requests is not None:
+        headers.append(("x-ratelimit-limit-requests", str(state.limit_requests)))
+    if state.limit_tokens is not None:
+        headers.append(("x-ratelimit-limit-tokens", str(state.limit_tokens)))
+    if state.remaining_requests is not None:
+        headers.append(("x-ratelimit-remaining-requests", str(state.remaining_requests)))
+    if state.remaining_tokens is not None:
+        headers.append(("x-ratelimit-remaining-tokens", str(state.remaining_tokens)))
+    if state.reset_requests is not None:
+        headers.append(("x-ratelimit-reset-requests", format_go_duration(state.reset_requests / scale)))
+    if state.reset_tokens is not None:
+        headers.append(("x-ratelimit-reset-tokens", format_go_duration(state.reset_tokens / scale)))
+    return headers
+
+
+@final
+class Emulator:
+    """A Groq-compatible API in a box: chat, models and audio endpoints with Groq's limits and faults.
+
+    One core, two ways in: :meth:`transport` serves it in-process to an ``httpx.AsyncClient`` (no socket,
+    so tests run under ``autojump_clock``), :attr:`asgi_app` serves it over real HTTP with hypercorn
+    (:func:`~orchestrator.emulator.open_emulator_server`, ``groq-orch emulate``).
+
+    Args:
+        settings: behaviour (latency, limits, faults, keys...); the default is an instant emulator.
+    """
+
+    def __init__(self, settings: EmulatorSettings | None = None) -> None:
+        self.settings = settings if settings is not None else EmulatorSettings()
+        self._latency = self.settings.latency_model()
+        self._scale = self.settings.time_scale
+        self._limiter = RateLimiter(self.settings.limits_for, max_pairs=self.settings.max_tracked_pairs)
+        self._faults = FaultPlan(self.settings.faults, seed=self.settings.seed)
+        self._stats = StatsRecorder()
+        self._counter = 0
+        self._epoch: float | None = None
+        self._fingerprints: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"<Emulator latency={self.settings.latency} time_scale={self._scale} seed={self.settings.seed} "
+            f"requests={self._stats.requests}>"
+        )
+
+    # ------------------------------------------------------------------ public surface
+
+    def stats(self) -> EmulatorStats:
+        """What the emulator has served so far (a frozen snapshot)."""
+        return self._stats.snapshot()
+
+    def reset_stats(self) -> None:
+        """Zero the counters (rate-limit state is kept: it is behaviour, not statistics)."""
+        self._stats.reset()
+
+    @property
+    def asgi_app(self) -> Callable[..., object]:
+        """The ASGI 3 application serving this emulator (for hypercorn or any ASGI server on trio)."""
+        from orchestrator.emulator._asgi import asgi_app_for
+
+        return asgi_app_for(self)
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """An in-process ``httpx`` transport to this emulator: ``httpx.AsyncClient(transport=emulator.transport())``.
+
+        Bodies stream (SSE is not buffered); closing a response closes its stream, which the emulator
+        counts as a client disconnect.
+        """
+        from orchestrator.emulator._transport import EmulatorTransport
+
+        return EmulatorTransport(self)
+
+    def emulated_now(self) -> float:
+        """Emulated seconds since the first request (trio's clock times ``time_scale``)."""
+        now = trio.current_time()
+        if self._epoch is None:
+            self._epoch = now
+        return (now - self._epoch) * self._scale
+
+    # ------------------------------------------------------------------ dispatch
+
+    async def handle(self, request: EmulatorRequest) -> EmulatorResponse:
+        """Answer one request.
+
+        Raises:
+            ConnectionReset: the ``reset`` fault fired: close the connection without a response.
+        """
+        stats = self._stats
+        stats.requests += 1
+        stats.saw_client(request.client)
+        self._counter += 1
+        number = self._counter
+        rng = random.Random((self.settings.seed << 64) | number)
+        request_id = "req_" + "".join(rng.choices(_ID_ALPHABET, k=26))
+        response = await self._route(request, request_id, number, rng)
+        response.headers.append(("x-request-id", request_id))
+        stats.responded(response.status)
+        return response
+
+    async def _route(
+        self, request: EmulatorRequest, request_id: str, number: int, rng: random.Random
+    ) -> EmulatorResponse:
+        path, method = request.path, request.method
+        if path == STATS_PATH and method == "GET":
+            return json_response(200, self._stats.snapshot())
+        if not path.startswith(API_PREFIX + "/"):
+            return self._unknown_url(request)
+        route = path[len(API_PREFIX) :]
+        if route == "/chat/completions":
+            expected = "POST"
+        elif route == "/models" or route.startswith("/models/"):
+            expected = "GET"
+        else:
+            return self._unknown_url(request)
+        if method != expected:
+            return error_response(405, f"Method {method} is not allowed on {path}; use {expected}.", code="method_not_allowed")
+        if request.oversized:
+            return error_response(
+                413,
+                f"Request Entity Too Large: the body exceeds {self.settings.max_body_size} bytes",
+                code="request_too_large",
+            )
+        key = self._api_key(request)
+        if key is None:
+            return error_response(401, "Invalid API Key", code="invalid_api_key")
+        if route == "/chat/completions":
+            return await self._chat(request, key, request_id, number, rng)
+        if route == "/models":
+            return json_response(200, {"object": "list", "data": [self._model_json(m.id) for m in self.settings.catalog]})
+        model = route[len("/models/") :]
+        if not self.settings.catalog.known(model):
+            return self._model_not_found(model)
+        return json_response(200, self._model_json(model))
+
+    def _unknown_url(self, request: EmulatorRequest) -> EmulatorResponse:
+        return error_response(
+            404,
+            f"Unknown request URL: {request.method} {request.path}. Please check the URL for typos, "
+            "or see the docs at https://console.groq.com/docs/",
+            code="unknown_url",
+        )
+
+    def _api_key(self, request: EmulatorRequest) -> str | None:
+        scheme, _, key = request.headers.get("authorization", "").strip().partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not self.settings.accepts_key(key):
+            return None
+        return key
+
+    def _model_not_found(self, model: str, headers: list[tuple[str, str]] | None = None) -> EmulatorResponse:
+        return error_response(
+            404,
+            f"The model `{model}` does not exist or you do not have access to it.",
+            code="model_not_found",
+            headers=headers,
+        )
+
+    def _model_json(self, model: str) -> dict[str, object]:
+        info = self.settings.catalog.get(model)
+        return {
+            "id": info.id,
+            "object": "model",
+            "created": info.created,
+            "owned_by": info.owned_by,
+            "active": info.active,
+            "context_window": info.context_window,
+            "public_apps": None,
+            "max_completion_tokens": info.max_completion_tokens,
+        }
+
+    def _fingerprint(self, model: str) -> str:
+        fingerprint = self._fingerprints.get(model)
+        if fingerprint is None:
+            fingerprint = "fp_" + hashlib.blake2b(model.encode(), digest_size=5).hexdigest()
+            if len(self._fingerprints) < 1024:
+                self._fingerprints[model] = fingerprint
+        return fingerprint
+
+    # ------------------------------------------------------------------ limits and faults
+
+    def _fault(self, model: str, number: int, *, streaming: bool) -> FaultRule | None:
+        if not self._faults:
+            return None
+        rule = self._faults.decide(model=model, now=self.emulated_now(), request_number=number, streaming=streaming)
+        if rule is not None:
+            self._stats.fault(rule.kind)
+        return rule
+
+    def _fault_response(self, rule: FaultRule, headers: list[tuple[str, str]]) -> EmulatorResponse:
+        """The response of a status fault; raises :class:`ConnectionReset` for ``reset``."""
+        if rule.kind == "reset":
+            raise ConnectionReset("reset fault: connection closed before the response")
+        message, type_, code = _FAULT_BODIES[rule.kind]
+        return error_response(int(rule.kind), message, type=type_, code=code, headers=headers)
+
+    def _admit(
+        self, limiter: KeyModelLimiter, model: str, *, tokens: int = 0
+    ) -> tuple[EmulatorResponse | None, list[tuple[str, str]]]:
+        """Charge one request; on refusal return Groq's 413/429 response (with headers), else the headers."""
+        now = self.emulated_now()
+        decision = limiter.admit(now, tokens=tokens)
+        headers = _rate_headers(limiter.state(now), self._scale)
+        if isinstance(decision, TooLarge):
+            unit = "message size" if decision.window.unit == "tokens" else "request"
+            return error_response(
+                413,
+                f"Request too large for model `{model}` in organization `{_ORGANIZATION}` service tier `on_demand` "
+                f"on {decision.window.description}: Limit {decision.limit}, Requested {decision.requested}, please "
+                f"reduce your {unit} and try again. Need more tokens? Upgrade to Dev Tier today at "
+                "https://console.groq.com/settings/billing",
+                type=decision.window.unit,
+                code="rate_limit_exceeded",
+                headers=headers,
+            ), headers
+        if isinstance(decision, Denied):
+            wait = decision.wait / self._scale
+            headers.insert(0, ("retry-after", str(max(1, math.ceil(wait)))))
+            return error_response(
+                429,
+                f"Rate limit reached for model `{model}` in organization `{_ORGANIZATION}` service tier `on_demand` "
+                f"on {decision.window.description}: Limit {decision.limit}, Used {decision.used}, Requested "
+                f"{decision.requested}. Please try again in {format_go_duration(wait)}. "
+                "Visit https://console.groq.com/docs/rate-limits for more information.",
+                type=decision.window.unit,
+                code="rate_limit_exceeded",
+                headers=headers,
+            ), headers
+        return None, headers
+
+    def _headers_now(self, limiter: KeyModelLimiter) -> list[tuple[str, str]]:
+        return _rate_headers(limiter.state(self.emulated_now()), self._scale)
+
+    async def _delay(self, emulated_seconds: float) -> None:
+        if emulated_seconds > 0:
+            await trio.sleep(emulated_seconds / self._scale)
+
+    def _bend(
+        self, body: bytes | AsyncIterator[bytes], rule: FaultRule | None, on_drop: Callable[[], None]
+    ) -> bytes | AsyncIterator[bytes]:
+        """Apply a body fault (drop, malformed event, slow drip) to a response body."""
+        if rule is None:
+            return body
+        if rule.kind == "drop-mid-stream":
+            return _body_faults.drop_after(body, rule.chunks, on_drop)
+        if rule.kind == "malformed-sse" and not isinstance(body, bytes):
+            return _body_faults.malform_event(body, rule.chunk)
+        if rule.kind == "slow":
+            return _body_faults.drip(body, rule.bytes_per_s)
+        return body
+
+    # ------------------------------------------------------------------ chat
+
+    async def _chat(
+        self, http: EmulatorRequest, key: str, request_id: str, number: int, rng: random.Random
+    ) -> EmulatorResponse:
+        settings = self.settings
+        try:
+            request = parse_chat_request(http.body)
+        except ChatRejected as exc:
+            return self._rejected(exc, None)
+        model = request.model
+        if not settings.catalog.known(model):
+            return self._model_not_found(model)
+        limiter = self._limiter.get(key, model, self.emulated_now())
+        try:
+            check_chat_request(request, settings.catalog)
+        except ChatRejected as exc:
+            return self._rejected(exc, self._headers_now(limiter))
+        streaming = bool(request.stream)
+        rule = self._fault(model, number, streaming=streaming)
+        if rule is not None and rule.kind in STATUS_KINDS | {"reset"}:
+            return self._fault_response(rule, self._headers_now(limiter))
+        prompt_tokens = estimate_prompt_tokens(request)
+        budget = request.completion_budget or 0
+        refused, headers = self._admit(limiter, model, tokens=prompt_tokens + budget)
+        if refused is not None:
+            return refused
+        content_rng = text_rng(settings.seed, request)
+        try:
+            reply = plan_reply(request, content_rng, settings.completion_tokens)
+        except ChatRejected as exc:
+            return self._rejected(exc, headers)
+        seed = request.seed if request.seed is not None else content_rng.getrandbits(31)
+        ctx = ChatContext(
+            request_id=request_id,
+            chat_id=f"chatcmpl-{uuid.UUID(int=rng.getrandbits(128), version=4)}",
+            created=int(time.time()),
+            model=model,
+            fingerprint=self._fingerprint(model),
+            prompt_tokens=prompt_tokens,
+            seed=seed,
+            latency=self._latency,
+            time_scale=self._scale,
+            tokens_per_chunk=settings.tokens_per_chunk,
+            include_usage=bool(request.stream_options and request.stream_options.include_usage),
+        )
+        if streaming:
+            return self._stream_response(ctx, reply, limiter, budget, headers, rule)
+        body = render_completion(ctx, reply)
+        limiter.charge(self.emulated_now(), tokens=reply.completion_tokens - budget)
+        if not self._latency.instant:
+            timing = self._latency.timing(reply.completion_tokens)
+            await self._delay(timing.queue_time + timing.total_time)
+        headers.append(("content-type", "application/json"))
+        return EmulatorResponse(200, headers, self._bend(body, rule, lambda: None))
+
+    def _stream_response(
+        self,
+        ctx: ChatContext,
+        reply: Reply,
+        limiter: KeyModelLimiter,
+        budget: int,
+        headers: list[tuple[str, str]],
+        rule: FaultRule | None,
+    ) -> EmulatorResponse:
+        stats = self._stats
+        dropped = False
+
+        def on_drop() -> None:
+            nonlocal dropped
+            dropped = True
+
+        def on_finish(completion_tokens: int, completed: bool) -> None:
+            limiter.charge(self.emulated_now(), tokens=completion_tokens - budget)
+            if completed:
+                stats.streams_completed += 1
+            elif not dropped:
+                stats.streams_disconnected += 1
+
+        stats.streams_started += 1
+        body = stream_completion(ctx, reply, on_finish)
+        headers.extend((("content-type", "text/event-stream"), ("cache-control", "no-cache")))
+        return EmulatorResponse(200, headers, self._bend(body, rule, on_drop))
+
+    def _rejected(self, exc: ChatRejected, headers: list[tuple[str, str]] | None) -> EmulatorResponse:
+        return error_response(
+            exc.status,
+            exc.message,
+            type=exc.type,
+            code=exc.code,
+            param=exc.param,
+            failed_generation=exc.failed_generation,
+            headers=headers,
+        )

@@ -1,0 +1,143 @@
+"""Serving the emulator over real HTTP(S) with hypercorn's trio worker.
+
+:func:`open_emulator_server` is for tests and programs (``async with``: a free port, a base URL, clean
+shutdown); :func:`serve` is the blocking entry point behind ``groq-orch emulate``. Both bind to loopback
+unless told otherwise, since the emulator accepts any ``gsk_`` key by default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve as hypercorn_serve
+
+from orchestrator.emulator._core import API_PREFIX, Emulator
+from orchestrator.emulator._settings import EmulatorSettings
+
+__all__ = ["EmulatorServer", "open_emulator_server", "serve"]
+
+
+@dataclasses.dataclass(frozen=True)
+class EmulatorServer:
+    """A running emulator server.
+
+    Attributes:
+        base_url: the OpenAI-compatible base URL, ``http://127.0.0.1:PORT/openai/v1`` (https with TLS);
+            the official ``groq`` SDK wants it without the ``/openai/v1`` suffix.
+        host, port: where it listens.
+        emulator: the core, for ``stats()`` and ``reset_stats()``.
+    """
+
+    base_url: str
+    host: str
+    port: int
+    emulator: Emulator
+
+
+def _hypercorn_config(host: str, port: int, certfile: str | None, keyfile: str | None) -> HypercornConfig:
+    if (certfile is None) != (keyfile is None):
+        raise ValueError("TLS needs both a certificate file and a key file (--tls-cert and --tls-key)")
+    config = HypercornConfig()
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.certfile = certfile
+    config.keyfile = keyfile
+    config.accesslog = None
+    # Through stdlib logging (quiet below WARNING unless the application configures it), not raw stderr.
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.backlog = 2048
+    config.graceful_timeout = 1.0
+    config.keep_alive_max_requests = 100_000
+    config.include_server_header = False
+    return config
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names a loopback interface (so binding to it exposes nothing)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@asynccontextmanager
+async def open_emulator_server(
+    settings: EmulatorSettings | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+) -> AsyncIterator[EmulatorServer]:
+    """Run an emulator on a real socket for the body of the ``async with``.
+
+    Args:
+        settings: the emulator's behaviour (default: instant, free-tier limits, no faults).
+        host: interface to bind (loopback by default).
+        port: port to bind; 0 picks a free one (read it from ``server.port`` or ``server.base_url``).
+        certfile, keyfile: PEM certificate chain and key: serve https instead of http.
+
+    Yields:
+        :class:`EmulatorServer` with ``base_url`` and the ``emulator``; on exit the server stops
+        accepting, gives open requests a second to finish, and closes.
+    """
+    emulator = Emulator(settings)
+    config = _hypercorn_config(host, port, certfile, keyfile)
+    stop = trio.Event()
+    async with trio.open_nursery() as nursery:
+        binds = await nursery.start(
+            partial(hypercorn_serve, emulator.asgi_app, config, shutdown_trigger=stop.wait, mode="asgi")
+        )
+        bound_port = int(binds[0].rsplit(":", 1)[1])
+        scheme = "https" if certfile else "http"
+        try:
+            yield EmulatorServer(
+                base_url=f"{scheme}://{_url_host(host)}:{bound_port}{API_PREFIX}",
+                host=host,
+                port=bound_port,
+                emulator=emulator,
+            )
+        finally:
+            stop.set()
+
+
+async def _serve_until_signal(
+    settings: EmulatorSettings, host: str, port: int, certfile: str | None, keyfile: str | None
+) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with open_emulator_server(settings, host=host, port=port, certfile=certfile, keyfile=keyfile) as server:
+            print(f"Groq emulator listening on {server.base_url}", file=sys.stderr, flush=True)
+            if not is_loopback(host):
+                print(
+                    f"warning: {host} is not a loopback address; anyone who can reach it can use the emulator",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            async for _ in signals:
+                break
+        print("Groq emulator stopped", file=sys.stderr, flush=True)
+
+
+def serve(
+    settings: EmulatorSettings | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+) -> None:
+    """Serve the emulator until SIGINT or SIGTERM (blocking; the ``groq-orch emulate`` entry point)."""
+    trio.run(_serve_until_signal, settings or EmulatorSettings(), host, port, certfile, keyfile)
