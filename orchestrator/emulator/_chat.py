@@ -103,6 +103,8 @@ def parse_chat_request(body: bytes) -> ChatRequest:
     # The fast decoder only says what is wrong; the dict path names the field the way users write it.
     try:
         chat_request_from(msgspec.json.decode(body))
+    except msgspec.DecodeError as exc:  # typed decoding can fail on the type before it sees bad JSON later on
+        raise ChatRejected(400, f"The request body is not valid JSON: {exc}. Send a JSON object.") from None
     except ValidationError as exc:
         raise ChatRejected(400, exc.message, param=exc.field) from None
     raise ChatRejected(400, "The request body must be a JSON object with 'model' and 'messages'.")
