@@ -82,7 +82,7 @@ class Job:
         "key",
         "attempts",
         "not_before",
-        "granted",
+        "granted_at",
         "last_status",
         "last_request_id",
         "_done",
@@ -124,7 +124,7 @@ class Job:
         self.key = key
         self.attempts = 0
         self.not_before = 0.0
-        self.granted = False
+        self.granted_at: float | None = None
         self.last_status: int | None = None
         self.last_request_id: str | None = None
         self._done: trio.Event | None = None

@@ -142,7 +142,7 @@ class Scheduler:
         The job keeps the pending slot it already holds, so a retry never waits for one.
         """
         job.not_before = not_before
-        job.granted = False
+        job.granted_at = None
         self._lane(job.model).push(job, trio.current_time())
 
     def _lane(self, model: str | None) -> _Lane:
@@ -197,7 +197,7 @@ class Scheduler:
 
     def _acquire_budget(self, job: Job, now: float) -> float:
         """Spend the job's budget, or say how long to wait; settles jobs that can never fit."""
-        if job.model is None or job.granted:
+        if job.model is None or job.granted_at is not None:
             return 0.0
         budget = self._budgets.get(job.model, now)
         try:
@@ -209,13 +209,13 @@ class Scheduler:
             # The limits are still defaults: let the server be the judge.
             return 0.0
         if wait == 0.0:
-            job.granted = True
+            job.granted_at = now
         return wait
 
     def _refund(self, job: Job, now: float) -> None:
-        if job.model is not None and job.granted:
-            self._budgets.get(job.model, now).refund(job.cost, now)
-            job.granted = False
+        if job.model is not None and job.granted_at is not None:
+            self._budgets.get(job.model, now).refund(job.cost, now, granted_at=job.granted_at)
+            job.granted_at = None
 
     def statistics(self) -> SchedulerStatistics:
         """How many jobs are pending, queued, throttled and delayed for a retry."""

@@ -248,17 +248,17 @@ class WorkerPool:
                 self._on_headers(job.model)
 
     def _reconcile(self, job: Job, usage: Usage) -> None:
-        if job.model is None or not job.granted:
+        if job.model is None or job.granted_at is None:
             return
         now = trio.current_time()
-        self._budgets.get(job.model, now).reconcile(job.cost, usage.total_tokens, now)
+        self._budgets.get(job.model, now).reconcile(job.cost, usage.total_tokens, now, granted_at=job.granted_at)
         self._estimator.observe(job.prompt_estimate, usage.prompt_tokens, usage.completion_tokens)
 
     def _refund(self, job: Job) -> None:
-        if job.model is not None and job.granted:
+        if job.model is not None and job.granted_at is not None:
             now = trio.current_time()
-            self._budgets.get(job.model, now).refund(job.cost, now)
-            job.granted = False
+            self._budgets.get(job.model, now).refund(job.cost, now, granted_at=job.granted_at)
+            job.granted_at = None
 
     def _start_stream(self, job: Job, response: httpx.Response) -> None:
         assert self._nursery is not None

@@ -13,8 +13,8 @@ from __future__ import annotations
 import random
 import ssl
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Any, Final, final
 
 import httpx
@@ -288,6 +288,7 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
     catalog: ModelCatalog = overrides.pop("catalog", None) or DEFAULT_CATALOG
     rng: random.Random | None = overrides.pop("rng", None)
     verify: bool | str = overrides.pop("verify", True)
+    time_scale: float = overrides.pop("time_scale", 1.0)
     limits = overrides.pop("limits", None)
     if limits:
         overrides["rate_limit_config"] = RateLimitConfig(model_limits=limits)
@@ -296,7 +297,7 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
     elif overrides:
         config = config.replace(**overrides)
 
-    budgets = RateBudgets(lambda model: _limits_for(config, catalog, model))
+    budgets = RateBudgets(lambda model: _limits_for(config, catalog, model), time_scale=time_scale)
     learned: set[str] = set()
     breaker_config = config.circuit_breaker_config
     breaker = CircuitBreaker(
@@ -350,28 +351,45 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
         on_headers=learned.add,
     )
     try:
-        async with open_service_nursery() as nursery:
-            await nursery.start(scheduler.run)
-            await nursery.start(pool.run)
-            client = Client(
-                config=config,
-                catalog=catalog,
-                scheduler=scheduler,
-                pool=pool,
-                budgets=budgets,
-                gate=gate,
-                estimator=estimator,
-                nursery=nursery,
-            )
-            log.debug("client_opened", base_url=config.base_url, workers=config.workers)
-            try:
-                yield client
-            finally:
-                nursery.cancel_scope.cancel()
+        with _unwrapped_errors():
+            async with open_service_nursery() as nursery:
+                await nursery.start(scheduler.run)
+                await nursery.start(pool.run)
+                try:
+                    yield Client(
+                        config=config,
+                        catalog=catalog,
+                        scheduler=scheduler,
+                        pool=pool,
+                        budgets=budgets,
+                        gate=gate,
+                        estimator=estimator,
+                        nursery=nursery,
+                    )
+                finally:
+                    nursery.cancel_scope.cancel()
     finally:
         if owned:
             with trio.CancelScope(shield=True):
                 await http.aclose()
+
+
+@contextmanager
+def _unwrapped_errors() -> Iterator[None]:
+    """Let an error from the caller's block escape as itself, not as a one-member ExceptionGroup.
+
+    The service nursery wraps whatever leaves it (trio's strict exception groups); a caller who
+    writes ``except ModelError`` around ``open_client`` should still catch a ModelError.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        error: BaseException = group
+        while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+            error = error.exceptions[0]
+        if error is group:
+            raise
+        raise error from error.__cause__
 
 
 def _limits_for(config: Config, catalog: ModelCatalog, model: str) -> ModelLimits:
