@@ -30,6 +30,7 @@ import trio
 from actors._duration import format_go_duration
 from orchestrator._tokens import estimate_prompt_tokens
 from orchestrator.emulator import _body_faults
+from orchestrator.emulator._audio import AudioError, parse_audio_request, render_audio
 from orchestrator.emulator._chat import (
     ChatContext,
     ChatRejected,
@@ -186,7 +187,7 @@ class Emulator:
         if not path.startswith(API_PREFIX + "/"):
             return self._unknown_url(request)
         route = path[len(API_PREFIX) :]
-        if route == "/chat/completions":
+        if route in ("/chat/completions", "/audio/transcriptions", "/audio/translations"):
             expected = "POST"
         elif route == "/models" or route.startswith("/models/"):
             expected = "GET"
@@ -205,6 +206,8 @@ class Emulator:
             return error_response(401, "Invalid API Key", code="invalid_api_key")
         if route == "/chat/completions":
             return await self._chat(request, key, request_id, number, rng)
+        if route.startswith("/audio/"):
+            return await self._audio(request, route[len("/audio/") :], key, number, request_id, rng)
         if route == "/models":
             return json_response(200, {"object": "list", "data": [self._model_json(m.id) for m in self.settings.catalog]})
         model = route[len("/models/") :]
@@ -274,11 +277,11 @@ class Emulator:
         return error_response(int(rule.kind), message, type=type_, code=code, headers=headers)
 
     def _admit(
-        self, limiter: KeyModelLimiter, model: str, *, tokens: int = 0
+        self, limiter: KeyModelLimiter, model: str, *, tokens: int = 0, audio_seconds: int = 0
     ) -> tuple[EmulatorResponse | None, list[tuple[str, str]]]:
         """Charge one request; on refusal return Groq's 413/429 response (with headers), else the headers."""
         now = self.emulated_now()
-        decision = limiter.admit(now, tokens=tokens)
+        decision = limiter.admit(now, tokens=tokens, audio_seconds=audio_seconds)
         headers = _rate_headers(limiter.state(now), self._scale)
         if isinstance(decision, TooLarge):
             unit = "message size" if decision.window.unit == "tokens" else "request"
@@ -422,3 +425,33 @@ class Emulator:
             failed_generation=exc.failed_generation,
             headers=headers,
         )
+
+    # ------------------------------------------------------------------ audio
+
+    async def _audio(
+        self, http: EmulatorRequest, kind: str, key: str, number: int, request_id: str, rng: random.Random
+    ) -> EmulatorResponse:
+        """Transcriptions and translations: checked by :mod:`._audio`, then faults and limits, then rendered.
+
+        Audio requests are charged one request and their billed audio seconds (at least 10) at admission,
+        against RPM/RPD and ASH/ASD; the seconds are known from the upload before anything is transcribed.
+        """
+        catalog = self.settings.catalog
+        try:
+            audio = parse_audio_request(kind, http.headers.get("content-type", ""), http.body, catalog=catalog)
+        except AudioError as error:
+            result = error.result()
+            headers = list(result.headers)
+            if error.model is not None:
+                headers += self._headers_now(self._limiter.get(key, error.model, self.emulated_now()))
+            return EmulatorResponse(result.status, headers, result.body)
+        limiter = self._limiter.get(key, audio.model, self.emulated_now())
+        rule = self._fault(audio.model, number, streaming=False)
+        if rule is not None and rule.kind in STATUS_KINDS | {"reset"}:
+            return self._fault_response(rule, self._headers_now(limiter))
+        refused, headers = self._admit(limiter, audio.model, audio_seconds=math.ceil(audio.billed_seconds))
+        if refused is not None:
+            return refused
+        await self._delay(self._latency.queue_time + self._latency.time_to_first_token)
+        result = render_audio(audio, rng=rng, request_id=request_id)
+        return EmulatorResponse(result.status, headers + result.headers, self._bend(result.body, rule, lambda: None))
