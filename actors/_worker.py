@@ -76,7 +76,20 @@ def translate_transport_errors(timeout: float | None) -> Iterator[None]:
         operation = type(error).__name__.removesuffix("Timeout").lower() or "request"
         raise TimeoutError(f"no response in time ({error!r})", timeout=timeout, operation=operation) from error
     except httpx.TransportError as error:
-        raise NetworkError(f"the connection failed: {error!r}", cause=type(error).__name__) from error
+        raise NetworkError(f"the connection failed: {_describe(error)}", cause=type(error).__name__) from error
+
+
+def _describe(error: BaseException) -> str:
+    """The error and its root cause (httpx often wraps an SSL or socket error with an empty message)."""
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    root = error
+    seen = {id(root)}
+    while (nxt := root.__cause__ or root.__context__) is not None and id(nxt) not in seen:
+        seen.add(id(nxt))
+        root = nxt
+    if root is not error and str(root):
+        text += f" (caused by {type(root).__name__}: {root})"
+    return text
 
 
 class WorkerPool:
