@@ -242,7 +242,8 @@ class ChatStream:
                 if text:
                     tail.append(text)
                     self._tail_length += len(text)
-        while self._tail_length > PARTIAL_CONTENT_LIMIT and len(tail) > 1:
+        # Drop whole pieces while what stays still covers the limit.
+        while len(tail) > 1 and self._tail_length - len(tail[0]) >= PARTIAL_CONTENT_LIMIT:
             self._tail_length -= len(tail.popleft())
 
     @property
