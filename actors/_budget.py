@@ -1,0 +1,547 @@
+"""The rate budget: how much of a model's Groq rate limits we may spend, and when.
+
+Theory of operation
+-------------------
+Groq limits each model by requests per minute and per day (RPM, RPD) and tokens per minute and
+per day (TPM, TPD). A :class:`RateBudget` holds four *windows*, one per limit, and grants a
+request only when every window has room for it (1 request, and its estimated tokens), spending
+from all four at once or from none.
+
+Each window is a token bucket whose tokens come back exactly one period after they were spent
+(a sliding-window log). That is the continuously refilling bucket of the design card with one
+difference that matters: a plain bucket of capacity ``limit`` that refills at ``limit/period``
+can grant almost ``2 * limit`` within one period (a full bucket, then a period's refill), and we
+promise that **in no window of one period does the budget grant more than the limit it believes
+in**. Every sequence this log grants is also one Groq's own continuously refilling buckets
+accept, so a budget that agrees with the server never causes a 429. Steady-state throughput is
+the same, ``limit`` per period; only the very first burst is halved.
+
+Memory is bounded: spends are kept per time slot of ``period / 240`` (0.25 s for per-minute
+windows, 6 minutes for per-day ones), keyed by the slot in which they expire, rounded *up*, so
+a token may come back up to one slot late and never early. A window therefore holds at most a
+few hundred entries, however many jobs pass through.
+
+Learning from the server:
+
+- :meth:`RateBudget.observe_headers` reads ``x-ratelimit-*``: ``limit-requests`` is the RPD
+  limit, ``limit-tokens`` the TPM limit (Groq's convention); they replace what we believed.
+  ``remaining-*`` clamps our view: if we think a window has more room than the server says
+  remains, the difference is spent now and comes back when the server says the window is full
+  again (``reset-*``, a Go duration), but no sooner than a bucket refilling at
+  ``limit/period`` could make up the deficit. We never raise our view to the server's: our own
+  requests in flight may not be counted there yet. Unparsable values are ignored.
+- :meth:`RateBudget.observe_rate_limited` handles a 429: the whole model pauses until
+  ``retry-after`` (1 s if absent), and the named window is drained: its remaining room is spent
+  and comes back at the window's refill rate after the pause, as Groq's bucket refills.
+- :meth:`RateBudget.reconcile` corrects a grant once ``usage`` is known (the estimate was too
+  high: give back; too low: spend the rest now), and :meth:`RateBudget.refund` undoes a grant
+  for a request that never reached the server.
+
+Rule 1: no IO, no clock: every method takes ``now`` (trio's clock, from the actor).
+Rule 2: :meth:`RateBudget.try_acquire` returns a decision, not a promise: ``0.0`` means spent;
+otherwise the exact number of seconds after which the same call succeeds if nothing else
+happens in between (the actor sleeps that long and asks again).
+
+Giving back (refund, a lower actual usage) takes from the window's *earliest* expiring entries.
+As long as the grant being corrected is younger than the window's period this never lets the
+window admit more than its limit (a short proof is in ``_Window.give_back``); callers pass
+``granted_at`` so that a correction of an older grant (a stream longer than a minute) is
+recognised and does nothing where the grant's tokens have already come back.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from typing import Final
+
+import msgspec
+
+from ._duration import parse_go_duration
+
+__all__ = [
+    "DEFAULT_RATE_LIMIT_PAUSE",
+    "SLOTS_PER_PERIOD",
+    "BudgetSnapshot",
+    "ModelLimits",
+    "RateBudget",
+    "RateBudgets",
+    "RequestExceedsLimit",
+]
+
+MINUTE: Final = 60.0
+DAY: Final = 86_400.0
+SLOTS_PER_PERIOD: Final = 240
+"""Time resolution of a window: spends come back at most ``period / 240`` late."""
+DEFAULT_RATE_LIMIT_PAUSE: Final = 1.0
+"""Seconds a model pauses after a 429 that gave no ``retry-after``."""
+
+_WINDOW_NAMES: Final = ("RPM", "RPD", "TPM", "TPD")
+
+
+class ModelLimits(msgspec.Struct, frozen=True):
+    """One model's rate limits; None means unknown (treated as unlimited until learned).
+
+    Attributes:
+        rpm: requests per minute.
+        rpd: requests per day (Groq's ``x-ratelimit-limit-requests``).
+        tpm: tokens per minute (Groq's ``x-ratelimit-limit-tokens``).
+        tpd: tokens per day.
+    """
+
+    rpm: int | None = None
+    rpd: int | None = None
+    tpm: int | None = None
+    tpd: int | None = None
+
+
+class BudgetSnapshot(msgspec.Struct, frozen=True):
+    """What a :class:`RateBudget` believes at one moment, for ``rate_limits()`` and progress views.
+
+    ``remaining_*`` is None where the limit is unknown. ``reset_*`` is, like Groq's
+    ``x-ratelimit-reset-*``, the seconds until that window is entirely full again.
+
+    Attributes:
+        limits: the limits believed in (configured, then learned from headers).
+        remaining_requests_minute: room left in the RPM window.
+        remaining_requests_day: room left in the RPD window.
+        remaining_tokens_minute: room left in the TPM window.
+        remaining_tokens_day: room left in the TPD window.
+        reset_requests_minute: seconds until the RPM window is full.
+        reset_requests_day: seconds until the RPD window is full.
+        reset_tokens_minute: seconds until the TPM window is full.
+        reset_tokens_day: seconds until the TPD window is full.
+        paused_until: when a 429 pause ends, or None if the model is not paused.
+        paused_for: seconds of pause left (0.0 if not paused).
+    """
+
+    limits: ModelLimits
+    remaining_requests_minute: int | None
+    remaining_requests_day: int | None
+    remaining_tokens_minute: int | None
+    remaining_tokens_day: int | None
+    reset_requests_minute: float
+    reset_requests_day: float
+    reset_tokens_minute: float
+    reset_tokens_day: float
+    paused_until: float | None
+    paused_for: float
+
+
+class RequestExceedsLimit(ValueError):
+    """A request needs more than a window's whole limit, so no amount of waiting will let it through.
+
+    Groq answers such a request with 413 ``rate_limit_exceeded``; the scheduler turns this into
+    the same error without sending it.
+
+    Attributes:
+        window: ``"RPM"``, ``"RPD"``, ``"TPM"`` or ``"TPD"``.
+        limit: that window's limit.
+        requested: what the request needs from it.
+    """
+
+    def __init__(self, window: str, limit: int, requested: int) -> None:
+        super().__init__(
+            f"a request needing {requested} from the {window} window can never be granted: the {window} limit is "
+            f"{limit}; shorten the prompt or lower max_completion_tokens (or raise the configured {window} limit)"
+        )
+        self.window = window
+        self.limit = limit
+        self.requested = requested
+
+
+class _Window:
+    """One limit's sliding-window log: spends keyed by the (slot-rounded) time they come back."""
+
+    __slots__ = ("_amounts", "_keys", "limit", "name", "period", "resolution", "spent")
+
+    def __init__(self, name: str, period: float, limit: int | None) -> None:
+        self.name = name
+        self.period = period
+        self.resolution = period / SLOTS_PER_PERIOD
+        self.limit = limit
+        self._keys: list[float] = []  # sorted expiry times, on the slot grid
+        self._amounts: list[int] = []  # what comes back at each key
+        self.spent = 0  # sum(_amounts): what is out now
+
+    def key_for(self, expiry: float) -> float:
+        """The slot-grid time at or after ``expiry`` (never before it, despite float rounding)."""
+        slot = math.ceil(expiry / self.resolution)
+        key = slot * self.resolution
+        return key if key >= expiry else (slot + 1) * self.resolution
+
+    def expire(self, now: float) -> None:
+        """Take back every spend whose time has come."""
+        count = bisect_right(self._keys, now)
+        if count:
+            self.spent -= sum(self._amounts[:count])
+            del self._keys[:count]
+            del self._amounts[:count]
+
+    def ready_at(self, cost: int, now: float) -> float:
+        """The earliest time ``cost`` fits (``now`` if it fits now). Call :meth:`expire` first."""
+        if self.limit is None:
+            return now
+        excess = self.spent + cost - self.limit
+        if excess <= 0:
+            return now
+        freed = 0
+        for key, amount in zip(self._keys, self._amounts):
+            freed += amount
+            if freed >= excess:
+                return key
+        raise AssertionError(f"{self.name}: cost {cost} over limit {self.limit} must be rejected before asking")
+
+    def spend(self, amount: int, until: float) -> None:
+        """Spend ``amount`` now, to come back at ``until`` (rounded up to the slot grid)."""
+        if amount <= 0:
+            return
+        key = self.key_for(until)
+        keys = self._keys
+        if not keys or key > keys[-1]:
+            keys.append(key)
+            self._amounts.append(amount)
+        else:
+            index = bisect_left(keys, key)
+            if keys[index] == key:
+                self._amounts[index] += amount
+            else:
+                keys.insert(index, key)
+                self._amounts.insert(index, amount)
+        self.spent += amount
+
+    def spend_gradually(self, amount: int, start: float) -> None:
+        """Spend ``amount`` now, coming back from ``start`` on at the refill rate ``limit/period``."""
+        if amount <= 0 or not self.limit:
+            return
+        rate = self.limit / self.period
+        returned = 0
+        step = 1
+        while returned < amount:
+            back = min(amount, math.floor(rate * self.resolution * step))
+            if back > returned:
+                self.spend(back - returned, start + self.resolution * step)
+                returned = back
+            step += 1
+
+    def give_back(self, amount: int) -> None:
+        """Undo ``amount`` of an earlier spend that has not come back yet, earliest entries first.
+
+        Why earliest first is safe: say our log *dominates* the truth (for every future time,
+        at least as much is out in our log as truly is). Truth removes ``amount`` from the
+        grant's own entry at time ``g``, which holds at least ``amount``. We remove it from the
+        front. For times before ``g`` both lose ``amount`` (we lose at most that). For a time
+        ``t >= g`` we only lose anything if the whole front up to ``t`` is consumed, and then
+        what is left out in our log is our total minus ``amount``, which is at least the truth's
+        total minus the ``amount`` it holds at ``g <= t``: still dominating.
+        """
+        amounts = self._amounts
+        remaining = min(amount, self.spent)
+        self.spent -= remaining
+        drop = 0
+        while remaining:
+            taken = min(remaining, amounts[drop])
+            amounts[drop] -= taken
+            remaining -= taken
+            if amounts[drop] == 0:
+                drop += 1
+        if drop:
+            del self._keys[:drop]
+            del amounts[:drop]
+
+    def full_at(self, now: float) -> float:
+        """When everything spent has come back."""
+        return self._keys[-1] if self._keys else now
+
+    def level(self) -> int | None:
+        """Room left (may be negative after an under-estimate); None if the limit is unknown."""
+        return None if self.limit is None else self.limit - self.spent
+
+
+class RateBudget:
+    """One model's four rate-limit windows, and the rule for spending from them.
+
+    Args:
+        limits: the limits to start from (configured, or the catalog's defaults).
+        now: the current time (the actor's clock).
+        time_scale: how many times faster than real time the server's windows run (1.0 for
+            Groq; the emulator's ``time_scale`` when it compresses a minute of limits).
+    """
+
+    __slots__ = ("_paused_until", "_rpd", "_rpm", "_tpd", "_tpm", "_windows")
+
+    def __init__(self, limits: ModelLimits, now: float, *, time_scale: float = 1.0) -> None:
+        if not time_scale > 0:
+            raise ValueError(f"time_scale={time_scale!r} must be a positive factor (1.0 for the real Groq API)")
+        minute, day = MINUTE / time_scale, DAY / time_scale
+        self._rpm = _Window("RPM", minute, limits.rpm)
+        self._rpd = _Window("RPD", day, limits.rpd)
+        self._tpm = _Window("TPM", minute, limits.tpm)
+        self._tpd = _Window("TPD", day, limits.tpd)
+        self._windows = (self._rpm, self._rpd, self._tpm, self._tpd)
+        self._paused_until = now
+
+    @property
+    def limits(self) -> ModelLimits:
+        """The limits currently believed in."""
+        return ModelLimits(rpm=self._rpm.limit, rpd=self._rpd.limit, tpm=self._tpm.limit, tpd=self._tpd.limit)
+
+    def try_acquire(self, tokens: int, now: float) -> float:
+        """Spend one request and ``tokens`` tokens from every window, or say how long to wait.
+
+        Args:
+            tokens: the job's estimated token cost (prompt plus completion budget).
+            now: the current time.
+
+        Returns:
+            ``0.0`` if granted (spent from all windows); otherwise the seconds until this same
+            call would be granted if nothing else happens, with nothing spent.
+
+        Raises:
+            RequestExceedsLimit: the request exceeds a window's whole limit.
+            ValueError: ``tokens`` is negative.
+        """
+        if tokens < 0:
+            raise ValueError(f"tokens={tokens!r} must be >= 0")
+        ready = self._paused_until
+        for window in self._windows:
+            cost = tokens if window is self._tpm or window is self._tpd else 1
+            limit = window.limit
+            if limit is not None and cost > limit:
+                raise RequestExceedsLimit(window.name, limit, cost)
+            window.expire(now)
+            at = window.ready_at(cost, now)
+            if at > ready:
+                ready = at
+        if ready > now:
+            wait = ready - now
+            while now + wait < ready:  # so that asking again at now + wait is granted
+                wait = math.nextafter(wait, math.inf)
+            return wait
+        self._rpm.spend(1, now + self._rpm.period)
+        self._rpd.spend(1, now + self._rpd.period)
+        self._tpm.spend(tokens, now + self._tpm.period)
+        self._tpd.spend(tokens, now + self._tpd.period)
+        return 0.0
+
+    def refund(self, tokens: int, now: float, *, granted_at: float | None = None) -> None:
+        """Give back a grant whose request never reached the server (e.g. connection refused).
+
+        Args:
+            tokens: the tokens the grant spent.
+            now: the current time.
+            granted_at: when it was granted; windows where the grant has already come back are
+                left alone. None means "less than a minute ago".
+        """
+        if tokens < 0:
+            raise ValueError(f"tokens={tokens!r} must be >= 0")
+        for window in self._windows:
+            amount = tokens if window is self._tpm or window is self._tpd else 1
+            self._give_back(window, amount, now, granted_at)
+
+    def reconcile(self, estimated_tokens: int, actual_tokens: int, now: float, *, granted_at: float | None = None) -> None:
+        """Correct a grant's tokens once the response's ``usage`` is known.
+
+        Args:
+            estimated_tokens: what the grant spent.
+            actual_tokens: what the server counted (``usage.total_tokens``).
+            now: the current time.
+            granted_at: when it was granted (see :meth:`refund`).
+
+        An over-estimate is given back. An under-estimate spends the difference now, for a
+        full period, even if that overdraws a window (it then waits until it is back in credit).
+        """
+        if estimated_tokens < 0 or actual_tokens < 0:
+            raise ValueError(
+                f"token counts must be >= 0, got estimated_tokens={estimated_tokens!r}, actual_tokens={actual_tokens!r}"
+            )
+        difference = actual_tokens - estimated_tokens
+        for window in (self._tpm, self._tpd):
+            if difference < 0:
+                self._give_back(window, -difference, now, granted_at)
+            else:
+                window.expire(now)
+                window.spend(difference, now + window.period)
+
+    def observe_headers(self, headers: Mapping[str, str], now: float) -> None:
+        """Learn limits and remaining room from a response's ``x-ratelimit-*`` headers.
+
+        Never raises: a header that does not parse is ignored. Names are matched
+        case-insensitively.
+        """
+        values = {}
+        for name, value in headers.items():
+            lowered = name.lower()
+            if lowered.startswith("x-ratelimit-"):
+                values[lowered[12:]] = value
+        if not values:
+            return
+        for window, kind in ((self._rpd, "requests"), (self._tpm, "tokens")):
+            limit = _parse_count(values.get("limit-" + kind))
+            if limit is not None:
+                window.limit = limit
+            remaining = _parse_count(values.get("remaining-" + kind))
+            if remaining is None or window.limit is None:
+                continue
+            window.expire(now)
+            excess = window.limit - window.spent - remaining
+            if excess <= 0:
+                continue
+            # A bucket refills at limit/period at most, so the deficit cannot be gone sooner than
+            # that, whatever ``reset`` says; a missing or garbled reset means exactly that long.
+            refill = (window.limit - remaining) * window.period / window.limit if window.limit else window.period
+            reset = _parse_duration(values.get("reset-" + kind))
+            until = refill if reset is None else max(reset, refill)
+            window.spend(excess, now + min(until, window.period))
+
+    def observe_rate_limited(self, retry_after: float | None, window: str | None, now: float) -> None:
+        """Handle a 429: pause the model until ``now + retry_after`` and drain the named window.
+
+        Args:
+            retry_after: the server's ``retry-after`` in seconds, or None (then 1 s).
+            window: ``"RPM"``, ``"RPD"``, ``"TPM"``, ``"TPD"`` (any case) or None if unknown.
+            now: the current time.
+        """
+        if retry_after is None or not (retry_after >= 0 and math.isfinite(retry_after)):
+            retry_after = DEFAULT_RATE_LIMIT_PAUSE
+        until = now + retry_after
+        self._paused_until = max(self._paused_until, until)
+        if window is None:
+            return
+        drained = {w.name: w for w in self._windows}.get(window.upper())
+        if drained is None or drained.limit is None:
+            return
+        drained.expire(now)
+        drained.spend_gradually(drained.limit - drained.spent, until)
+
+    def snapshot(self, now: float) -> BudgetSnapshot:
+        """What this budget believes at ``now``."""
+        for window in self._windows:
+            window.expire(now)
+        paused_for = max(0.0, self._paused_until - now)
+        return BudgetSnapshot(
+            limits=self.limits,
+            remaining_requests_minute=_remaining(self._rpm),
+            remaining_requests_day=_remaining(self._rpd),
+            remaining_tokens_minute=_remaining(self._tpm),
+            remaining_tokens_day=_remaining(self._tpd),
+            reset_requests_minute=self._rpm.full_at(now) - now,
+            reset_requests_day=self._rpd.full_at(now) - now,
+            reset_tokens_minute=self._tpm.full_at(now) - now,
+            reset_tokens_day=self._tpd.full_at(now) - now,
+            paused_until=self._paused_until if paused_for > 0 else None,
+            paused_for=paused_for,
+        )
+
+    def idle(self, now: float) -> bool:
+        """True if nothing is spent and nothing paused: forgetting this budget would lose nothing but learned limits."""
+        if self._paused_until > now:
+            return False
+        for window in self._windows:
+            window.expire(now)
+            if window.spent:
+                return False
+        return True
+
+    def _give_back(self, window: _Window, amount: int, now: float, granted_at: float | None) -> None:
+        window.expire(now)
+        if granted_at is not None and window.key_for(granted_at + window.period) <= now:
+            return  # that grant has already come back in this window
+        window.give_back(amount)
+
+    def __repr__(self) -> str:
+        parts = []
+        for window in self._windows:
+            level = window.level()
+            parts.append(f"{window.name} {'?' if level is None else level}/{'?' if window.limit is None else window.limit}")
+        return f"<RateBudget {', '.join(parts)}, paused until {self._paused_until:g}>"
+
+
+class RateBudgets:
+    """The budgets of every model in use, each created on first use from ``defaults(model)``.
+
+    Args:
+        defaults: the starting limits for a model id (configured or catalog defaults).
+        time_scale: passed to every :class:`RateBudget`.
+        max_models: how many budgets to keep. Past it, the least recently used *idle* budget
+            is forgotten (it would be recreated identical, minus learned limits).
+    """
+
+    __slots__ = ("_budgets", "_defaults", "max_models", "time_scale")
+
+    def __init__(
+        self, defaults: Callable[[str], ModelLimits], *, time_scale: float = 1.0, max_models: int = 1024
+    ) -> None:
+        if max_models < 1:
+            raise ValueError(f"max_models={max_models!r} must be at least 1")
+        self._defaults = defaults
+        self.time_scale = time_scale
+        self.max_models = max_models
+        self._budgets: OrderedDict[str, RateBudget] = OrderedDict()
+
+    def get(self, model: str, now: float) -> RateBudget:
+        """The budget for ``model``, created from the defaults if it is new.
+
+        Raises:
+            RuntimeError: ``max_models`` budgets are all busy and ``model`` is new.
+        """
+        budget = self._budgets.get(model)
+        if budget is not None:
+            self._budgets.move_to_end(model)
+            return budget
+        if len(self._budgets) >= self.max_models:
+            for name, candidate in self._budgets.items():
+                if candidate.idle(now):
+                    del self._budgets[name]
+                    break
+            else:
+                raise RuntimeError(
+                    f"rate budgets for {self.max_models} models are all in use; model {model!r} cannot get one "
+                    "(raise RateBudgets(max_models=...))"
+                )
+        budget = RateBudget(self._defaults(model), now, time_scale=self.time_scale)
+        self._budgets[model] = budget
+        return budget
+
+    def snapshots(self, now: float) -> dict[str, BudgetSnapshot]:
+        """A snapshot of every model's budget."""
+        return {model: budget.snapshot(now) for model, budget in self._budgets.items()}
+
+    def __contains__(self, model: object) -> bool:
+        return model in self._budgets
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._budgets))
+
+    def __len__(self) -> int:
+        return len(self._budgets)
+
+    def __repr__(self) -> str:
+        return f"<RateBudgets {len(self._budgets)} models>"
+
+
+def _remaining(window: _Window) -> int | None:
+    level = window.level()
+    return None if level is None else max(0, level)
+
+
+def _parse_count(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        count = int(value.strip())
+    except ValueError:
+        return None
+    return count if count >= 0 else None
+
+
+def _parse_duration(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = parse_go_duration(value)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) else None
