@@ -612,13 +612,11 @@ def _canonical(value: object) -> str:
 
 def _text_of_length(rng: random.Random, length: int) -> str:
     """Words joined by spaces, cut or padded to exactly ``length`` characters, never ending in a space."""
-    parts: list[str] = []
-    size = 0
-    while size < length:
+    text = ""
+    while len(text) < length:
         word = rng.choice(_WORDS)
-        parts.append(word)
-        size += len(word) + 1
-    text = " ".join(parts)[:length]
+        text = f"{text} {word}" if text else word
+    text = text[:length]
     if text.endswith(" "):
         text = text[:-1] + rng.choice(_LETTERS)
     return text

@@ -259,6 +259,13 @@ class TestKeywords:
         """minLength == maxLength is honoured exactly."""
         assert len(fake_instance({"type": "string", "minLength": 9, "maxLength": 9}, random.Random(3))) == 9  # type: ignore[arg-type]
 
+    def test_every_exact_length(self) -> None:
+        """Strings of every exact length from 0 to 40 have that length and never end in a space."""
+        for length in range(41):
+            for seed in range(5):
+                text = fake_instance({"type": "string", "minLength": length, "maxLength": length}, random.Random(seed))
+                assert isinstance(text, str) and len(text) == length and not text.endswith(" ")
+
     def test_zero_length_string(self) -> None:
         """maxLength 0 yields the empty string."""
         assert fake_instance({"type": "string", "maxLength": 0}, random.Random(3)) == ""
