@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import functools
 import json
 import math
 import random
@@ -394,8 +395,7 @@ class _Generator:
     def _patterned(self, pattern: str, low: int, high: int | None, path: str) -> str:
         """A string matching ``pattern`` (``re.search`` semantics, as jsonschema checks) within the bounds."""
         try:
-            compiled = re.compile(pattern)
-            tree = _sre_parse.parse(pattern)
+            compiled, tree = _parse_pattern(pattern)
         except re.error as error:
             raise UnsatisfiableSchemaError(path + "/pattern", f"pattern {pattern!r} is not a valid regex ({error})")
         spread = max(4, low)
@@ -658,6 +658,12 @@ _FORMATS = {
 }
 
 
+@functools.lru_cache(maxsize=256)
+def _parse_pattern(pattern: str) -> tuple[re.Pattern[str], Any]:
+    """The compiled pattern and its parse tree; cached, as tool schemas repeat on every request."""
+    return re.compile(pattern), _sre_parse.parse(pattern)
+
+
 class _UnsupportedRegex(Exception):
     """A regex construct (lookaround, conditional) the writer cannot produce text for."""
 
@@ -718,7 +724,7 @@ class _RegexWriter:
         if op is _sre.RANGE:
             return chr(self._rng.randint(arg[0], arg[1]))
         if op is _sre.CATEGORY:
-            return self._rng.choice([c for c in _PRINTABLE if _category_has(arg, c)] or ["_"])
+            return self._rng.choice(_CATEGORY_CHARS.get(arg) or ["_"])
         raise _UnsupportedRegex(str(op).lower())
 
 
@@ -735,15 +741,19 @@ def _class_has(members: list[tuple[Any, Any]], char: str) -> bool:
     return False
 
 
+_CATEGORY_TESTS = {
+    _sre.CATEGORY_DIGIT: str.isdigit,
+    _sre.CATEGORY_NOT_DIGIT: lambda c: not c.isdigit(),
+    _sre.CATEGORY_SPACE: str.isspace,
+    _sre.CATEGORY_NOT_SPACE: lambda c: not c.isspace(),
+    _sre.CATEGORY_WORD: lambda c: c.isalnum() or c == "_",
+    _sre.CATEGORY_NOT_WORD: lambda c: not (c.isalnum() or c == "_"),
+}
+# The printable characters in each of \d \D \s \S \w \W, computed once.
+_CATEGORY_CHARS = {category: [c for c in _PRINTABLE if test(c)] for category, test in _CATEGORY_TESTS.items()}
+
+
 def _category_has(category: Any, char: str) -> bool:
     """Membership test for ``\\d \\D \\s \\S \\w \\W``."""
-    tests = {
-        _sre.CATEGORY_DIGIT: str.isdigit,
-        _sre.CATEGORY_NOT_DIGIT: lambda c: not c.isdigit(),
-        _sre.CATEGORY_SPACE: str.isspace,
-        _sre.CATEGORY_NOT_SPACE: lambda c: not c.isspace(),
-        _sre.CATEGORY_WORD: lambda c: c.isalnum() or c == "_",
-        _sre.CATEGORY_NOT_WORD: lambda c: not (c.isalnum() or c == "_"),
-    }
-    test = tests.get(category)
+    test = _CATEGORY_TESTS.get(category)
     return bool(test and test(char))
