@@ -95,12 +95,9 @@ def format_go_duration(seconds: float) -> str:
     centiseconds = round(seconds * 100)
     if centiseconds < 100:
         # Below one second Go switches to milliseconds; keep two decimals so "0.5ms" survives.
+        # (seconds < 0.995 here, so this never rounds up to 1000 ms.)
         hundredths_of_ms = round(seconds * 100_000)
-        if hundredths_of_ms == 0:
-            return "0s"
-        if hundredths_of_ms < 100_000:
-            return _decimal(hundredths_of_ms) + "ms"
-        centiseconds = 100  # 0.999996 s rounds up to a whole second
+        return _decimal(hundredths_of_ms) + "ms" if hundredths_of_ms else "0s"
     hours, rest = divmod(centiseconds, 360_000)
     minutes, rest = divmod(rest, 6_000)
     text = _decimal(rest) + "s"

@@ -359,6 +359,19 @@ class TestRateBudgets:
         budgets.get("c", 1.0)
         assert list(budgets) == ["a", "c"]
 
+    def test_paused_budgets_are_not_idle(self) -> None:
+        """A budget paused by a 429 is kept even with nothing spent, and the repr counts models."""
+        budgets = RateBudgets(lambda model: ModelLimits(), max_models=2)
+        budgets.get("a", 0.0).observe_rate_limited(10.0, None, 0.0)
+        budgets.get("b", 0.0)
+        budgets.get("c", 1.0)
+        assert (list(budgets), repr(budgets)) == (["a", "c"], "<RateBudgets 2 models>")
+
+    def test_max_models_must_be_positive(self) -> None:
+        """A zero bound is rejected with the value named."""
+        with pytest.raises(ValueError, match="max_models=0"):
+            RateBudgets(lambda model: ModelLimits(), max_models=0)
+
     def test_refuses_when_every_budget_is_busy(self) -> None:
         """If no budget is idle, a new model gets a clear error instead of unbounded growth."""
         budgets = RateBudgets(lambda model: ModelLimits(rpm=10), max_models=1)

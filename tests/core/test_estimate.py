@@ -74,6 +74,11 @@ class TestObserve:
         assert estimator.typical_completion == 120
         assert estimator.estimate(10, None) == 130
 
+    def test_negative_observations_are_rejected(self) -> None:
+        """Negative usage counts raise ValueError naming them."""
+        with pytest.raises(ValueError, match="actual_completion_tokens=-3"):
+            CostEstimator().observe(10, 10, -3)
+
     def test_repr(self) -> None:
         """The repr shows the calibration."""
         assert repr(CostEstimator()) == "<CostEstimator ratio 1.000, typical completion 256, 0 observations>"

@@ -242,6 +242,11 @@ class TestLimits:
         with pytest.raises(SSEProtocolError, match="max_line_bytes=10"):
             decoder.feed(b"5")
 
+    def test_unterminated_chunk_over_limit_raises(self) -> None:
+        """A single chunk with no line end that is longer than the limit raises at once."""
+        with pytest.raises(SSEProtocolError, match="line of 11 bytes"):
+            SSEDecoder(max_line_bytes=10).feed(b"data: 12345")
+
     def test_complete_line_over_limit_raises(self) -> None:
         """A complete line over the limit raises even when it arrives in one chunk."""
         with pytest.raises(SSEProtocolError, match="line of 11 bytes"):
