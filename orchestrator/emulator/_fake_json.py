@@ -56,6 +56,9 @@ _MAX_REF_CHAIN = 64
 _DEFAULT_SPAN = 100
 _ATTEMPTS = 20
 _ONE_OF_TRIES = 4
+# Bounds on the work one (possibly hostile) schema can ask for: values generated, string length, repeats.
+_MAX_VALUES = 20_000
+_MAX_STRING = 10_000
 
 _WORDS = (
     "alpha", "amber", "apple", "breeze", "cedar", "cobalt", "delta", "ember", "falcon", "garden",
@@ -70,7 +73,6 @@ _OBJECT_KEYS = frozenset(
      "dependentRequired", "dependencies"}
 )
 _ARRAY_KEYS = frozenset({"items", "prefixItems", "additionalItems", "minItems", "maxItems", "uniqueItems", "contains"})
-_STRING_KEYS = frozenset({"minLength", "maxLength", "pattern", "format"})
 _NUMBER_KEYS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"})
 _LOWER_BOUNDS = frozenset({"minLength", "minItems", "minProperties", "minContains"})
 _UPPER_BOUNDS = frozenset({"maxLength", "maxItems", "maxProperties", "maxContains"})
@@ -116,11 +118,12 @@ def fake_instance(schema: dict[str, Any] | bool, rng: random.Random) -> object:
 class _Generator:
     """One generation run: the root (for ``$ref``) and the rng, shared by the recursive walk."""
 
-    __slots__ = ("_root", "_rng")
+    __slots__ = ("_root", "_rng", "_budget")
 
     def __init__(self, root: dict[str, Any] | bool, rng: random.Random) -> None:
         self._root = root
         self._rng = rng
+        self._budget = _MAX_VALUES
 
     # -- normalisation -------------------------------------------------------------------------------
 
@@ -128,6 +131,9 @@ class _Generator:
         """Produce an instance of ``schema`` found at ``path``, ``depth`` containers below the root."""
         if depth > _HARD_DEPTH:
             raise UnsatisfiableSchemaError(path, f"required nesting deeper than {_HARD_DEPTH} levels")
+        self._budget -= 1
+        if self._budget < 0:
+            raise UnsatisfiableSchemaError(path, f"an instance needs more than {_MAX_VALUES} values; lower minItems/minProperties")
         node = self._normalise(schema, path)
         for key in ("oneOf", "anyOf"):
             if key in node:
@@ -363,6 +369,8 @@ class _Generator:
         wanted = int(node.get("minContains", 1))
         if wanted == 0:
             return
+        if wanted > _MAX_VALUES:
+            raise UnsatisfiableSchemaError(path, f"minContains {wanted} is over the emulator's {_MAX_VALUES}-value limit")
         while len(result) < wanted:
             result.append(None)
         for index in sorted(self._rng.sample(range(len(result)), wanted)):
@@ -375,29 +383,37 @@ class _Generator:
         high = int(node["maxLength"]) if "maxLength" in node else None
         if high is not None and high < low:
             raise UnsatisfiableSchemaError(path, f"minLength {low} is greater than maxLength {high}")
+        if low > _MAX_STRING:
+            raise UnsatisfiableSchemaError(path, f"minLength {low} is over the emulator's {_MAX_STRING}-character limit")
         fmt = node.get("format")
         maker = _FORMATS.get(fmt) if isinstance(fmt, str) else None
         pattern = node.get("pattern")
+        compiled = self._compiled(pattern, path) if isinstance(pattern, str) else None
         if maker is not None:
             text = maker(self._rng)
             fits = low <= len(text) and (high is None or len(text) <= high)
-            if fits and (not isinstance(pattern, str) or re.search(pattern, text)):
+            if fits and (compiled is None or compiled[0].search(text)):
                 return text
             if not isinstance(pattern, str):
                 raise UnsatisfiableSchemaError(path, f"format {fmt!r} values do not fit minLength {low} / maxLength {high}")
-        if isinstance(pattern, str):
-            return self._patterned(pattern, low, high, path)
+        if isinstance(pattern, str) and compiled is not None:
+            return self._patterned(pattern, compiled, low, high, path)
         if high is None:
             high = low + 20 if low > 0 else 16
         length = self._rng.randint(max(low, min(3, high)), max(low, min(high, max(low, 3) + 12)))
         return _text_of_length(self._rng, length)
 
-    def _patterned(self, pattern: str, low: int, high: int | None, path: str) -> str:
-        """A string matching ``pattern`` (``re.search`` semantics, as jsonschema checks) within the bounds."""
+    @staticmethod
+    def _compiled(pattern: str, path: str) -> tuple[re.Pattern[str], Any]:
+        """The pattern compiled and parsed, or an UnsatisfiableSchemaError if it is not a regex."""
         try:
-            compiled, tree = _parse_pattern(pattern)
+            return _parse_pattern(pattern)
         except re.error as error:
-            raise UnsatisfiableSchemaError(path + "/pattern", f"pattern {pattern!r} is not a valid regex ({error})")
+            raise UnsatisfiableSchemaError(path + "/pattern", f"pattern {pattern!r} is not a valid regex ({error})") from None
+
+    def _patterned(self, pattern: str, parsed: tuple[re.Pattern[str], Any], low: int, high: int | None, path: str) -> str:
+        """A string matching ``pattern`` (``re.search`` semantics, as jsonschema checks) within the bounds."""
+        compiled, tree = parsed
         spread = max(4, low)
         for _ in range(_ATTEMPTS):
             try:
@@ -691,6 +707,8 @@ class _RegexWriter:
                 out.append(self._char_in(arg))
             elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT", None)):
                 low, high, sub = arg
+                if low > _MAX_STRING:
+                    raise _UnsupportedRegex(f"a repeat of more than {_MAX_STRING}")
                 top = low + self._spread if high is _sre.MAXREPEAT else min(high, low + self._spread)
                 out.extend(self.emit(sub) for _ in range(self._rng.randint(low, top)))
             elif op is _sre.SUBPATTERN:

@@ -418,6 +418,27 @@ class TestUnsatisfiable:
             fake_instance(schema, random.Random(0))
         assert fragment in str(caught.value) and caught.value.path.startswith("#")
 
+    @pytest.mark.parametrize(
+        ("schema", "fragment"),
+        [
+            ({"type": "array", "minItems": 10**9}, "more than 20000 values"),
+            ({"type": "array", "items": {"type": "array", "minItems": 200}, "minItems": 200}, "more than 20000 values"),
+            ({"type": "object", "minProperties": 10**9}, "more than 20000 values"),
+            ({"type": "string", "minLength": 10**9}, "10000-character limit"),
+            ({"type": "string", "pattern": "^a{1000000000}$"}, "a repeat of more than 10000"),
+            ({"type": "array", "contains": {"const": 1}, "minContains": 10**9}, "20000-value limit"),
+        ],
+    )
+    def test_hostile_sizes_are_refused_quickly(self, schema: dict[str, Any], fragment: str) -> None:
+        """Schemas demanding huge instances raise instead of exhausting memory or time."""
+        with pytest.raises(UnsatisfiableSchemaError, match=fragment):
+            fake_instance(schema, random.Random(0))
+
+    def test_invalid_pattern_with_format_is_refused(self) -> None:
+        """A broken pattern next to a format raises UnsatisfiableSchemaError, not re.error."""
+        with pytest.raises(UnsatisfiableSchemaError, match="not a valid regex"):
+            fake_instance({"type": "string", "format": "date", "pattern": "(["}, random.Random(0))
+
     def test_error_is_a_value_error(self) -> None:
         """Callers that catch ValueError also catch unsatisfiable schemas."""
         with pytest.raises(ValueError, match="fix the schema"):
