@@ -35,7 +35,7 @@ __all__ = [
 FALLBACK_BYTES_PER_SECOND: Final = 16_000
 
 _SCAN_LIMIT = 64 * 1024  # how far into an MP3 (after ID3) to look for the first frame
-_MAX_BOXES = 10_000  # bound on MP4 boxes / EBML elements visited
+_MAX_BOXES = 10_000  # bound on WAV chunks, Ogg pages, MP4 boxes and EBML elements visited
 
 
 def extension_of(filename: str | None) -> str | None:
@@ -109,7 +109,9 @@ def _wav(data: bytes) -> float | None:
         return None
     byte_rate = 0
     pos = 12
-    while pos + 8 <= len(data):
+    for _ in range(_MAX_BOXES):
+        if pos + 8 > len(data):
+            break
         chunk, size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
         body = pos + 8
         if chunk == b"fmt ":
@@ -232,7 +234,7 @@ def _ogg(data: bytes) -> float | None:
     else:
         return None
     pos = len(data)
-    while True:
+    for _ in range(_MAX_BOXES):
         pos = data.rfind(b"OggS", 0, pos)
         if pos < 0:
             return None
@@ -240,6 +242,7 @@ def _ogg(data: bytes) -> float | None:
             granule = struct.unpack_from("<q", data, pos + 6)[0]
             if granule >= 0:
                 return max(granule - skip, 0) / rate if rate else None
+    return None
 
 
 # -- MP4 / M4A (ISO base media file format) -----------------------------------------------------------------

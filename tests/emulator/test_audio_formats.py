@@ -220,6 +220,19 @@ class TestDuration:
         """Zero sample counts, unknown durations, zero rates, foreign codecs and missing boxes give None."""
         assert audio_duration(data) is None
 
+    def test_wav_chunk_walk_is_bounded(self) -> None:
+        """A real data chunk hidden behind 20,000 empty chunks is not reached: the walk stops at 10,000."""
+        wav = make_wav(1.0)
+        junk = b"JUNK\x00\x00\x00\x00" * 20_000
+        assert audio_duration(wav[:12] + junk[:800] + wav[12:]) == pytest.approx(1.0)
+        assert audio_duration(wav[:12] + junk + wav[12:]) is None
+
+    def test_ogg_page_walk_is_bounded(self) -> None:
+        """A final granule hidden behind 20,000 unfinished pages is not reached: the walk stops at 10,000."""
+        unfinished = b"OggS\x00\x00" + b"\xff" * 8
+        assert audio_duration(make_ogg_vorbis(96_000) + unfinished * 100) == pytest.approx(2.0)
+        assert audio_duration(make_ogg_vorbis(96_000) + unfinished * 20_000) is None
+
     def test_estimate_falls_back_to_size(self) -> None:
         """estimate_duration uses 16 kB/s when headers do not say, and flags the result as an estimate."""
         assert estimate_duration(b"\x00" * 48_000) == (48_000 / FALLBACK_BYTES_PER_SECOND, False)
