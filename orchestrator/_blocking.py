@@ -16,19 +16,19 @@ threads can call at once without interfering; what they share is what should be 
 one connection pool and one rate budget per model, so ten threads together stay under the
 account's limits instead of each believing it has them all.
 
-Two results outlive the call that made them, and both keep memory bounded:
+Two results outlive the call that made them. Each gets a *feeder* task in the loop thread
+that reads it natively (async) and puts what it reads on a ``queue.Queue``, where the
+calling thread picks it up with a plain ``get()``; a trio semaphore, released by the reader
+through ``TrioToken.run_sync_soon`` (cheap, never blocks), stops the feeder before the queue
+holds more than its capacity, so the loop thread never blocks and memory stays bounded:
 
-* a stream (``create(..., stream=True)``) is a :class:`BlockingChatStream`; each time its
-  local batch runs out it fetches the next *batch* of chunks (one network read's worth)
-  from the loop thread, so a long stream costs one thread hop per read, not per token, and
-  a slow reader slows the socket read exactly as the async stream does;
-* :meth:`BlockingClient.map` starts a feeder task in the loop thread that runs the async
-  ``map`` and puts each result on a ``queue.Queue``; a trio semaphore, released by the
-  consumer through ``TrioToken.run_sync_soon`` (cheap, never blocks), stops the feeder
-  before the queue holds more than ``max_in_flight`` results, so the loop thread never
-  blocks on a full queue.
+* a stream (``create(..., stream=True)``) is a :class:`BlockingChatStream`, fed whole
+  batches of chunks (one network read each), at most a few ahead of the reader, so a slow
+  reader slows the socket read exactly as the async stream does;
+* :meth:`BlockingClient.map` returns a :class:`BlockingResults` fed by the async ``map``,
+  at most ``max_in_flight`` results ahead of its readers.
 
-Closing either early cancels the work behind it in the loop thread; closing the client
+Closing either early cancels its feeder in the loop thread; closing the client
 cancels everything still running, ends the run and joins the thread.
 
 Using it from asyncio: every method blocks the calling thread, and called on the asyncio
@@ -45,10 +45,10 @@ from __future__ import annotations
 import functools
 import queue
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Final, TypeVar, final
+from typing import Any, Final, Generic, TypeVar, final
 
 import httpx
 import trio
@@ -60,7 +60,7 @@ from actors._stream import ChatStream
 from ._client import Client, ClientStatistics, HealthStatus, open_client
 from ._config import Config
 from ._map import JobResult
-from ._wire import ChatChunk, ChatResponse, Model, ModelList, Transcription, Usage, VerboseTranscription
+from ._wire import ChatChunk, Model, ModelList, Transcription, Usage, VerboseTranscription
 
 __all__ = ["BlockingChatStream", "BlockingClient", "BlockingJobHandle", "BlockingResults"]
 
@@ -235,8 +235,9 @@ class BlockingClient:
                 for result in results:
                     ...
 
-        Leaving the ``with`` (or :meth:`BlockingResults.close`) before the end cancels the
-        jobs not yet finished.
+        Leaving the ``with`` (or :meth:`BlockingResults.close`) before the end stops the
+        map: no further item is read or submitted, and the results of the jobs already
+        under way (at most ``max_in_flight``) are discarded.
         """
         limit = max_in_flight if max_in_flight is not None else self._loop.client.config.queue_size
         if not isinstance(limit, int) or limit < 1:
@@ -316,10 +317,7 @@ class BlockingCompletions:
         Takes exactly the keywords of the async ``chat.completions.create`` (Groq's chat
         parameters plus ``timeout``, ``max_retries``, ``extra_headers``, ``priority``).
         """
-        result: ChatResponse | ChatStream = self._owner._run(self._owner._loop.client.chat.completions.create, **params)
-        if isinstance(result, ChatStream):
-            return BlockingChatStream(self._owner, result)
-        return result
+        return self._owner._run(_call, self._owner, self._owner._loop.client.chat.completions.create, params)
 
 
 class BlockingChat:
@@ -405,8 +403,7 @@ class BlockingJobHandle:
 
     def result(self) -> Any:
         """Wait for the job and return its ``ChatResponse``, or raise its ``GroqError``."""
-        value = self._owner._run(self._handle.result)
-        return BlockingChatStream(self._owner, value) if isinstance(value, ChatStream) else value
+        return self._owner._run(_call, self._owner, self._handle.result, {})
 
     def outcome(self) -> Outcome:
         """Wait for the job and return its outcome (value or error, attempts, status) without raising."""
@@ -416,31 +413,139 @@ class BlockingJobHandle:
         return f"<BlockingJobHandle key={self.key!r} done={self.done}>"
 
 
-# ------------------------------------------------------------------------------- streams
+# ---------------------------------------------------------------------------------- pipes
+
+#: Batches (network reads) a stream may hold between the loop thread and its reader.
+_STREAM_BATCHES: Final = 16
 
 
-async def _next_batch(batches: AsyncIterator[list[ChatChunk]]) -> list[ChatChunk] | None:
-    """The next batch of a stream, or None at its end (runs in the loop thread)."""
+class _Shutdown:
+    """Marks a feeder ended by the client's shutdown (its reader gets a "closed" error)."""
+
+
+class _End:
+    """The last item on a pipe: iteration ends, or raises ``error``."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException | None) -> None:
+        self.error = error
+
+
+class _Pipe(Generic[T]):
+    """A bounded conveyor from a feeder task in the loop thread to blocking readers.
+
+    The feeder ``await put(item)``s: it first takes one of ``capacity`` slots of a trio
+    semaphore, so the ``queue.Queue`` below never fills and the loop thread never blocks.
+    A reader ``get()``s from the queue and gives the slot back with ``run_sync_soon``. The
+    feeder ends with :meth:`finish`, whose :class:`_End` marker has a slot of its own.
+    """
+
+    def __init__(self, owner: BlockingClient, capacity: int) -> None:
+        self._owner = owner
+        self._queue: queue.Queue[T | _End] = queue.Queue(maxsize=capacity + 1)
+        self._slots = trio.Semaphore(capacity)
+        self.cancel_scope = trio.CancelScope()
+        self._finished = trio.Event()
+        # Readers give slots back in bunches (one loop wake-up per bunch, not per item), and
+        # always before they wait on an empty queue, so the feeder can never starve them.
+        self._unreturned = 0
+        self._return_every = max(1, capacity // 4)
+        self._lock = threading.Lock()
+
+    # loop thread
+
+    async def put(self, item: T) -> None:
+        await self._slots.acquire()
+        self._queue.put_nowait(item)
+
+    def finish(self, error: BaseException | _Shutdown | None) -> None:
+        if isinstance(error, _Shutdown):
+            error = self._owner._closed_error()
+        self._queue.put_nowait(_End(error))
+        self._finished.set()
+
+    async def _cancel_and_wait(self) -> None:
+        self.cancel_scope.cancel()
+        await self._finished.wait()
+
+    # reader threads
+
+    def get(self) -> T | _End:
+        """The next item, or the end marker (left in the queue for any other reader)."""
+        try:
+            item = self._queue.get_nowait()
+        except queue.Empty:
+            self._return_slots(0)
+            item = self._queue.get()
+        if isinstance(item, _End):
+            self._queue.put_nowait(item)
+        else:
+            self._return_slots(self._return_every)
+        return item
+
+    def _return_slots(self, threshold: int) -> None:
+        """Count one consumed item and return the slots owed once ``threshold`` is reached."""
+        with self._lock:
+            self._unreturned += 1 if threshold else 0
+            owed = self._unreturned if self._unreturned >= threshold else 0
+            self._unreturned -= owed
+        if owed:
+            self._owner._soon(self._release, owed)
+
+    def _release(self, count: int) -> None:
+        for _ in range(count):
+            self._slots.release()
+
+    def close(self) -> None:
+        """Cancel the feeder and wait until it has stopped (a no-op once the client closed)."""
+        if self._owner.closed:
+            return
+        try:
+            self._owner._run(self._cancel_and_wait)
+        except RuntimeError:
+            if not self._owner.closed:
+                raise
+
+    def cancel_soon(self) -> None:
+        """Cancel the feeder without waiting (safe from a finalizer on any thread)."""
+        self._owner._soon(self.cancel_scope.cancel)
+
+    def __len__(self) -> int:
+        return self._queue.qsize()
+
+
+# -------------------------------------------------------------------------------- streams
+
+
+async def _call(owner: BlockingClient, afn: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]) -> Any:
+    """Await ``afn(**kwargs)`` in the loop thread; a ChatStream result gets its feeder started."""
+    value = await afn(**kwargs)
+    if not isinstance(value, ChatStream):
+        return value
+    pipe: _Pipe[list[ChatChunk]] = _Pipe(owner, _STREAM_BATCHES)
+
+    async def feed(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        error: BaseException | _Shutdown | None = _Shutdown()
+        try:
+            with pipe.cancel_scope:
+                async with value:
+                    task_status.started()
+                    async for batch in value.batches():
+                        await pipe.put(batch)
+            error = None  # the stream ended, or the reader closed it early
+        except Exception as failure:  # a StreamError (or TimeoutError) goes to the reader
+            error = failure
+        finally:
+            pipe.finish(error)
+
     try:
-        return await batches.__anext__()
-    except StopAsyncIteration:
-        return None
-
-
-async def _close_stream(batches: Any, stream: ChatStream) -> None:
-    """Stop a stream's reader and release its connection (runs in the loop thread)."""
-    try:
-        await batches.aclose()
-    finally:
-        await stream.aclose()
-
-
-def _spawn_close(nursery: trio.Nursery, batches: Any, stream: ChatStream) -> None:
-    """Start closing a stream from a ``run_sync_soon`` callback, where raising would crash the run."""
-    try:
-        nursery.start_soon(_close_stream, batches, stream)
-    except RuntimeError:
-        pass  # the nursery is closing: the client's shutdown closes the stream anyway
+        await owner._loop.nursery.start(feed, name=f"blocking stream {value.request_id}")
+    except BaseException:
+        with trio.CancelScope(shield=True):
+            await value.aclose()
+        raise
+    return BlockingChatStream(value, pipe)
 
 
 @final
@@ -448,7 +553,7 @@ class BlockingChatStream:
     """The chunks of one streamed chat completion, as a blocking iterator and context manager.
 
     Use it in a ``with`` so the HTTP response is closed however the loop ends (it is also
-    closed at the end of the stream, and, as a last resort, when the object is garbage
+    closed at the end of the stream and, as a last resort, when the object is garbage
     collected)::
 
         with groq.chat.completions.create(..., stream=True) as stream:
@@ -456,18 +561,18 @@ class BlockingChatStream:
                 print(chunk.choices[0].delta.content or "", end="")
         print(stream.usage)
 
-    A broken stream raises ``StreamError`` (with ``partial_content``) from the iteration.
-    One stream is read by one thread at a time (a lock enforces it).
+    A task in the client's loop thread reads the stream ahead by at most a few network
+    reads; a slow reader therefore slows the socket read, and memory stays flat. A broken
+    stream raises ``StreamError`` (with ``partial_content``) from the iteration.
     """
 
-    def __init__(self, owner: BlockingClient, stream: ChatStream) -> None:
-        self._owner = owner
+    def __init__(self, stream: ChatStream, pipe: _Pipe[list[ChatChunk]]) -> None:
         self._stream = stream
-        self._batches = stream.batches()
+        self._pipe = pipe
         self._batch: list[ChatChunk] = []
         self._index = 0
         self._lock = threading.Lock()
-        self._closed = False
+        self._done = False
 
     @property
     def usage(self) -> Usage | None:
@@ -495,13 +600,7 @@ class BlockingChatStream:
     def __next__(self) -> ChatChunk:
         with self._lock:
             if self._index >= len(self._batch):
-                if self._closed:
-                    raise StopIteration
-                batch = self._owner._run(_next_batch, self._batches)
-                if batch is None:
-                    self._close_locked()
-                    raise StopIteration
-                self._batch, self._index = batch, 0
+                self._batch, self._index = self._next_batch(), 0
             chunk = self._batch[self._index]
             self._index += 1
             return chunk
@@ -513,33 +612,31 @@ class BlockingChatStream:
                 if self._index < len(self._batch):
                     batch = self._batch[self._index :]
                     self._batch, self._index = [], 0
-                elif self._closed:
-                    return
                 else:
-                    next_batch = self._owner._run(_next_batch, self._batches)
-                    if next_batch is None:
-                        self._close_locked()
+                    try:
+                        batch = self._next_batch()
+                    except StopIteration:
                         return
-                    batch = next_batch
             yield batch
+
+    def _next_batch(self) -> list[ChatChunk]:
+        """Wait for the next batch; StopIteration at the end (under the lock)."""
+        if self._done:
+            raise StopIteration
+        item = self._pipe.get()
+        if isinstance(item, _End):
+            self._done = True
+            if item.error is not None:
+                raise item.error
+            raise StopIteration
+        return item
 
     def close(self) -> None:
         """Stop reading: closes the HTTP response and frees the connection. Idempotent."""
+        self._pipe.close()  # first: a reader blocked under the lock wakes up on the end marker
         with self._lock:
-            self._close_locked()
-
-    def _close_locked(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._batch, self._index = [], 0
-        if self._owner.closed:
-            return  # the client's shutdown already closed every stream
-        try:
-            self._owner._run(_close_stream, self._batches, self._stream)
-        except RuntimeError:
-            if not self._owner.closed:
-                raise
+            self._done = True
+            self._batch, self._index = [], 0
 
     def __enter__(self) -> BlockingChatStream:
         return self
@@ -552,84 +649,56 @@ class BlockingChatStream:
     def __del__(self) -> None:
         # Last resort for `for chunk in stream: break` without a `with`: free the connection
         # now rather than when the client closes. Never blocks (GC may run on any thread).
-        if getattr(self, "_closed", True) or self._owner.closed:
-            return
-        self._closed = True
-        self._owner._soon(_spawn_close, self._owner._loop.nursery, self._batches, self._stream)
+        pipe = getattr(self, "_pipe", None)
+        if pipe is not None:
+            pipe.cancel_soon()
 
     def __repr__(self) -> str:
-        return f"<BlockingChatStream request_id={self.request_id!r} closed={self._closed}>"
+        return f"<BlockingChatStream request_id={self.request_id!r} buffered={len(self._pipe)} done={self._done}>"
 
 
-# ----------------------------------------------------------------------------------- map
-
-
-class _End:
-    """The last item on a map's queue: iteration ends, or raises ``error``."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException | None) -> None:
-        self.error = error
+# ------------------------------------------------------------------------------------ map
 
 
 async def _start_map(owner: BlockingClient, items: Iterable[tuple[Any, Any]], limit: int) -> BlockingResults:
-    """Start a map's feeder task in the loop thread and return the consumer's iterator."""
-    # One slot more than the semaphore allows, for the _End marker: put_nowait never fails.
-    results: queue.Queue[JobResult | _End] = queue.Queue(maxsize=limit + 1)
-    slots = trio.Semaphore(limit)
-    cancel_scope = trio.CancelScope()
-    finished = trio.Event()
+    """Start a map's feeder task in the loop thread and return the readers' iterator."""
+    pipe: _Pipe[JobResult] = _Pipe(owner, limit)
     client = owner._loop.client
 
     async def feed(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        end = _End(owner._closed_error())  # kept only if the client's shutdown cancels the feeder
+        error: BaseException | _Shutdown | None = _Shutdown()
         started = False
         try:
-            with cancel_scope:
-                async with client.map(items, max_in_flight=limit) as stream:
+            with pipe.cancel_scope:
+                async with client.map(items, max_in_flight=limit) as results:
                     task_status.started()
                     started = True
-                    async for result in stream:
-                        await slots.acquire()
-                        results.put_nowait(result)
-            end = _End(None)  # every item has its result, or the consumer closed early
-        except Exception as error:
+                    async for result in results:
+                        await pipe.put(result)
+            error = None  # every item has its result, or the reader closed early
+        except Exception as failure:
             if not started:
-                raise
-            end = _End(error)
+                raise  # e.g. a bad argument: nursery.start() raises it in the caller
+            error = failure
         finally:
-            results.put_nowait(end)
-            finished.set()
-
-    async def cancel_and_wait() -> None:
-        cancel_scope.cancel()
-        await finished.wait()
+            if started:
+                pipe.finish(error)
 
     await owner._loop.nursery.start(feed, name="blocking map feeder")
-    return BlockingResults(owner, results, slots.release, cancel_and_wait)
+    return BlockingResults(pipe)
 
 
 @final
 class BlockingResults:
     """The results of :meth:`BlockingClient.map`, as a blocking iterator and context manager.
 
-    Several threads may consume one instance: each result goes to exactly one of them, and
-    all of them stop at the end. Leaving the ``with`` or :meth:`close` before the end
-    cancels the jobs not yet finished and discards their results.
+    Several threads may read one instance: each result goes to exactly one of them, and all
+    of them stop at the end. Leaving the ``with`` or :meth:`close` before the end stops the
+    map (no further item is read or submitted) and discards the results still to come.
     """
 
-    def __init__(
-        self,
-        owner: BlockingClient,
-        results: queue.Queue[JobResult | _End],
-        release: Callable[[], None],
-        cancel_and_wait: Callable[[], Awaitable[None]],
-    ) -> None:
-        self._owner = owner
-        self._results = results
-        self._release = release
-        self._cancel_and_wait = cancel_and_wait
+    def __init__(self, pipe: _Pipe[JobResult]) -> None:
+        self._pipe = pipe
         self._closed = False
 
     def __iter__(self) -> BlockingResults:
@@ -638,27 +707,18 @@ class BlockingResults:
     def __next__(self) -> JobResult:
         if self._closed:
             raise StopIteration
-        item = self._results.get()
+        item = self._pipe.get()
         if isinstance(item, _End):
-            self._results.put_nowait(item)  # so every other consuming thread stops too
             if item.error is not None:
                 raise item.error
             raise StopIteration
-        self._owner._soon(self._release)
         return item
 
     def close(self) -> None:
-        """Cancel the jobs not yet finished and wait until they are. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._owner.closed:
-            return
-        try:
-            self._owner._run(self._cancel_and_wait)
-        except RuntimeError:
-            if not self._owner.closed:
-                raise
+        """Stop the map and wait until its feeder task has ended. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._pipe.close()
 
     def __enter__(self) -> BlockingResults:
         return self
@@ -668,5 +728,11 @@ class BlockingResults:
     ) -> None:
         self.close()
 
+    def __del__(self) -> None:
+        # Results nobody will read: stop submitting jobs for them.
+        pipe = getattr(self, "_pipe", None)
+        if pipe is not None and not self._closed:
+            pipe.cancel_soon()
+
     def __repr__(self) -> str:
-        return f"<BlockingResults ready={self._results.qsize()} closed={self._closed}>"
+        return f"<BlockingResults ready={len(self._pipe)} closed={self._closed}>"

@@ -69,6 +69,13 @@ def loop_threads() -> list[threading.Thread]:
     return [thread for thread in threading.enumerate() if thread.name == "orchestrator-blocking-client"]
 
 
+def leaves(error: BaseException) -> list[BaseException]:
+    """The exceptions inside ``error``, with exception groups flattened."""
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in leaves(inner)]
+    return [error]
+
+
 def settle(groq: orchestrator.BlockingClient, done: Any) -> bool:
     """Let the loop thread run (one round trip per try, no sleeping) until ``done()`` holds."""
     for _ in range(200):
@@ -159,7 +166,7 @@ class TestStreaming:
         assert all(isinstance(chunk, ChatChunk) for chunk in chunks)
         assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         assert stream.usage is not None and 0 < stream.usage.completion_tokens <= 40
-        assert (streams_open, emulator.stats().streams_completed) == (0, 1)
+        assert (streams_open, emulator.stats().streams_started) == (0, 1)
 
     def test_batches_cover_the_whole_stream(self, emulator: Emulator) -> None:
         """batches() yields lists of chunks that together hold the same text as plain iteration."""
@@ -196,6 +203,32 @@ class TestStreaming:
             gc.collect()
             closed = settle(groq, lambda: groq.statistics().streams_open == 0)
         assert closed and emulator.stats().streams_disconnected == 1
+
+    def test_a_slow_reader_holds_the_stream_back(self, emulator: Emulator) -> None:
+        """While the reader pauses, the loop thread reads at most a few batches ahead and the stream stays open."""
+        with blocking_client(emulator) as groq:
+            with groq.chat.completions.create(
+                model=MODEL, messages=user("A long story"), max_completion_tokens=2000, stream=True
+            ) as stream:
+                next(stream)
+                for _ in range(50):
+                    groq.statistics()  # round trips: give the loop thread every chance to run ahead
+                buffered = len(stream._pipe)
+                still_open = groq.statistics().streams_open
+        assert buffered <= 16 and still_open == 1
+
+    def test_a_broken_stream_raises_stream_error_with_partial_content(self) -> None:
+        """A connection dropped mid-stream surfaces as StreamError from the loop, carrying the text so far."""
+        broken = make_emulator(limits={MODEL: HIGH}, faults=["drop-mid-stream:chunks=5"])
+        pieces: list[str] = []
+        with blocking_client(broken, max_retries=0) as groq:
+            stream = groq.chat.completions.create(
+                model=MODEL, messages=user("A story"), max_completion_tokens=200, stream=True
+            )
+            with stream, pytest.raises(orchestrator.StreamError) as caught:
+                for chunk in stream:
+                    pieces.extend(choice.delta.content or "" for choice in chunk.choices)
+        assert pieces and caught.value.partial_content == "".join(pieces)
 
     def test_iterating_after_close_stops(self, emulator: Emulator) -> None:
         """A closed stream yields nothing more."""
@@ -278,16 +311,16 @@ class TestMap:
             results = {r.key: r for r in groq.map(items)}
         assert results["good"].ok and isinstance(results["bad"].error, ValidationError)
 
-    def test_closing_early_cancels_the_rest(self, emulator: Emulator) -> None:
-        """Closing after five results stops the feeder: few of the 500 requests were ever sent."""
+    def test_closing_early_stops_the_feeder(self, emulator: Emulator) -> None:
+        """Closing after five results ends the feeder task: few of the 500 requests were ever sent."""
         items = ((n, {"model": MODEL, "messages": user(f"item {n}")}) for n in range(500))
         with blocking_client(emulator) as groq:
             with groq.map(items, max_in_flight=4) as results:
                 first = [next(results) for _ in range(5)]
-            stats = groq.statistics()
+            feeder_done = results._pipe._finished.is_set()
             rest = list(results)
-        assert len(first) == 5 and rest == []
-        assert (stats.queued, stats.in_flight) == (0, 0) and emulator.stats().requests <= 5 + 2 * 4
+        assert (len(first), rest, feeder_done) == (5, [], True)
+        assert emulator.stats().requests <= 5 + 2 * 4
 
     def test_several_threads_can_share_one_map(self, emulator: Emulator) -> None:
         """Four consumer threads split one map's results between them and all stop at the end."""
@@ -311,7 +344,7 @@ class TestMap:
         assert alive == [] and sorted(keys) == list(range(100))
 
     def test_an_error_in_the_items_iterable_raises_from_the_iteration(self, emulator: Emulator) -> None:
-        """If reading the items fails, the consumer's loop raises that error after the earlier results."""
+        """If reading the items fails, the consumer's loop raises that error (as the async map does)."""
 
         def items() -> Iterator[tuple[int, dict[str, Any]]]:
             yield 0, {"model": MODEL, "messages": user("hi")}
@@ -319,9 +352,7 @@ class TestMap:
 
         with blocking_client(emulator) as groq, pytest.raises(Exception) as caught:
             list(groq.map(items()))
-        assert caught.group_contains(LookupError) if isinstance(caught.value, BaseExceptionGroup) else (
-            isinstance(caught.value, LookupError)
-        )
+        assert [type(error) for error in leaves(caught.value)] == [LookupError]
 
 
 class TestClose:
