@@ -81,22 +81,35 @@ MIN_DURATION_SECONDS: Final = 0.01
 
 _WORDS_PER_SECOND = (2.2, 2.8)
 _MAX_WORDS = 5_000  # bounds the response for any declared duration
-_SENTENCE_WORDS = (4, 14)
 _URL_DURATION = (30, 600)
 _ALLOWED_FORMATS = "[" + " ".join(("flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "wav", "webm")) + "]"
 _MEDIA_SUBTYPES = {
     "wav": "wav", "x-wav": "wav", "wave": "wav", "vnd.wave": "wav", "mpeg": "mp3", "mp3": "mp3", "mpga": "mpga",
     "mp4": "mp4", "x-m4a": "m4a", "m4a": "m4a", "ogg": "ogg", "opus": "ogg", "webm": "webm", "flac": "flac", "x-flac": "flac",
 }
-_SPOKEN = (
-    "so we started the project last spring and the first thing we noticed was how quickly the team "
-    "could move once the data was in one place I think that is the real lesson here you know when "
-    "people talk about speed they usually mean the model but honestly it is everything around it the "
-    "queue the retries the limits and the way results come back we measured it every week and the "
-    "numbers kept getting better which was great for morale anyway let me walk you through the next "
-    "part because this is where it gets interesting we had a small problem with the audio pipeline "
-    "and it took a while to find it turned out the files were fine and the issue was the network"
-).split()
+# A monologue, one sentence per entry; a transcript reads consecutive sentences from a seeded starting point.
+_SPOKEN = tuple(
+    sentence.split()
+    for sentence in (
+        "so we started the project last spring",
+        "the first thing we noticed was how quickly the team could move once the data was in one place",
+        "I think that is the real lesson here",
+        "when people talk about speed they usually mean the model",
+        "but honestly it is everything around it the queue the retries and the limits",
+        "we measured it every week and the numbers kept getting better",
+        "that was great for morale",
+        "anyway let me walk you through the next part because this is where it gets interesting",
+        "we had a small problem with the audio pipeline",
+        "it took a while to find",
+        "it turned out the files were fine and the issue was the network",
+        "so we added a retry with a bit of backoff",
+        "after that the errors went away almost completely",
+        "the lesson is to measure first and change one thing at a time",
+        "any questions before we move on",
+        "okay then let us look at the results",
+    )
+)
+_CONJUNCTIONS = frozenset({"and", "but", "because", "which", "so", "anyway", "when"})
 _CODES = (
     "en zh de es ru ko fr ja pt tr pl ca nl ar sv it id hi fi vi he uk el ms cs ro da hu ta no th ur hr bg lt la "
     "mi ml cy sk te fa lv bn sr az sl kn et mk br eu is hy ne mn bs kk sq sw gl mr pa si km sn yo so af oc ka be "
@@ -417,7 +430,11 @@ def render_audio(request: AudioRequest, *, rng: random.Random, request_id: str) 
 
 
 def _transcript(rng: random.Random, duration: float, temperature: float) -> tuple[list[Segment], list[Word]]:
-    """Sentences of spoken-style words spread over ``duration``: one segment per sentence, every word timed."""
+    """Sentences of a monologue spread evenly over ``duration``: one segment per sentence, every word timed.
+
+    The number of words follows a speaking rate of about 2.5 words per second (capped at ``_MAX_WORDS``);
+    the last sentence is cut short where the audio ends.
+    """
     rate = min(rng.uniform(*_WORDS_PER_SECOND), _MAX_WORDS / duration)
     count = max(1, round(duration * rate))
     lead = rng.uniform(0.0, min(0.4, duration * 0.1))
@@ -425,21 +442,21 @@ def _transcript(rng: random.Random, duration: float, temperature: float) -> tupl
     segments: list[Segment] = []
     words: list[Word] = []
     index = 0
-    cursor = rng.randrange(len(_SPOKEN))
+    sentence_number = rng.randrange(len(_SPOKEN))
     while index < count:
-        size = min(rng.randint(*_SENTENCE_WORDS), count - index)
+        source = _SPOKEN[sentence_number % len(_SPOKEN)]
+        sentence_number += 1
+        size = min(len(source), count - index)
         spoken: list[str] = []
         timed: list[Word] = []
-        for k in range(size):
-            word = _SPOKEN[(cursor + k) % len(_SPOKEN)]
+        for k, word in enumerate(source[:size]):
             start = lead + (index + k) * slot
             end = min(start + slot * rng.uniform(0.7, 0.95), duration)
             timed.append(Word(word=word, start=_centiseconds(start), end=_centiseconds(max(end, start))))
-            spoken.append(word.capitalize() if k == 0 else word)
-        cursor = (cursor + size + rng.randrange(7)) % len(_SPOKEN)
-        if size > 6 and rng.random() < 0.4:
-            comma = rng.randrange(2, size - 2)
-            spoken[comma] += ","
+            spoken.append(word[0].upper() + word[1:] if k == 0 else word)
+        for k in range(2, size):  # a spoken pause before a conjunction, as Whisper punctuates it
+            if spoken[k] in _CONJUNCTIONS and rng.random() < 0.6:
+                spoken[k - 1] += ","
         sentence = " " + " ".join(spoken) + "."
         start, end = timed[0].start, timed[-1].end
         segments.append(
