@@ -60,6 +60,7 @@ from actors._stream import ChatStream
 from ._client import Client, ClientStatistics, HealthStatus, open_client
 from ._config import Config
 from ._map import JobResult
+from ._secret import SecretString
 from ._wire import ChatChunk, Model, ModelList, Transcription, Usage, VerboseTranscription
 
 __all__ = ["BlockingChatStream", "BlockingClient", "BlockingJobHandle", "BlockingResults"]
@@ -140,6 +141,9 @@ class BlockingClient:
 
     def __init__(self, config: Config | None = None, **overrides: Any) -> None:
         factory: Callable[[], httpx.AsyncClient] | None = overrides.pop("http_client_factory", None)
+        if isinstance(overrides.get("api_key"), str):
+            # Wrapped at once, so no frame of either thread holds the raw key in a traceback.
+            overrides["api_key"] = SecretString(overrides["api_key"])
         self._loop = _Loop()
         self._close_lock = threading.Lock()
         self._closed = False
@@ -298,6 +302,8 @@ class BlockingClient:
         self.close()
 
     def __repr__(self) -> str:
+        if not self._loop.started:
+            return "<orchestrator.BlockingClient not started>"
         state = "closed" if self._closed else "open"
         return f"<orchestrator.BlockingClient {self._loop.client.config.base_url} {state}>"
 
@@ -447,6 +453,7 @@ class _Pipe(Generic[T]):
         self._slots = trio.Semaphore(capacity)
         self.cancel_scope = trio.CancelScope()
         self._finished = trio.Event()
+        self._ended = False
         # Readers give slots back in bunches (one loop wake-up per bunch, not per item), and
         # always before they wait on an empty queue, so the feeder can never starve them.
         self._unreturned = 0
@@ -463,6 +470,7 @@ class _Pipe(Generic[T]):
         if isinstance(error, _Shutdown):
             error = self._owner._closed_error()
         self._queue.put_nowait(_End(error))
+        self._ended = True
         self._finished.set()
 
     async def _cancel_and_wait(self) -> None:
@@ -512,7 +520,8 @@ class _Pipe(Generic[T]):
         self._owner._soon(self.cancel_scope.cancel)
 
     def __len__(self) -> int:
-        return self._queue.qsize()
+        """Items waiting for a reader (not counting the end marker)."""
+        return self._queue.qsize() - self._ended
 
 
 # -------------------------------------------------------------------------------- streams

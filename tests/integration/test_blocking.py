@@ -11,6 +11,7 @@ import faulthandler
 import gc
 import json
 import threading
+import traceback
 from collections.abc import Iterator
 from typing import Any
 
@@ -151,6 +152,18 @@ class TestErrors:
         with pytest.raises(orchestrator.ConfigError):
             blocking_client(emulator, base_url="http://example.com/openai/v1")
         assert len(loop_threads()) == before
+
+
+    def test_startup_error_traceback_does_not_hold_the_key(self, emulator: Emulator) -> None:
+        """Rendering a startup error with every frame's locals never shows the raw API key."""
+        secret = "gsk_do_not_print_me_0123456789"
+        with pytest.raises(orchestrator.ConfigError) as caught:
+            orchestrator.BlockingClient(api_key=secret, base_url="http://example.com/openai/v1")
+        error = caught.value
+        assert error.__traceback__ is not None
+        library_frames = error.__traceback__.tb_next  # from BlockingClient.__init__ on; this test holds the key
+        rendered = "".join(traceback.TracebackException(type(error), error, library_frames, capture_locals=True).format())
+        assert "_run_loop" in rendered and "base_url" in rendered and secret not in rendered
 
 
 class TestStreaming:
@@ -304,6 +317,11 @@ class TestMap:
                 assert result.ok
         assert len(peaks) == 60 and max(peaks) <= 5
 
+    def test_max_in_flight_below_one_is_refused(self, emulator: Emulator) -> None:
+        """max_in_flight=0 raises ValueError at the call, before anything runs."""
+        with blocking_client(emulator) as groq, pytest.raises(ValueError, match="max_in_flight"):
+            groq.map([], max_in_flight=0)
+
     def test_invalid_item_becomes_an_error_result(self, emulator: Emulator) -> None:
         """A request that fails validation comes back as its key's result with a ValidationError."""
         items = [("good", {"model": MODEL, "messages": user("hi")}), ("bad", {"model": MODEL, "messages": []})]
@@ -365,11 +383,71 @@ class TestClose:
         assert groq.closed and not groq._thread.is_alive()
 
     def test_calls_after_close_raise_runtime_error(self, emulator: Emulator) -> None:
-        """A call on a closed client raises RuntimeError saying it is closed."""
+        """Calls and reads on a closed client raise RuntimeError saying it is closed."""
         with blocking_client(emulator) as groq:
             pass
         with pytest.raises(RuntimeError, match="closed"):
             groq.chat.completions.create(model=MODEL, messages=user("Hi"))
+        with pytest.raises(RuntimeError, match="closed"):
+            groq.statistics()
+        assert repr(groq) == f"<orchestrator.BlockingClient {EMULATOR_URL} closed>"
+
+    def test_an_error_during_shutdown_is_raised_by_close(self, emulator: Emulator) -> None:
+        """If closing the connections fails, close() raises that error once, then is quiet."""
+
+        class FailingClose(httpx.AsyncBaseTransport):
+            def __init__(self) -> None:
+                self._inner = emulator.transport()
+
+            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+                return await self._inner.handle_async_request(request)
+
+            async def aclose(self) -> None:
+                raise OSError("socket teardown failed")
+
+        groq = orchestrator.BlockingClient(
+            api_key=KEY, base_url=EMULATOR_URL, http_client_factory=lambda: httpx.AsyncClient(transport=FailingClose())
+        )
+        assert groq.models.retrieve(MODEL).id == MODEL
+        with pytest.raises(OSError, match="teardown"):
+            groq.close()
+        groq.close()
+        assert not groq._thread.is_alive()
+
+    def test_closing_the_client_ends_a_running_map_with_an_error(self) -> None:
+        """A reader waiting on a map whose client closes gets RuntimeError, not a silent short result."""
+        slow = make_emulator(limits={MODEL: HIGH}, queue_time=600.0)
+        outcome: list[BaseException | object] = []
+        groq = blocking_client(slow)
+        results = groq.map([(n, {"model": MODEL, "messages": user("Hi")}) for n in range(3)])
+
+        def read() -> None:
+            try:
+                outcome.append(list(results))
+            except BaseException as error:
+                outcome.append(error)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        groq.close()
+        reader.join(JOIN_TIMEOUT)
+        assert not reader.is_alive() and isinstance(outcome[0], RuntimeError) and "closed" in str(outcome[0])
+
+    def test_reprs_describe_state(self, emulator: Emulator) -> None:
+        """The client, a stream and a map describe themselves without blocking."""
+        with blocking_client(emulator) as groq:
+            client_repr = repr(groq)
+            with groq.chat.completions.create(
+                model=MODEL, messages=user("Story"), max_completion_tokens=50, stream=True
+            ) as stream:
+                stream_repr = repr(stream)
+            with groq.map([]) as results:
+                list(results)
+                results_repr = repr(results)
+        assert client_repr == f"<orchestrator.BlockingClient {EMULATOR_URL} open>"
+        assert stream_repr.startswith(f"<BlockingChatStream request_id={stream.request_id!r} buffered=")
+        assert stream.request_id and stream.headers["x-request-id"] == stream.request_id
+        assert results_repr == "<BlockingResults ready=0 closed=False>"
 
     def test_close_releases_a_thread_waiting_for_a_result(self) -> None:
         """A thread blocked on a slow call gets RuntimeError when another thread closes the client."""
