@@ -73,6 +73,27 @@ def _port(text: str) -> int:
     return value
 
 
+def _token_range(text: str) -> tuple[int, int]:
+    low, _, high = text.partition(",")
+    try:
+        bounds = (int(low), int(high or low))
+    except ValueError:
+        bounds = (0, 0)
+    if not 1 <= bounds[0] <= bounds[1]:
+        raise ValueError(f"{text!r} must be MIN,MAX (or N) with 1 <= MIN <= MAX tokens")
+    return bounds
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{text!r} must be an integer >= 1")
+    return value
+
+
 def _existing_file(text: str) -> str:
     if not os.path.isfile(text):
         raise ValueError(f"{text!r} is not a readable file")
@@ -101,6 +122,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_argtype(_positive_float, "scale"),
         default=1.0,
         help="emulated seconds per real second: 60 makes a minute of rate limits pass in a second (default: 1)",
+    )
+    parser.add_argument(
+        "--completion-tokens",
+        type=_argtype(_token_range, "range"),
+        default=(16, 160),
+        metavar="MIN,MAX",
+        help="natural completion length in tokens when max_completion_tokens does not cut it first (default: 16,160)",
+    )
+    parser.add_argument(
+        "--tokens-per-chunk", type=_argtype(_positive_int, "count"), default=1, help="tokens per SSE chunk (default: 1)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for generated text, ids and faults (default: 0)")
     parser.add_argument(
@@ -137,6 +168,8 @@ def settings_from(args: argparse.Namespace) -> EmulatorSettings:
         limits=dict(args.limits),
         faults=tuple(args.faults),
         api_keys=args.api_key,
+        completion_tokens=args.completion_tokens,
+        tokens_per_chunk=args.tokens_per_chunk,
     )
 
 

@@ -29,7 +29,7 @@ import trio
 
 from actors._duration import format_go_duration
 from orchestrator._tokens import estimate_prompt_tokens
-from orchestrator.emulator import _body_faults
+from orchestrator.emulator import _shaping
 from orchestrator.emulator._audio import AudioError, parse_audio_request, render_audio
 from orchestrator.emulator._chat import (
     ChatContext,
@@ -69,6 +69,8 @@ API_PREFIX = "/openai/v1"
 STATS_PATH = "/_emulator/stats"
 _ORGANIZATION = "org_emulator"
 _ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # lower-case Crockford base32, as in Groq's req_ ids
+#: With instant latency, SSE events are written in batches of about this many bytes (one send each).
+_COALESCE_BYTES = 16 * 1024
 _FAULT_BODIES = {
     "500": ("Internal Server Error", "internal_server_error", "internal_server_error"),
     "502": ("Bad Gateway", "internal_server_error", "bad_gateway"),
@@ -324,11 +326,11 @@ class Emulator:
         if rule is None:
             return body
         if rule.kind == "drop-mid-stream":
-            return _body_faults.drop_after(body, rule.chunks, on_drop)
+            return _shaping.drop_after(body, rule.chunks, on_drop)
         if rule.kind == "malformed-sse" and not isinstance(body, bytes):
-            return _body_faults.malform_event(body, rule.chunk)
+            return _shaping.malform_event(body, rule.chunk)
         if rule.kind == "slow":
-            return _body_faults.drip(body, rule.bytes_per_s)
+            return _shaping.drip(body, rule.bytes_per_s)
         return body
 
     # ------------------------------------------------------------------ chat
@@ -411,9 +413,11 @@ class Emulator:
                 stats.streams_disconnected += 1
 
         stats.streams_started += 1
-        body = stream_completion(ctx, reply, on_finish)
+        body = self._bend(stream_completion(ctx, reply, on_finish), rule, on_drop)
+        if self._latency.instant and (rule is None or rule.kind != "slow"):
+            body = _shaping.coalesce(body, _COALESCE_BYTES)  # type: ignore[arg-type]
         headers.extend((("content-type", "text/event-stream"), ("cache-control", "no-cache")))
-        return EmulatorResponse(200, headers, self._bend(body, rule, on_drop))
+        return EmulatorResponse(200, headers, body)
 
     def _rejected(self, exc: ChatRejected, headers: list[tuple[str, str]] | None) -> EmulatorResponse:
         return error_response(

@@ -68,3 +68,13 @@ def test_profiles_and_knobs() -> None:
         EmulatorSettings(tokens_per_second=0.0)
     with pytest.raises(ValueError, match="queue_time=-1"):
         LatencyModel(queue_time=-1.0)
+
+
+async def test_instant_streams_are_written_in_batches() -> None:
+    """With no delays, SSE events go out in writes of about 16 KiB instead of one write per event."""
+    settings = EmulatorSettings(completion_tokens=(1_000, 1_000))
+    async with open_harness("in-process", settings) as harness:
+        async with harness.client.stream("POST", "/chat/completions", json={**BODY, "stream": True}) as response:
+            pieces = [piece async for piece in response.aiter_raw()]
+    body = b"".join(pieces)
+    assert body.count(b"data: ") == 1_003 and len(pieces) == -(-len(body) // (16 * 1024))

@@ -123,7 +123,11 @@ async def test_400_carries_headers_but_is_not_charged(autojump_clock: trio.testi
 
 async def test_streamed_disconnect_reconciles_tokens(autojump_clock: trio.testing.MockClock) -> None:
     """A stream closed after a few chunks is charged the prompt plus the tokens generated so far."""
-    settings = EmulatorSettings(limits={MODEL: (100, 1_000, 100_000, 1_000_000)}, completion_tokens=(200, 200))
+    # Nearly instant but paced (not the instant profile, whose events are written in batches).
+    settings = EmulatorSettings(
+        latency="realistic", queue_time=0.0, time_to_first_token=0.0, tokens_per_second=1e9,
+        limits={MODEL: (100, 1_000, 100_000, 1_000_000)}, completion_tokens=(200, 200),
+    )
     async with open_harness("in-process", settings) as harness:
         async with harness.client.stream("POST", "/chat/completions", json={**BODY, "stream": True}) as response:
             lines = response.aiter_lines()

@@ -112,13 +112,14 @@ class TestCLI:
         args = parse(
             ["--latency", "instant", "--time-scale", "60", "--seed", "7", "--limits", f"{MODEL}=30/14400/6000/500000",
              "--faults", "503:p=0.1", "--faults", "drop-mid-stream:every=10", "--api-key", "gsk_a", "--api-key", "gsk_b",
-             "--tokens-per-second", "900"]
+             "--tokens-per-second", "900", "--completion-tokens", "5,9", "--tokens-per-chunk", "3"]
         )
         settings = settings_from(args)
         assert (settings.latency, settings.time_scale, settings.seed) == ("instant", 60.0, 7)
         assert dict(settings.limits) == {MODEL: (30, 14_400, 6_000, 500_000)}
         assert settings.faults == (FaultRule(kind="503", probability=0.1), FaultRule(kind="drop-mid-stream", every=10))
         assert settings.api_keys == frozenset({"gsk_a", "gsk_b"}) and settings.latency_model().tokens_per_second == 900.0
+        assert (settings.completion_tokens, settings.tokens_per_chunk) == ((5, 9), 3)
 
     def test_defaults(self) -> None:
         """Defaults: loopback, port 8000, realistic latency, real time, any gsk_ key."""
@@ -135,6 +136,8 @@ class TestCLI:
             (["--time-scale", "0"], "'0' must be a number > 0"),
             (["--port", "70000"], "must be a port number"),
             (["--latency", "sluggish"], "invalid choice: 'sluggish'"),
+            (["--completion-tokens", "9,5"], "must be MIN,MAX"),
+            (["--tokens-per-chunk", "0"], "must be an integer >= 1"),
             (["--tls-cert", "/nonexistent.pem"], "is not a readable file"),
         ],
     )
