@@ -142,7 +142,7 @@ class _AudioEndpoint:
         fields.update({name: str(value) for name, value in optional.items() if value is not None})
         if timestamp_granularities:
             fields["timestamp_granularities[]"] = list(timestamp_granularities)
-        files = {"file": (filename, content)} if content is not None else None
+        files = {"file": (filename, content)} if content is not None else _ALWAYS_MULTIPART
         encoded = httpx.Request("POST", "http://multipart.invalid/", data=fields, files=files)
         job = Job(
             model=model,
@@ -160,6 +160,17 @@ class _AudioEndpoint:
         if response_format == "vtt":
             return to_vtt(result.segments or [])
         return result  # type: ignore[no-any-return]
+
+
+class _ForceMultipart(dict[str, Any]):
+    """No files, yet a multipart body: httpx sends multipart only when ``files`` is truthy,
+    and Groq accepts audio requests (``url=`` ones too) only as multipart/form-data."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+_ALWAYS_MULTIPART: Final = _ForceMultipart()
 
 
 def _decode_text(body: bytes) -> str:

@@ -99,7 +99,7 @@ _MAX_STOP: Final = 4
 _MAX_TOP_LOGPROBS: Final = 20
 
 _NAME: Final = re.compile(r"[a-zA-Z0-9_-]{1,64}")
-_LANGUAGE: Final = re.compile(r"[a-z]{2}")
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
 _DATA_URL_HEAD: Final = re.compile(r"data:(?P<mime>[^;,]*)(?P<params>(?:;[^;,]*)*),")
 _BASE64: Final = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
@@ -682,7 +682,7 @@ def validate_transcription(
         filename: the audio file's name (its extension says the format); None when sending ``url``.
         size: the file's size in bytes; None when sending ``url``.
         url: where Groq should fetch the audio; None when uploading a file.
-        language: ISO-639-1 code (two lowercase letters); transcription only.
+        language: ISO-639-1 code (two lowercase letters; Whisper also knows 'haw' and 'yue'); transcription only.
         prompt: text that guides spelling and style.
         response_format: json, text, verbose_json, srt or vtt (the last two rendered locally).
         temperature: sampling temperature, 0 to 1.
@@ -773,7 +773,7 @@ def validate_transcription(
             "language",
             language,
             "iso_639_1",
-            "must be a two-letter ISO-639-1 code such as 'en'",
+            "must be a Whisper language code: ISO-639-1 such as 'en' (or the three-letter 'haw', 'yue')",
             "pass the code in lowercase, or leave it unset to detect the language",
         )
     if timestamp_granularities is not None:

@@ -380,6 +380,7 @@ AUDIO_ROWS: list[tuple[str, dict[str, Any], str, str]] = [
     ("granularity-format", {"response_format": "json", "timestamp_granularities": ["word"]}, "timestamp_granularities", "needs_verbose_json"),
     ("language-name", {"language": "english"}, "language", "iso_639_1"),
     ("language-case", {"language": "EN"}, "language", "iso_639_1"),
+    ("language-long", {"language": "engl"}, "language", "iso_639_1"),
     ("translation-language", {"model": "whisper-large-v3", "translation": True, "language": "fr"}, "language", "translation_no_language"),
     (
         "translation-granularities",
@@ -394,6 +395,7 @@ AUDIO_VALID: list[tuple[str, dict[str, Any]]] = [
     ("file", {}),
     ("url", {"filename": None, "size": None, "url": "https://example.com/a.mp3"}),
     ("verbose", {"response_format": "verbose_json", "timestamp_granularities": ["word", "segment"], "language": "en", "temperature": 1}),
+    ("hawaiian", {"language": "haw"}),
     ("translation", {"model": "whisper-large-v3", "translation": True, "response_format": "text", "prompt": "names"}),
     ("srt", {"response_format": "srt", "filename": "dir.v2/clip.MP3", "timestamp_granularities": ["segment"]}),
     ("unknown-model", {"model": "whisper-next"}),

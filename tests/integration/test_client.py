@@ -192,6 +192,14 @@ class TestModelsAudioHealth:
         else:
             assert isinstance(result, str) and result.strip()
 
+    async def test_transcription_by_url_is_sent_as_multipart(self, autojump_clock: trio.abc.Clock) -> None:
+        """A url= transcription (no file) still goes out as multipart/form-data and is answered."""
+        async with client_for(make_emulator()) as groq:
+            result = await groq.audio.transcriptions.create(
+                model="whisper-large-v3", url="https://example.com/talk.mp3", response_format="verbose_json"
+            )
+        assert result.text and result.duration > 0
+
     async def test_translation_needs_a_translation_model(self, autojump_clock: trio.abc.Clock) -> None:
         """Translation on whisper-large-v3 works; on the turbo model it is refused before sending."""
         async with client_for(make_emulator()) as groq:
