@@ -237,7 +237,7 @@ def _check_envelope(obj: dict[str, Any], line: int) -> tuple[str, str] | None:
     if method != "POST":
         return "invalid_method", f"line {line}: method is {method!r}; only \"POST\" is supported"
     url = obj.get("url", "/v1/chat/completions")
-    if url not in CHAT_URLS:
+    if not isinstance(url, str) or url not in CHAT_URLS:
         return "invalid_url", (
             f"line {line}: url is {url!r}; only chat completions are supported "
             f"({' or '.join(sorted(CHAT_URLS))})"

@@ -178,7 +178,7 @@ class Endpoint(msgspec.Struct, frozen=True):
             return None
         return (
             "No GROQ_API_KEY and no --base-url: running against the bundled Groq emulator in-process "
-            f"(free-tier limits, clock x{self.emulator.time_scale:g}); set GROQ_API_KEY to use Groq."
+            f"(free-tier limits, clock x{self.emulator.time_scale:g}). Set GROQ_API_KEY to call Groq."
         )
 
 
@@ -265,5 +265,6 @@ async def open_endpoint(endpoint: Endpoint) -> AsyncIterator[Client]:
 
     emulator = Emulator(endpoint.emulator)
     async with httpx.AsyncClient(transport=emulator.transport(), base_url=endpoint.config.base_url) as http:
-        async with open_client(endpoint.config, http_client=http) as client:
+        # The client's budget must run on the emulator's compressed clock, or it would wait out real minutes.
+        async with open_client(endpoint.config, http_client=http, time_scale=endpoint.emulator.time_scale) as client:
             yield client

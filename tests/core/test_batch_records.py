@@ -79,6 +79,11 @@ class TestParseLine:
         bad = parse_line(line({"custom_id": "x", "url": "/v1/embeddings", "body": BODY}), 1)
         assert isinstance(bad, BadLine) and bad.code == "invalid_url"
 
+    def test_non_string_url_is_a_bad_line(self) -> None:
+        """A url that is not a string (here an object) is refused, not crashed on."""
+        bad = parse_line(line({"custom_id": "x", "url": {"a": 1}, "body": BODY}), 1)
+        assert isinstance(bad, BadLine) and bad.code == "invalid_url"
+
     def test_missing_body_is_a_bad_line(self) -> None:
         """A batch line without an object body is refused as invalid_body."""
         bad = parse_line(line({"custom_id": "x"}), 1)
