@@ -1,0 +1,48 @@
+"""The public surface: every exported name resolves, is documented, and importing stays cheap."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import orchestrator
+
+
+@pytest.mark.parametrize("name", [name for name in orchestrator.__all__ if name != "__version__"])
+def test_every_public_name_resolves_and_is_documented(name: str) -> None:
+    """Each name in __all__ imports from its private module and carries a docstring."""
+    value = getattr(orchestrator, name)
+    if callable(value) or isinstance(value, type):
+        assert (value.__doc__ or "").strip(), f"orchestrator.{name} has no docstring"
+
+
+def test_unknown_names_raise_attribute_error() -> None:
+    """A misspelt name fails like any module attribute would."""
+    with pytest.raises(AttributeError, match="open_clinet"):
+        orchestrator.open_clinet  # noqa: B018
+
+
+def test_dir_lists_the_public_names() -> None:
+    """dir(orchestrator) shows the public API for completion in a REPL."""
+    assert "open_client" in dir(orchestrator) and "run_batch" in dir(orchestrator)
+
+
+def test_import_is_lazy() -> None:
+    """`import orchestrator` loads neither trio, httpx nor jsonschema until a name is used."""
+    code = (
+        "import sys, orchestrator;"
+        "heavy = [m for m in ('trio', 'httpx', 'jsonschema', 'msgspec', 'rich') if m in sys.modules];"
+        "print(','.join(heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_cli_help_runs() -> None:
+    """`python -m orchestrator --help` prints the subcommands and exits 0."""
+    result = subprocess.run([sys.executable, "-m", "orchestrator", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for command in ("batch", "chat", "models", "transcribe", "translate", "health", "emulate", "rate-limits"):
+        assert command in result.stdout
