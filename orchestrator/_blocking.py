@@ -412,7 +412,10 @@ class BlockingJobHandle:
         return self._owner._run(_call, self._owner, self._handle.result, {})
 
     def outcome(self) -> Outcome:
-        """Wait for the job and return its outcome (value or error, attempts, status) without raising."""
+        """Wait for the job and return its outcome (value or error, attempts, status) without raising.
+
+        For a ``stream=True`` job use :meth:`result`, which wraps the stream for blocking reads.
+        """
         return self._owner._run(self._handle.outcome)
 
     def __repr__(self) -> str:

@@ -45,6 +45,12 @@ def emulator() -> Emulator:
     return make_emulator(limits={MODEL: HIGH})
 
 
+@pytest.fixture
+def paced() -> Emulator:
+    """An emulator that sends one SSE event per token (an instant one coalesces them into big writes)."""
+    return make_emulator(limits={MODEL: HIGH}, tokens_per_second=1e9)
+
+
 def blocking_client(emulator: Emulator, **overrides: Any) -> orchestrator.BlockingClient:
     """A BlockingClient whose HTTP client (made on the loop thread) talks to ``emulator``."""
     overrides.setdefault("api_key", KEY)
@@ -193,21 +199,21 @@ class TestStreaming:
         text = lambda chunks: "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)  # noqa: E731
         assert text(batched) == text(plain) and text(plain)
 
-    def test_leaving_the_with_early_closes_the_http_stream(self, emulator: Emulator) -> None:
+    def test_leaving_the_with_early_closes_the_http_stream(self, paced: Emulator) -> None:
         """Breaking out after one chunk closes the response: the emulator sees a disconnect, not a completion."""
-        with blocking_client(emulator) as groq:
+        with blocking_client(paced) as groq:
             with groq.chat.completions.create(
                 model=MODEL, messages=user("A long story"), max_completion_tokens=2000, stream=True
             ) as stream:
                 next(stream)
             closed = settle(groq, lambda: groq.statistics().streams_open == 0)
-            stats = emulator.stats()
+            stats = paced.stats()
             stream.close()  # idempotent
         assert closed and (stats.streams_disconnected, stats.streams_completed) == (1, 0)
 
-    def test_abandoned_stream_is_closed_when_collected(self, emulator: Emulator) -> None:
+    def test_abandoned_stream_is_closed_when_collected(self, paced: Emulator) -> None:
         """A stream dropped without close() frees its connection when garbage collected."""
-        with blocking_client(emulator) as groq:
+        with blocking_client(paced) as groq:
             stream = groq.chat.completions.create(
                 model=MODEL, messages=user("A long story"), max_completion_tokens=2000, stream=True
             )
@@ -215,11 +221,11 @@ class TestStreaming:
             del stream
             gc.collect()
             closed = settle(groq, lambda: groq.statistics().streams_open == 0)
-        assert closed and emulator.stats().streams_disconnected == 1
+        assert closed and paced.stats().streams_disconnected == 1
 
-    def test_a_slow_reader_holds_the_stream_back(self, emulator: Emulator) -> None:
+    def test_a_slow_reader_holds_the_stream_back(self, paced: Emulator) -> None:
         """While the reader pauses, the loop thread reads at most a few batches ahead and the stream stays open."""
-        with blocking_client(emulator) as groq:
+        with blocking_client(paced) as groq:
             with groq.chat.completions.create(
                 model=MODEL, messages=user("A long story"), max_completion_tokens=2000, stream=True
             ) as stream:
