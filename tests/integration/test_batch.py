@@ -213,3 +213,34 @@ async def test_refused_key_stops_the_batch_unrecorded(tmp_path: Path, autojump_c
     with pytest.raises(AuthenticationError):
         await run(source, tmp_path / "out.jsonl", emulator_settings=settings)
     assert (tmp_path / "out.jsonl").read_text() == ""
+
+
+async def test_explicit_config_takes_overrides_and_limits(tmp_path: Path,
+                                                          autojump_clock: trio.testing.MockClock) -> None:
+    """With an explicit Config, base_url, limits and retries given as arguments are applied over it."""
+    from orchestrator._config import ModelLimits
+
+    source = write(tmp_path / "jobs.jsonl", [job("a")])
+    config = Config(api_key="gsk_test_key_123456")
+    summary = await run(source, tmp_path / "out.jsonl", config=config, base_url="http://127.0.0.1:9/openai/v1",
+                        limits={MODEL: ModelLimits(rpm=5)}, max_retries=0)
+    assert (summary.endpoint, summary.failed) == ("http://127.0.0.1:9/openai/v1", 1)
+
+
+@pytest.mark.parametrize(("options", "field"), [({"concurrency": 0}, "concurrency"), ({"grace": -1.0}, "grace")])
+async def test_bad_options_are_refused(tmp_path: Path, options: dict[str, Any], field: str) -> None:
+    """Out-of-range options raise a ConfigError naming the option before any file is touched."""
+    from orchestrator._errors import ConfigError
+
+    with pytest.raises(ConfigError, match=field):
+        await run(tmp_path / "in.jsonl", tmp_path / "out.jsonl", **options)
+
+
+def test_blocking_run_batch(tmp_path: Path) -> None:
+    """run_batch (blocking, trio.run inside) gives the same summary as the async form."""
+    from orchestrator._batch import run_batch
+
+    source = write(tmp_path / "jobs.jsonl", [job("a"), job("b")])
+    summary = run_batch(source, tmp_path / "out.jsonl", quiet=True, environ={},
+                        emulator_settings=EmulatorSettings(latency="instant", time_scale=1000.0))
+    assert (summary.succeeded, summary.complete) == (2, True)

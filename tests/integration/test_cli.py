@@ -240,3 +240,25 @@ class TestHealthAndLimits:
         """rate-limits --json prints one snapshot per probed model."""
         code = main(["rate-limits", "--json", "--model", MODEL, "--model", "qwen/qwen3-32b"])
         assert (code, sorted(json.loads(capsys.readouterr().out))) == (0, sorted([MODEL, "qwen/qwen3-32b"]))
+
+
+class TestArgumentErrors:
+    @pytest.mark.parametrize(("argv", "message"), [
+        (["batch", "i", "-o", "o", "--concurrency", "0"], "must be at least 1"),
+        (["batch", "i", "-o", "o", "--concurrency", "many"], "is not an integer"),
+        (["batch", "i", "-o", "o", "--grace", "-1"], "finite number of seconds"),
+        (["batch", "i", "-o", "o", "--grace", "soon"], "not a number of seconds"),
+        (["chat", "hi", "--max-retries", "-2"], "must be at least 0"),
+        (["transcribe", "a.wav", "--response-format", "mp3"], "invalid choice"),
+    ])
+    def test_bad_values_are_usage_errors(self, argv: list[str], message: str,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+        """Out-of-range or malformed option values exit 2 with a message naming the problem."""
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert (info.value.code, message in capsys.readouterr().err) == (2, True)
+
+    def test_output_must_differ_from_input(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """Writing results over the input file is refused."""
+        source = jobs_file(tmp_path / "jobs.jsonl", ["a"])
+        assert (main(["batch", str(source), "-o", str(source)]), "differ" in capsys.readouterr().err) == (2, True)
