@@ -244,3 +244,13 @@ def test_blocking_run_batch(tmp_path: Path) -> None:
     summary = run_batch(source, tmp_path / "out.jsonl", quiet=True, environ={},
                         emulator_settings=EmulatorSettings(latency="instant", time_scale=1000.0))
     assert (summary.succeeded, summary.complete) == (2, True)
+
+
+async def test_request_over_tpm_is_recorded_unsent(tmp_path: Path, autojump_clock: trio.testing.MockClock) -> None:
+    """A job needing more tokens than the model's TPM is recorded as rate_limit_exceeded (413), never retried."""
+    source = write(tmp_path / "jobs.jsonl", [job("huge", chat(max_completion_tokens=20_000)), job("fine")])
+    await run(source, tmp_path / "out.jsonl")
+    out = results(tmp_path / "out.jsonl")
+    response = out["huge"]["response"]
+    assert (response is None or response["status_code"] == 413, out["huge"]["error"]["code"],
+            out["huge"]["error"].get("attempts"), out["fine"]["error"]) == (True, "rate_limit_exceeded", None, None)
