@@ -52,7 +52,7 @@ from orchestrator._batch_records import (
 )
 from orchestrator._batch_summary import BatchSummary, BatchTally
 from orchestrator._client import Client
-from orchestrator._config import Config, ModelLimits
+from orchestrator._config import Config, ModelLimits, RateLimitConfig
 from orchestrator._endpoint import Endpoint, FileSettings, load_config_file, open_endpoint, resolve_endpoint
 from orchestrator._errors import AuthenticationError, AuthorizationError, CircuitOpenError, ConfigError, GroqError
 from orchestrator._map import JobResult
@@ -62,8 +62,6 @@ __all__ = ["run_batch", "run_batch_async"]
 
 log = structlog.get_logger("orchestrator.batch")
 
-#: Default requests in flight; the client's worker pool gets the same number.
-DEFAULT_CONCURRENCY = 64
 _REFRESH_SECONDS = 0.25
 # Checkpoint every this many input lines, so skipping a long answered prefix never starves trio.
 _CHECKPOINT_EVERY = 256
@@ -188,19 +186,19 @@ def _resolve(
     base_url: str | None,
     timeout: float | None,
     max_retries: int | None,
-    concurrency: int,
+    concurrency: int | None,
     limits: Mapping[str, ModelLimits] | None,
     emulator_settings: Any,
     environ: Mapping[str, str] | None,
 ) -> Endpoint:
     if config is not None:
-        changes: dict[str, Any] = {"workers": concurrency}
-        for name, value in (("base_url", base_url), ("timeout", timeout), ("max_retries", max_retries)):
+        changes: dict[str, Any] = {}
+        for name, value in (
+            ("base_url", base_url), ("timeout", timeout), ("max_retries", max_retries), ("workers", concurrency),
+        ):
             if value is not None:
                 changes[name] = value
         if limits:
-            from orchestrator._config import RateLimitConfig
-
             merged = {**config.rate_limit_config.model_limits, **limits}
             changes["rate_limit_config"] = RateLimitConfig(model_limits=merged)
         return Endpoint(config.replace(**changes))
@@ -224,7 +222,7 @@ async def run_batch_async(
     config: Config | None = None,
     config_file: PathArg | FileSettings | None = None,
     model: str | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = None,
     priority_field: str | None = None,
     max_retries: int | None = None,
     timeout: float | None = None,
@@ -250,8 +248,9 @@ async def run_batch_async(
             with no API key and no base URL the embedded emulator is used (one line says so).
         config_file: a TOML file (or parsed `FileSettings`) with defaults; never the API key.
         model: replace every job's model.
-        concurrency: requests in flight at once (the worker pool size); twice as many jobs are handed to
-            the client at a time, which bounds memory and what a Ctrl-C waits for.
+        concurrency: requests in flight at once (the worker pool size; default: the config file's, else
+            the config's ``workers``, 64). Twice as many jobs are handed to the client at a time, which
+            bounds memory and what a Ctrl-C waits for.
         priority_field: top-level input field with an integer priority; higher runs sooner.
         max_retries, timeout, base_url, limits: override the config (``limits`` per model).
         grace: seconds in-flight jobs get to finish after SIGINT/SIGTERM before they are cancelled.
@@ -273,7 +272,7 @@ async def run_batch_async(
         ConfigError: a setting is invalid.
         OSError: a file cannot be read or written.
     """
-    if concurrency < 1:
+    if concurrency is not None and concurrency < 1:
         raise ConfigError(field="concurrency", value=concurrency, rule="must be at least 1")
     if grace < 0:
         raise ConfigError(field="grace", value=grace, rule="must be zero or more seconds")
@@ -300,7 +299,7 @@ async def run_batch_async(
              endpoint=endpoint.description)
     # Jobs handed to the client at once (waiting for budget or in flight). Twice the workers keeps every
     # worker busy while bounding what a Ctrl-C has to wait for: these are the jobs the grace period covers.
-    window = 2 * concurrency
+    window = 2 * endpoint.config.workers
     with ResultWriter(target) as writer:
         run = _Run(
             input_path=source, output_path=target, writer=writer,

@@ -250,17 +250,14 @@ def _error(message: str) -> None:
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from orchestrator._batch import DEFAULT_CONCURRENCY, run_batch
-    from orchestrator._endpoint import load_config_file
+    from orchestrator._batch import run_batch
 
-    file = load_config_file(args.config) if args.config else None
-    concurrency = args.concurrency or (file.concurrency if file and file.concurrency else DEFAULT_CONCURRENCY)
     summary = run_batch(
         args.input,
         args.output,
-        config_file=file,
+        config_file=args.config,
         model=args.model,
-        concurrency=concurrency,
+        concurrency=args.concurrency,
         priority_field=args.priority_field,
         max_retries=args.max_retries,
         timeout=args.timeout,
