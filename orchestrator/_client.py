@@ -13,8 +13,8 @@ from __future__ import annotations
 import random
 import ssl
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Final, final
 
 import httpx
@@ -34,7 +34,8 @@ from actors._worker import WorkerPool
 
 from ._catalog import DEFAULT_CATALOG, ModelCatalog
 from ._config import Config, RateLimitConfig
-from ._errors import GroqError, RequestTooLargeError
+from ._secret import SecretString
+from ._errors import GroqError, RequestTooLargeError, unwrapped_errors
 from ._map import JobResult, map_jobs
 from ._resources import Audio, Chat, Models
 from ._tokens import estimate_prompt_tokens
@@ -284,6 +285,9 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
     Jobs still queued when the block exits are cancelled; use :meth:`Client.map` or await
     your handles inside the block.
     """
+    if isinstance(overrides.get("api_key"), str):
+        # Wrapped at once, so no frame of ours holds the raw key for a traceback to show.
+        overrides["api_key"] = SecretString(overrides["api_key"])
     http_client: httpx.AsyncClient | None = overrides.pop("http_client", None)
     catalog: ModelCatalog = overrides.pop("catalog", None) or DEFAULT_CATALOG
     rng: random.Random | None = overrides.pop("rng", None)
@@ -351,7 +355,7 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
         on_headers=learned.add,
     )
     try:
-        with _unwrapped_errors():
+        with unwrapped_errors():
             async with open_service_nursery() as nursery:
                 await nursery.start(scheduler.run)
                 await nursery.start(pool.run)
@@ -372,24 +376,6 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
         if owned:
             with trio.CancelScope(shield=True):
                 await http.aclose()
-
-
-@contextmanager
-def _unwrapped_errors() -> Iterator[None]:
-    """Let an error from the caller's block escape as itself, not as a one-member ExceptionGroup.
-
-    The service nursery wraps whatever leaves it (trio's strict exception groups); a caller who
-    writes ``except ModelError`` around ``open_client`` should still catch a ModelError.
-    """
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        error: BaseException = group
-        while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
-            error = error.exceptions[0]
-        if error is group:
-            raise
-        raise error from error.__cause__
 
 
 def _limits_for(config: Config, catalog: ModelCatalog, model: str) -> ModelLimits:

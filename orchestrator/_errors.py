@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ClassVar, Final, Literal
 
 import msgspec
@@ -61,6 +62,7 @@ __all__ = [
     "TimeoutError",
     "ValidationError",
     "error_from_response",
+    "unwrapped_errors",
 ]
 
 LimitType = Literal["requests", "tokens", "audio_seconds"]
@@ -672,6 +674,25 @@ def _classify(status: int, code: str | None, type_: str | None) -> type[GroqErro
 
 def _default_message(status: int) -> str:
     return f"Groq answered HTTP {status} with no error message"
+
+
+@contextmanager
+def unwrapped_errors() -> Iterator[None]:
+    """Let one error escape a nursery as itself, not as a one-member ExceptionGroup.
+
+    trio wraps whatever leaves a nursery in an ExceptionGroup; a caller who writes
+    ``except ModelError`` around ``open_client`` or ``map`` should still catch a ModelError.
+    Groups of several errors are left as they are.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        error: BaseException = group
+        while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+            error = error.exceptions[0]
+        if error is group:
+            raise
+        raise error from error.__cause__
 
 
 def error_from_response(status: int, headers: Mapping[str, str], body: bytes) -> GroqError:

@@ -25,7 +25,7 @@ import trio
 
 from actors._job import Job
 
-from ._errors import GroqError
+from ._errors import GroqError, unwrapped_errors
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -141,9 +141,10 @@ async def map_jobs(
             feeding = False
             finish_if_done()
 
-    async with receive, trio.open_nursery() as nursery:
-        nursery.start_soon(feed, name="map feeder")
-        try:
-            yield _Results(receive, permits)
-        finally:
-            nursery.cancel_scope.cancel()
+    with unwrapped_errors():
+        async with receive, trio.open_nursery() as nursery:
+            nursery.start_soon(feed, name="map feeder")
+            try:
+                yield _Results(receive, permits)
+            finally:
+                nursery.cancel_scope.cancel()

@@ -147,7 +147,7 @@ class TestChat:
 class TestStreamCancellation:
     async def test_closing_a_stream_midway_disconnects_the_server(self, autojump_clock: trio.abc.Clock) -> None:
         """Leaving the stream's block after two chunks closes the response; the emulator counts a disconnect."""
-        emulator = make_emulator(tokens_per_chunk=1)
+        emulator = make_emulator(tokens_per_chunk=1, tokens_per_second=1e9, completion_tokens=(400, 500))
         async with client_for(emulator) as groq:
             async with await groq.chat.completions.create(
                 model=MODEL, messages=user("Write at length"), max_completion_tokens=500, stream=True

@@ -52,6 +52,19 @@ class TestVolume:
         assert isinstance(outcomes["typo"].error, orchestrator.ValidationError)
         assert outcomes["typo"].error.field == "temprature"
 
+    async def test_an_error_in_the_items_reaches_the_caller_as_itself(self, autojump_clock: trio.abc.Clock) -> None:
+        """If the caller's item iterator fails, map raises that error, not an ExceptionGroup."""
+
+        def broken():
+            yield 0, {"model": MODEL, "messages": user("hi")}
+            raise KeyError("input file vanished")
+
+        async with client_for(make_emulator()) as groq:
+            with pytest.raises(KeyError, match="vanished"):
+                async with groq.map(broken()) as results:
+                    async for _ in results:
+                        pass
+
     async def test_map_memory_is_bounded_by_max_in_flight(self, autojump_clock: trio.abc.Clock) -> None:
         """A slow consumer never has more than max_in_flight jobs alive in the client."""
         peak = 0
