@@ -13,7 +13,9 @@ trio worker, instant latency, rate limits lifted) in its own process; load comes
 - **streams**: one process opens ``--streams`` streaming requests at once (one connection each), waits until
   every stream has delivered its first token (a barrier: all of them are open together), asks the
   emulator's ``/_emulator/stats`` how many streams it is serving at that moment, then reads every stream to
-  ``data: [DONE]``.
+  ``data: [DONE]``. Twice: against the instant server (which writes whole streams into the socket buffers
+  at once, so it has usually finished generating by the barrier), and against a second server pacing
+  tokens at ``--paced-tps`` (``--latency realistic``), which really holds every stream open together.
 
 Besides throughput it reports the CPU each side spent per request (from ``/proc``), because this 2-core
 machine is shared: the wall-clock rate moves with other people's load, CPU per request much less, and
@@ -22,7 +24,7 @@ machine is shared: the wall-clock rate moves with other people's load, CPU per r
 Usage::
 
     python bench/bench_emulator.py [--duration 8] [--load-procs 2] [--connections 8] [--streams 500]
-                                   [--stream-tokens 400] [--json bench_emulator.json]
+                                   [--stream-tokens 400] [--paced-tps 25] [--paced-tokens 100] [--json out.json]
 """
 
 from __future__ import annotations
@@ -188,7 +190,8 @@ async def streams_worker(url: str, streams: int, tokens: int) -> dict[str, Any]:
         except httpx.HTTPError:
             events["errors"] += 1
 
-    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=120) as client, httpx.AsyncClient() as probe:
+    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=120) as client, httpx.AsyncClient(timeout=120) as probe:
+        await probe.get(stats_url)  # connect now: at the barrier this process is too busy to connect in time
         async with trio.open_nursery() as nursery:
             for _ in range(streams):
                 nursery.start_soon(one, client)
@@ -224,11 +227,15 @@ def run_worker(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- the conductor
 
 
-def start_server(stream_tokens: int) -> tuple[subprocess.Popen[str], str]:
-    """Start ``python -m orchestrator.emulator`` (what ``groq-orch emulate`` runs) and return it with its base URL."""
+def start_server(stream_tokens: int, *pacing: str) -> tuple[subprocess.Popen[str], str]:
+    """Start ``python -m orchestrator.emulator`` (what ``groq-orch emulate`` runs) and return it with its base URL.
+
+    Without ``pacing`` flags it runs the instant profile; with them (e.g. ``--latency realistic ...``) streams
+    take time, so the server really holds them all open at once.
+    """
     command = [
         sys.executable, "-m", "orchestrator.emulator", "--port", "0", "--latency", "instant",
-        "--limits", HUGE_LIMITS, "--completion-tokens", f"{stream_tokens},{stream_tokens}",
+        "--limits", HUGE_LIMITS, "--completion-tokens", f"{stream_tokens},{stream_tokens}", *pacing,
     ]
     server = subprocess.Popen(
         command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True
@@ -246,7 +253,15 @@ def spawn(kind: str, url: str, args: argparse.Namespace, start_at: float) -> sub
         "--duration", str(args.duration), "--start-at", str(start_at), "--streams", str(args.streams),
         "--stream-tokens", str(args.stream_tokens),
     ]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def result_of(worker: subprocess.Popen[str]) -> dict[str, Any]:
+    """The JSON line a worker printed; its stderr if it printed none."""
+    out, err = worker.communicate()
+    if not out.strip():
+        raise SystemExit(f"a load worker failed (exit {worker.returncode}):\n{err}")
+    return json.loads(out)
 
 
 def load_phase(kind: str, url: str, processes: int, args: argparse.Namespace, server_pid: int) -> dict[str, Any]:
@@ -255,7 +270,7 @@ def load_phase(kind: str, url: str, processes: int, args: argparse.Namespace, se
     workers = [spawn(kind, url, args, start_at) for _ in range(processes)]
     time.sleep(max(0.0, start_at - time.time()))
     server_cpu = process_cpu_seconds(server_pid)
-    results = [json.loads(worker.communicate()[0]) for worker in workers]
+    results = [result_of(worker) for worker in workers]
     server_cpu = process_cpu_seconds(server_pid) - server_cpu
     ok = sum(r["ok"] for r in results)
     latencies = [value for r in results for value in r["latencies"]]
@@ -272,10 +287,10 @@ def load_phase(kind: str, url: str, processes: int, args: argparse.Namespace, se
     }
 
 
-def stream_phase(url: str, args: argparse.Namespace, server_pid: int) -> dict[str, Any]:
+def stream_phase(profile: str, url: str, args: argparse.Namespace, server_pid: int) -> dict[str, Any]:
     server_cpu = process_cpu_seconds(server_pid)
-    worker = spawn("streams", url, args, 0.0)
-    result = json.loads(worker.communicate()[0])
+    result = result_of(spawn("streams", url, args, 0.0))
+    result["profile"] = profile
     result["server_cpu_s"] = process_cpu_seconds(server_pid) - server_cpu
     first = result.pop("first_token")
     result["first_token_p50_ms"] = percentile(first, 50) * 1e3
@@ -292,6 +307,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8, help="connections per load process (default 8)")
     parser.add_argument("--streams", type=int, default=500, help="concurrent streams (default 500)")
     parser.add_argument("--stream-tokens", type=int, default=400, help="tokens per stream (default 400)")
+    parser.add_argument(
+        "--paced-tps", type=float, default=25.0, help="generation speed of the paced stream run (default 25 tokens/s)"
+    )
+    parser.add_argument("--paced-tokens", type=int, default=100, help="tokens per paced stream (default 100)")
     parser.add_argument("--json", dest="json_path", help="write the results here")
     parser.add_argument("--worker", choices=("httpx", "raw", "streams"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -311,7 +330,17 @@ def main() -> None:
             load_phase("httpx", url, args.load_procs, args, server.pid),
             load_phase("raw", url, args.raw_procs, args, server.pid),
         ]
-        streams = stream_phase(url, args, server.pid)
+        streams = [stream_phase("instant", url, args, server.pid)]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    pacing = ("--latency", "realistic", "--tokens-per-second", str(args.paced_tps), "--tokens-per-chunk", "5")
+    server, base_url = start_server(args.paced_tokens, *pacing)
+    paced = argparse.Namespace(**{**vars(args), "stream_tokens": args.paced_tokens})
+    try:
+        streams.append(
+            stream_phase(f"{args.paced_tps:g} tok/s, 5 per event", base_url + "/chat/completions", paced, server.pid)
+        )
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -327,12 +356,13 @@ def main() -> None:
         ],
     )
     print_table(
-        f"{args.streams} concurrent streams of {args.stream_tokens} tokens (one token per SSE event)",
-        ["streams", "all open after s", "server open at barrier", "completed", "errors", "events", "events/s",
-         "first token p50 ms", "first token p99 ms", "total s"],
-        [[streams["streams"], streams["all_open_s"], streams["server_streams_open_at_barrier"], streams["complete"],
-          streams["errors"], streams["total"], streams["events_per_s"], streams["first_token_p50_ms"],
-          streams["first_token_p99_ms"], streams["elapsed"]]],
+        f"{args.streams} concurrent streams ({args.stream_tokens} tokens instant, {args.paced_tokens} paced), "
+        "held open until every one has its first token",
+        ["latency", "streams", "all open after s", "server open at barrier", "completed", "errors", "events",
+         "events/s", "first token p50 ms", "first token p99 ms", "total s"],
+        [[row["profile"], row["streams"], row["all_open_s"], row["server_streams_open_at_barrier"], row["complete"],
+          row["errors"], row["total"], row["events_per_s"], row["first_token_p50_ms"], row["first_token_p99_ms"],
+          row["elapsed"]] for row in streams],
     )
     best = max(p["requests_per_s"] for p in phases)
     capacity = min(1e3 / p["server_cpu_ms_per_request"] for p in phases)
