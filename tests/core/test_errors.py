@@ -388,7 +388,7 @@ class TestErrors:
 
     def test_every_export_is_a_groq_error(self) -> None:
         """Every exported class belongs to the one hierarchy."""
-        classes = [getattr(_errors, name) for name in _errors.__all__ if name != "error_from_response"]
+        classes = [getattr(_errors, name) for name in _errors.__all__ if name not in ("error_from_response", "unwrapped_errors")]
         assert all(issubclass(cls, GroqError) for cls in classes) and len(classes) == len(RETRYABLE) + 1
 
     def test_hierarchy_shape(self) -> None:
@@ -470,3 +470,18 @@ class TestAdvice:
     def test_stream_advice_counts_partial(self) -> None:
         """StreamError says how much partial content survived."""
         assert "keeps the 5 characters" in str(StreamError("dropped", partial_content="hello"))
+
+
+class TestUnwrappedErrors:
+    def test_a_single_error_escapes_as_itself(self) -> None:
+        """One error inside (nested) one-member groups comes out unwrapped."""
+        with pytest.raises(KeyError):
+            with _errors.unwrapped_errors():
+                raise ExceptionGroup("outer", [ExceptionGroup("inner", [KeyError("k")])])
+
+    def test_several_errors_stay_grouped(self) -> None:
+        """A group of two errors is re-raised as the group."""
+        with pytest.raises(ExceptionGroup) as caught:
+            with _errors.unwrapped_errors():
+                raise ExceptionGroup("two", [KeyError("a"), ValueError("b")])
+        assert len(caught.value.exceptions) == 2
