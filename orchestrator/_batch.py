@@ -39,7 +39,7 @@ import trio
 from rich.console import Console
 from rich.live import Live
 
-from orchestrator._batch_io import ResultWriter, iter_input_lines, open_results, scan_input
+from orchestrator._batch_io import AnsweredIds, ResultWriter, iter_input_lines, open_results, scan_input
 from orchestrator._batch_records import (
     BadLine,
     Job,
@@ -82,7 +82,7 @@ class _Run:
         output_path: Path,
         writer: ResultWriter,
         tally: BatchTally,
-        answered: Any,
+        answered: AnsweredIds,
         model: str | None,
         priority_field: str | None,
         window: int,

@@ -33,7 +33,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import msgspec
 
@@ -210,7 +210,7 @@ class ResumeState(msgspec.Struct, frozen=True):
         repaired_bytes: bytes of an incomplete last line that were truncated away (0 if none).
     """
 
-    answered: Any  # AnsweredIds (msgspec Structs cannot type arbitrary classes)
+    answered: AnsweredIds
     lines: int
     repaired_bytes: int
 
