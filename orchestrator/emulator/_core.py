@@ -30,6 +30,7 @@ import trio
 from actors._duration import format_go_duration
 from orchestrator._tokens import estimate_prompt_tokens
 from orchestrator.emulator import _shaping
+from orchestrator.emulator._asgi import asgi_app_for
 from orchestrator.emulator._audio import AudioError, parse_audio_request, render_audio
 from orchestrator.emulator._chat import (
     ChatContext,
@@ -119,6 +120,8 @@ class Emulator:
         self._counter = 0
         self._epoch: float | None = None
         self._fingerprints: dict[str, str] = {}
+        #: The ASGI 3 application serving this emulator (for hypercorn, or any ASGI server running on trio).
+        self.asgi_app = asgi_app_for(self)
 
     def __repr__(self) -> str:
         return (
@@ -136,12 +139,6 @@ class Emulator:
         """Zero the counters (rate-limit state is kept: it is behaviour, not statistics)."""
         self._stats.reset()
 
-    @property
-    def asgi_app(self) -> Callable[..., object]:
-        """The ASGI 3 application serving this emulator (for hypercorn or any ASGI server on trio)."""
-        from orchestrator.emulator._asgi import asgi_app_for
-
-        return asgi_app_for(self)
 
     def transport(self) -> httpx.AsyncBaseTransport:
         """An in-process ``httpx`` transport to this emulator: ``httpx.AsyncClient(transport=emulator.transport())``.
@@ -154,7 +151,11 @@ class Emulator:
         return EmulatorTransport(self)
 
     def emulated_now(self) -> float:
-        """Emulated seconds since the first request (trio's clock times ``time_scale``)."""
+        """Emulated seconds since the emulator started (trio's clock times ``time_scale``).
+
+        "Started" is the first call: :func:`~orchestrator.emulator.open_emulator_server` makes it when the
+        server is up; in-process, the first request does. Fault windows (``from``/``to``) count from there.
+        """
         now = trio.current_time()
         if self._epoch is None:
             self._epoch = now

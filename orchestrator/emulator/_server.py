@@ -103,6 +103,7 @@ async def open_emulator_server(
             partial(hypercorn_serve, emulator.asgi_app, config, shutdown_trigger=stop.wait, mode="asgi")
         )
         bound_port = int(binds[0].rsplit(":", 1)[1])
+        emulator.emulated_now()  # emulated time (fault windows, limits) starts with the server
         scheme = "https" if certfile else "http"
         try:
             yield EmulatorServer(

@@ -1,0 +1,66 @@
+"""EmulatorSettings validation and the package's public names."""
+
+from __future__ import annotations
+
+import pytest
+
+import orchestrator.emulator as emulator_package
+from orchestrator.emulator import EmulatorSettings
+from orchestrator.emulator._faults import FaultRule
+from orchestrator.emulator._limiter import LimitSpec
+from orchestrator.emulator._settings import parse_limits
+
+
+class TestEmulatorSettings:
+    def test_defaults_are_for_tests(self) -> None:
+        """The default emulator is instant, real time, seed 0, no faults, any gsk_ key."""
+        settings = EmulatorSettings()
+        assert (settings.latency_model().instant, settings.time_scale, settings.seed, settings.faults, settings.api_keys) == (
+            True, 1.0, 0, (), None
+        )
+
+    def test_fault_strings_are_parsed(self) -> None:
+        """Faults given as --faults strings become rules."""
+        assert EmulatorSettings(faults=["503:every=2"]).faults == (FaultRule(kind="503", every=2),)
+
+    def test_limits_override_catalog_but_keep_audio_seconds(self) -> None:
+        """An override replaces RPM/RPD/TPM/TPD; ASH/ASD still come from the catalog."""
+        settings = EmulatorSettings(limits={"whisper-large-v3": (1, 2, 3, 4)})
+        assert settings.limits_for("whisper-large-v3") == LimitSpec(rpm=1, rpd=2, tpm=3, tpd=4, ash=7_200, asd=28_800)
+        assert settings.limits_for("llama-3.1-8b-instant") == LimitSpec(rpm=30, rpd=14_400, tpm=6_000, tpd=500_000)
+
+    def test_keys(self) -> None:
+        """Without api_keys any gsk_ key passes; with them, only those."""
+        assert (EmulatorSettings().accepts_key("gsk_x"), EmulatorSettings().accepts_key("gsk_")) == (True, False)
+        assert EmulatorSettings(api_keys=["k1"]).accepts_key("gsk_x") is False
+
+    @pytest.mark.parametrize(
+        ("kwargs", "message"),
+        [
+            ({"time_scale": 0.0}, "time_scale=0.0"),
+            ({"latency": "fast"}, "latency profile 'fast' is unknown"),
+            ({"limits": {"m": (1, 2, 3)}}, r"limits\['m'\]"),
+            ({"limits": {"m": (1, 2, 3, 0)}}, "tpd=0"),
+            ({"faults": ["nope"]}, "unknown kind 'nope'"),
+            ({"completion_tokens": (5, 1)}, "completion_tokens"),
+            ({"tokens_per_chunk": 0}, "tokens_per_chunk=0"),
+            ({"max_body_size": 10}, "max_body_size=10"),
+            ({"api_keys": [""]}, "empty key"),
+        ],
+    )
+    def test_invalid_values_are_named(self, kwargs: dict[str, object], message: str) -> None:
+        """Each invalid setting is refused with its name and value."""
+        with pytest.raises(ValueError, match=message):
+            EmulatorSettings(**kwargs)  # type: ignore[arg-type]
+
+    def test_parse_limits(self) -> None:
+        """--limits text parses into a model and four numbers."""
+        assert parse_limits("openai/gpt-oss-20b=30/1000/8000/200000") == ("openai/gpt-oss-20b", (30, 1_000, 8_000, 200_000))
+
+
+def test_public_names() -> None:
+    """The package exports its documented names, each presented as orchestrator.emulator's."""
+    assert sorted(emulator_package.__all__) == [
+        "Emulator", "EmulatorServer", "EmulatorSettings", "EmulatorStats", "open_emulator_server", "serve"
+    ]
+    assert all(getattr(emulator_package, name).__module__ == "orchestrator.emulator" for name in emulator_package.__all__)
