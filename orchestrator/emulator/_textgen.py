@@ -64,7 +64,7 @@ def generate_tokens(rng: random.Random, count: int) -> Iterator[str]:
 
 
 class StopScanner:
-    """Cuts a text stream right before the first occurrence of any stop sequence.
+    """Cuts a text stream where the first completed stop sequence starts.
 
     Feed pieces in order; each call returns the text that is now safe to emit. After a stop sequence is
     found, :attr:`stopped` is true and nothing more is emitted; call :meth:`flush` at the end of the
@@ -86,11 +86,16 @@ class StopScanner:
         if not self._stops:
             return piece
         pending = self._pending + piece
+        # The model stops when a stop sequence is complete, so the one that *ends* first wins (on a tie, the
+        # longer one, which starts first); the answer is cut where it starts.
         cut = -1
+        first_end = 0
         for stop in self._stops:
             index = pending.find(stop)
-            if index != -1 and (cut == -1 or index < cut):
-                cut = index
+            if index != -1:
+                end = index + len(stop)
+                if cut == -1 or end < first_end or (end == first_end and index < cut):
+                    cut, first_end = index, end
         if cut != -1:
             self.stopped = True
             self._pending = ""

@@ -1,0 +1,45 @@
+"""Filler text generation and incremental stop-sequence cutting."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orchestrator.emulator._textgen import StopScanner, generate_tokens
+
+
+def cut(text: str, stops: list[str]) -> str:
+    """The reference answer: text up to the start of the stop sequence completed first (longer one on a tie)."""
+    hits = [(text.find(stop) + len(stop), text.find(stop)) for stop in stops if stop and stop in text]
+    return text[: min(hits)[1]] if hits else text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet="ab .\n", max_size=60),
+    stops=st.lists(st.text(alphabet="ab .\n", max_size=4), max_size=4),
+    splits=st.lists(st.integers(min_value=0, max_value=60), max_size=10),
+)
+def test_any_split_cuts_before_the_first_stop(text: str, stops: list[str], splits: list[int]) -> None:
+    """However the text is split into pieces, the output is cut where the first completed stop sequence starts."""
+    bounds = sorted({0, len(text), *(min(s, len(text)) for s in splits)})
+    scanner = StopScanner(stops)
+    out = "".join(scanner.feed(text[a:b]) for a, b in zip(bounds, bounds[1:]))
+    out += scanner.flush()
+    assert out == cut(text, stops)
+
+
+def test_stopped_scanner_emits_nothing_more() -> None:
+    """After a stop sequence, feeding more text and flushing yield nothing."""
+    scanner = StopScanner(["END"])
+    assert (scanner.feed("abcEN"), scanner.feed("Dxyz"), scanner.feed("more"), scanner.flush()) == ("abc", "", "", "")
+    assert scanner.stopped
+
+
+def test_tokens_are_deterministic_and_counted() -> None:
+    """The same seed gives the same tokens, exactly as many as asked, forming sentences."""
+    first = list(generate_tokens(random.Random(5), 200))
+    again = list(generate_tokens(random.Random(5), 200))
+    assert first == again and len(first) == 200 and "." in first and first[0][0].isupper()
