@@ -6,7 +6,7 @@ tokens is counting pieces. The same random generator (seeded by the emulator see
 
 :class:`StopScanner` applies ``stop`` sequences incrementally: it holds back at most the length of the
 longest stop sequence minus one character, so a 100,000-token stream needs no more memory than a short
-one, and the output ends right before the first stop sequence, as Groq's does.
+one, and the output ends where the first completed stop sequence starts, as Groq's does.
 """
 
 from __future__ import annotations
