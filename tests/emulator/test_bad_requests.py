@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import groq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from orchestrator.emulator import Emulator, EmulatorSettings
@@ -101,7 +104,7 @@ async def test_unknown_url_and_method(harness: Harness) -> None:
     assert (wrong.status_code, error_of(wrong)["code"]) == (405, "method_not_allowed")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     body=st.one_of(
         st.binary(max_size=200),
@@ -113,7 +116,7 @@ async def test_unknown_url_and_method(harness: Harness) -> None:
                 max_size=5,
             ),
             max_leaves=20,
-        ).map(lambda value: __import__("json").dumps(value).encode()),
+        ).map(lambda value: json.dumps(value).encode()),
     )
 )
 async def test_no_body_makes_a_500(body: bytes) -> None:

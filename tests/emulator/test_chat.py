@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import groq
 import jsonschema
 import msgspec
 import pytest
@@ -294,8 +295,6 @@ class TestModelRules:
 
     async def test_unknown_model_is_404(self, harness: Harness) -> None:
         """An unknown model gets 404 model_not_found, which the SDK raises as NotFoundError."""
-        import groq
-
         async with harness.sdk() as sdk:
             with pytest.raises(groq.NotFoundError, match="model_not_found"):
                 await sdk.chat.completions.create(model="llama-9000", messages=[{"role": "user", "content": "hi"}])

@@ -9,7 +9,7 @@ import pytest
 import trio
 
 from orchestrator.emulator import EmulatorSettings
-from tests.emulator.conftest import MODEL, Harness, chat, open_harness
+from tests.emulator.conftest import Harness, chat, open_harness
 
 
 async def statuses(harness: Harness, count: int, body: dict[str, object] | None = None) -> list[int]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from orchestrator.emulator._limiter import (
@@ -137,7 +138,7 @@ class TestRateLimiter:
         assert (len(limiter), limiter.get("k1", "m", 0.0) is first) == (2, True)
 
 
-@settings(max_examples=60, deadline=None)
+@hypothesis_settings(max_examples=60, deadline=None)
 @given(
     st.lists(
         st.tuples(st.floats(min_value=0.0, max_value=5.0), st.integers(min_value=0, max_value=3_000)),
@@ -159,7 +160,7 @@ def test_never_grants_more_than_the_limit_per_minute(steps: list[tuple[float, in
         assert in_window <= 6_000 + math.ceil(60.0 * 100)
 
 
-@settings(max_examples=60, deadline=None)
+@hypothesis_settings(max_examples=60, deadline=None)
 @given(st.integers(min_value=1, max_value=6_000), st.integers(min_value=1, max_value=6_000))
 def test_wait_is_exact(first: int, second: int) -> None:
     """Whenever a request is denied, it is admitted at exactly now + wait."""

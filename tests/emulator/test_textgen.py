@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from orchestrator.emulator._textgen import StopScanner, generate_tokens
@@ -16,7 +17,7 @@ def cut(text: str, stops: list[str]) -> str:
     return text[: min(hits)[1]] if hits else text
 
 
-@settings(max_examples=300, deadline=None)
+@hypothesis_settings(max_examples=300, deadline=None)
 @given(
     text=st.text(alphabet="ab .\n", max_size=60),
     stops=st.lists(st.text(alphabet="ab .\n", max_size=4), max_size=4),
