@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, final
 import trio
 
 from actors._duration import format_go_duration
+from orchestrator._catalog import ModelInfo
 from orchestrator._tokens import estimate_prompt_tokens
 from orchestrator.emulator import _shaping
 from orchestrator.emulator._asgi import asgi_app_for
@@ -70,6 +71,8 @@ API_PREFIX = "/openai/v1"
 STATS_PATH = "/_emulator/stats"
 _ORGANIZATION = "org_emulator"
 _ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # lower-case Crockford base32, as in Groq's req_ ids
+#: Fault kinds that replace the whole response (the others bend its body).
+_ANSWERING_KINDS = STATUS_KINDS | {"reset"}
 #: With instant latency, SSE events are written in batches of about this many bytes (one send each).
 _COALESCE_BYTES = 16 * 1024
 _FAULT_BODIES = {
@@ -211,12 +214,13 @@ class Emulator:
             return await self._chat(request, key, request_id, number, rng)
         if route.startswith("/audio/"):
             return await self._audio(request, route[len("/audio/") :], key, number, request_id, rng)
+        catalog = self.settings.catalog
         if route == "/models":
-            return json_response(200, {"object": "list", "data": [self._model_json(m.id) for m in self.settings.catalog]})
+            return json_response(200, {"object": "list", "data": [self._model_json(info) for info in catalog]})
         model = route[len("/models/") :]
-        if not self.settings.catalog.known(model):
+        if not catalog.known(model):
             return self._model_not_found(model)
-        return json_response(200, self._model_json(model))
+        return json_response(200, self._model_json(catalog.get(model)))
 
     def _unknown_url(self, request: EmulatorRequest) -> EmulatorResponse:
         return error_response(
@@ -233,16 +237,13 @@ class Emulator:
             return None
         return key
 
-    def _model_not_found(self, model: str, headers: list[tuple[str, str]] | None = None) -> EmulatorResponse:
+    def _model_not_found(self, model: str) -> EmulatorResponse:
         return error_response(
-            404,
-            f"The model `{model}` does not exist or you do not have access to it.",
-            code="model_not_found",
-            headers=headers,
+            404, f"The model `{model}` does not exist or you do not have access to it.", code="model_not_found"
         )
 
-    def _model_json(self, model: str) -> dict[str, object]:
-        info = self.settings.catalog.get(model)
+    @staticmethod
+    def _model_json(info: ModelInfo) -> dict[str, object]:
         return {
             "id": info.id,
             "object": "model",
@@ -354,7 +355,7 @@ class Emulator:
             return self._rejected(exc, self._headers_now(limiter))
         streaming = bool(request.stream)
         rule = self._fault(model, number, streaming=streaming)
-        if rule is not None and rule.kind in STATUS_KINDS | {"reset"}:
+        if rule is not None and rule.kind in _ANSWERING_KINDS:
             return self._fault_response(rule, self._headers_now(limiter))
         prompt_tokens = estimate_prompt_tokens(request)
         budget = request.completion_budget or 0
@@ -452,7 +453,7 @@ class Emulator:
             return EmulatorResponse(result.status, headers, result.body)
         limiter = self._limiter.get(key, audio.model, self.emulated_now())
         rule = self._fault(audio.model, number, streaming=False)
-        if rule is not None and rule.kind in STATUS_KINDS | {"reset"}:
+        if rule is not None and rule.kind in _ANSWERING_KINDS:
             return self._fault_response(rule, self._headers_now(limiter))
         refused, headers = self._admit(limiter, audio.model, audio_seconds=math.ceil(audio.billed_seconds))
         if refused is not None:

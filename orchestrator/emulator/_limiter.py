@@ -25,7 +25,11 @@ How tokens are counted
 - When the response is finished (or the client disconnects) the charge is reconciled to what was really
   used, ``prompt_tokens + completion_tokens``: an unused budget is given back, tokens generated beyond the
   reservation (possible only when no budget was given) are taken, even if that drives a bucket into debt.
-  A bucket in debt reports 0 remaining and a reset time that includes the debt.
+  A bucket in debt reports 0 remaining and a reset time that includes the debt. A request refused after
+  admission because of its output (``json_validate_failed``, ``tool_use_failed``) keeps its charge: the
+  tokens were generated. The ``x-ratelimit-*`` headers of a response show the state right after its
+  admission charge.
+- Requests refused before admission (bad requests, unknown models, injected faults) cost nothing.
 - A request whose admission cost is larger than a bucket's whole capacity can never run: it gets
   :class:`TooLarge` (the emulator answers 413, as Groq does for a request over TPM on its own).
 - Audio requests are charged 1 request at admission and their billed audio seconds (ASH, ASD) once the
