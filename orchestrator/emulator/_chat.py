@@ -67,25 +67,17 @@ _CHARS_PER_TOKEN = 4
 
 
 class ChatRejected(Exception):
-    """A request Groq would refuse; carries the status and the fields of Groq's error body."""
+    """A request Groq would refuse: the status, the message, and the other fields of Groq's error body.
 
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        type: str = "invalid_request_error",
-        code: str | None = None,
-        param: str | None = None,
-        failed_generation: str | None = None,
-    ) -> None:
+    ``fields`` holds ``type``, ``code``, ``param`` and ``failed_generation`` as keywords for
+    :func:`~orchestrator.emulator._http.error_response`.
+    """
+
+    def __init__(self, status: int, message: str, **fields: str | None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
-        self.type = type
-        self.code = code
-        self.param = param
-        self.failed_generation = failed_generation
+        self.fields = fields
 
 
 def parse_chat_request(body: bytes) -> ChatRequest:

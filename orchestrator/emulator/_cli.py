@@ -15,6 +15,7 @@ import argparse
 import math
 import os
 import sys
+from collections.abc import Callable
 
 from orchestrator.emulator._faults import parse_fault
 from orchestrator.emulator._server import serve
@@ -43,34 +44,25 @@ def _argtype(parse, what: str):  # type: ignore[no-untyped-def]
     return convert
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{text!r} must be a number > 0")
-    return value
+def _number(convert: Callable[[str], float], accept: Callable[[float], bool], rule: str) -> Callable[[str], float]:
+    """A flag parser: ``convert`` the text, then check it with ``accept``; ValueError says ``rule``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = math.nan
+        if not accept(value):
+            raise ValueError(f"{text!r} must be {rule}")
+        return value
+
+    return parse
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{text!r} must be a number of seconds >= 0")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65_535:
-        raise ValueError(f"{text!r} must be a port number from 0 to 65535 (0 picks a free port)")
-    return value
+_positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a number > 0")
+_seconds = _number(float, lambda v: math.isfinite(v) and v >= 0, "a number of seconds >= 0")
+_port = _number(int, lambda v: 0 <= v <= 65_535, "a port number from 0 to 65535 (0 picks a free port)")
+_positive_int = _number(int, lambda v: v >= 1, "an integer >= 1")
 
 
 def _token_range(text: str) -> tuple[int, int]:
@@ -82,16 +74,6 @@ def _token_range(text: str) -> tuple[int, int]:
     if not 1 <= bounds[0] <= bounds[1]:
         raise ValueError(f"{text!r} must be MIN,MAX (or N) with 1 <= MIN <= MAX tokens")
     return bounds
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"{text!r} must be an integer >= 1")
-    return value
 
 
 def _existing_file(text: str) -> str:
@@ -110,9 +92,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="realistic",
         help="latency profile: realistic (queue time, time to first token, ~600 tokens/s) or instant (default: realistic)",
     )
-    parser.add_argument("--queue-time", type=_argtype(_non_negative_float, "seconds"), help="override queue time (s)")
+    parser.add_argument("--queue-time", type=_argtype(_seconds, "seconds"), help="override queue time (s)")
     parser.add_argument(
-        "--time-to-first-token", type=_argtype(_non_negative_float, "seconds"), help="override time to first token (s)"
+        "--time-to-first-token", type=_argtype(_seconds, "seconds"), help="override time to first token (s)"
     )
     parser.add_argument(
         "--tokens-per-second", type=_argtype(_positive_float, "rate"), help="override generation speed (tokens/s)"

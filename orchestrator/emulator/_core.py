@@ -422,15 +422,7 @@ class Emulator:
         return EmulatorResponse(200, headers, body)
 
     def _rejected(self, exc: ChatRejected, headers: list[tuple[str, str]] | None) -> EmulatorResponse:
-        return error_response(
-            exc.status,
-            exc.message,
-            type=exc.type,
-            code=exc.code,
-            param=exc.param,
-            failed_generation=exc.failed_generation,
-            headers=headers,
-        )
+        return error_response(exc.status, exc.message, headers=headers, **exc.fields)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ audio
 
