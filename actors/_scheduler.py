@@ -29,7 +29,6 @@ import math
 from collections.abc import Callable
 
 import msgspec
-import structlog
 import trio
 
 from ._budget import RateBudgets, RequestExceedsLimit
@@ -37,8 +36,6 @@ from ._job import Job
 from ._supervisor import BreakerGate
 
 __all__ = ["Scheduler", "SchedulerStatistics"]
-
-log = structlog.get_logger("orchestrator.scheduler")
 
 
 class SchedulerStatistics(msgspec.Struct, frozen=True):

@@ -11,8 +11,9 @@ or a 429 is the server answering clearly, which is evidence that it is alive.
 
 from __future__ import annotations
 
-import structlog
 import trio
+
+from orchestrator._logging import get_logger
 
 from orchestrator._errors import CircuitOpenError
 
@@ -20,7 +21,7 @@ from ._breaker import BreakerState, CircuitBreaker
 
 __all__ = ["BreakerGate"]
 
-log = structlog.get_logger("orchestrator.breaker")
+log = get_logger("orchestrator.breaker")
 
 
 class BreakerGate:

@@ -25,8 +25,9 @@ from contextlib import contextmanager
 
 import httpx
 import msgspec
-import structlog
 import trio
+
+from orchestrator._logging import get_logger
 
 from orchestrator._errors import (
     CapacityExceededError,
@@ -49,7 +50,7 @@ from ._supervisor import BreakerGate
 
 __all__ = ["PoolStatistics", "WorkerPool", "translate_transport_errors"]
 
-log = structlog.get_logger("orchestrator.pool")
+log = get_logger("orchestrator.pool")
 
 #: Errors raised before a single byte reached the server: the budget is given back.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)

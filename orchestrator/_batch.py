@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import structlog
 import trio
 from rich.console import Console
 from rich.live import Live
@@ -55,12 +54,13 @@ from orchestrator._client import Client
 from orchestrator._config import Config, ModelLimits, RateLimitConfig
 from orchestrator._endpoint import Endpoint, FileSettings, load_config_file, open_endpoint, resolve_endpoint
 from orchestrator._errors import AuthenticationError, AuthorizationError, CircuitOpenError, ConfigError, GroqError
+from orchestrator._logging import get_logger
 from orchestrator._map import JobResult
 from orchestrator._progress import render_progress, render_summary
 
 __all__ = ["run_batch", "run_batch_async"]
 
-log = structlog.get_logger("orchestrator.batch")
+log = get_logger("orchestrator.batch")
 
 _REFRESH_SECONDS = 0.25
 # Checkpoint every this many input lines, so skipping a long answered prefix never starves trio.

@@ -19,7 +19,6 @@ from typing import Any, Final, final
 
 import httpx
 import msgspec
-import structlog
 import trio
 from tricycle import open_service_nursery
 
@@ -43,8 +42,6 @@ from ._validation import validate_chat_request
 from ._wire import ChatRequest, chat_request_from, decode_chat_response, encode
 
 __all__ = ["Client", "ClientStatistics", "HealthStatus", "JobResult", "open_client"]
-
-log = structlog.get_logger("orchestrator.client")
 
 _JSON: Final = {"content-type": "application/json"}
 
