@@ -216,18 +216,23 @@ def stream_chunk_count(tokens: int) -> int:
 class SSEBody(httpx.AsyncByteStream):
     """A lazily generated stream body that remembers when it handed out its first piece.
 
-    It awaits nothing, so it works the same under trio and asyncio.
+    ``first_yield_at`` is ``time.perf_counter()`` and ``first_yield_cpu`` is
+    ``time.thread_time()`` at that moment (the event loop's thread: its CPU time excludes the
+    moments another process had the core). It awaits nothing, so it works the same under trio
+    and asyncio.
     """
 
     def __init__(self, tokens: int, piece_size: int = PIECE_SIZE) -> None:
         self.tokens = tokens
         self.piece_size = piece_size
         self.first_yield_at: float | None = None
+        self.first_yield_cpu: float | None = None
         self.pieces = 0
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         for piece in iter_pieces(self.tokens, self.piece_size):
             if self.first_yield_at is None:
+                self.first_yield_cpu = time.thread_time()
                 self.first_yield_at = time.perf_counter()
             self.pieces += 1
             yield piece

@@ -173,14 +173,23 @@ def handler_cost(calls: int = 20_000) -> float:
 
 
 def profile_ours(calls: int, warmup: int, top: int) -> None:
-    """cProfile one run of our client and print the top functions by own and cumulative time."""
-    profiler = cProfile.Profile()
-    profiler.enable()
+    """Profile one run of our client: pyinstrument's call tree if it is installed, else cProfile's top functions."""
+    try:
+        import pyinstrument
+    except ImportError:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        run_ours(calls, warmup)
+        profiler.disable()
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("tottime").print_stats(top)
+        stats.sort_stats("cumulative").print_stats(top)
+        return
+    sampler = pyinstrument.Profiler(interval=0.0002)
+    sampler.start()
     run_ours(calls, warmup)
-    profiler.disable()
-    stats = pstats.Stats(profiler)
-    stats.sort_stats("tottime").print_stats(top)
-    stats.sort_stats("cumulative").print_stats(top)
+    sampler.stop()
+    print(sampler.output_text(unicode=False, color=False))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
