@@ -25,7 +25,6 @@ jobs.
 from __future__ import annotations
 
 import heapq
-import math
 from collections.abc import Callable
 
 import msgspec
@@ -121,7 +120,36 @@ class Scheduler:
         self._pending.acquire_nowait()
         self._admit(job)
 
+    def try_direct(self, job: Job, *, pool_idle: bool) -> bool:
+        """Take a pending slot and grant the job at once, if nothing could be overtaken by it.
+
+        True only when the job's lane holds no other job, the pool has an idle worker, the
+        budget grants now and the breaker is closed: then the caller may send the job
+        itself (one task instead of three). Otherwise nothing changes and the job must go
+        through :meth:`submit`.
+        """
+        if not pool_idle:
+            return False
+        lane = self._lanes.get(job.model)
+        if lane is not None and (lane.ready or lane.delayed):
+            return False
+        try:
+            self._pending.acquire_nowait()
+        except trio.WouldBlock:
+            return False
+        now = trio.current_time()
+        if self._acquire_budget(job, now) > 0 or job.settled or self._gate.closed_for(now) is not None:
+            self._refund(job, now)
+            self._pending.release()
+            return False
+        self._bind_release(job)
+        return True
+
     def _admit(self, job: Job) -> None:
+        self._bind_release(job)
+        self._lane(job.model).push(job, trio.current_time())
+
+    def _bind_release(self, job: Job) -> None:
         previous = job._on_settle
         release = self._pending.release
 
@@ -131,7 +159,6 @@ class Scheduler:
                 previous(settled_job)
 
         job._on_settle = settled
-        self._lane(job.model).push(job, trio.current_time())
 
     def requeue(self, job: Job, not_before: float) -> None:
         """Put a job back for another attempt, not before ``not_before`` (trio time).
@@ -166,8 +193,10 @@ class Scheduler:
             lane.promote(now)
             if not lane.ready:
                 lane.wakeup = trio.Event()
-                deadline = lane.delayed[0][0] if lane.delayed else math.inf
-                with trio.move_on_at(deadline):
+                if lane.delayed:
+                    with trio.move_on_at(lane.delayed[0][0]):
+                        await lane.wakeup.wait()
+                else:
                     await lane.wakeup.wait()
                 continue
             job = lane.ready[0]

@@ -231,17 +231,19 @@ class ChatStream:
         return item
 
     def _remember(self, batch: list[ChatChunk]) -> None:
-        tail = self._tail
-        for chunk in batch:
+        # Usage rides on the last chunks of a stream; checking each batch's last chunk
+        # (and the one before, for include_usage's extra chunk) is enough.
+        for chunk in batch[-2:]:
             if chunk.x_groq is not None and chunk.x_groq.usage is not None:
                 self.usage = chunk.x_groq.usage
-            elif chunk.usage is not None:
+            if chunk.usage is not None:
                 self.usage = chunk.usage
-            for choice in chunk.choices:
-                text = choice.delta.content
-                if text:
-                    tail.append(text)
-                    self._tail_length += len(text)
+        text = "".join([choice.delta.content or "" for chunk in batch for choice in chunk.choices])
+        if not text:
+            return
+        tail = self._tail
+        tail.append(text)
+        self._tail_length += len(text)
         # Drop whole pieces while what stays still covers the limit.
         while len(tail) > 1 and self._tail_length - len(tail[0]) >= PARTIAL_CONTENT_LIMIT:
             self._tail_length -= len(tail.popleft())

@@ -160,6 +160,31 @@ class WorkerPool:
                     await self._attempt(job)
                 finally:
                     self._in_flight -= 1
+                    # An idle worker must not keep its last job (and a stream's buffers) alive.
+                    del job
+
+    @property
+    def has_idle_capacity(self) -> bool:
+        """True while fewer than ``workers`` requests are in flight."""
+        return self._in_flight < self._workers
+
+    async def run_in_caller(self, job: Job) -> None:
+        """Make the first attempt of a job in the caller's own task (the scheduler's fast path).
+
+        It saves two task switches per call when nothing is queued. A retry goes back
+        through the scheduler like any other. If the caller is cancelled mid-request the job
+        settles with a ``NetworkError`` so its slot is freed; nobody is left waiting for it.
+        """
+        self._in_flight += 1
+        try:
+            await self._attempt(job)
+        except BaseException:
+            if not job.settled:
+                self._failed += 1
+                job.settle(error=NetworkError("the request was cancelled by its caller", cause="Cancelled"))
+            raise
+        finally:
+            self._in_flight -= 1
 
     # -- one attempt --------------------------------------------------------------------
 

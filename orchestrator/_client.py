@@ -91,7 +91,6 @@ class Client:
         budgets: RateBudgets,
         gate: BreakerGate,
         estimator: CostEstimator,
-        nursery: trio.Nursery,
     ) -> None:
         self.config = config
         self.catalog = catalog
@@ -100,7 +99,6 @@ class Client:
         self._budgets = budgets
         self._gate = gate
         self._estimator = estimator
-        self._nursery = nursery
         self.chat = Chat(self)
         self.audio = Audio(self)
         self.models = Models(self)
@@ -166,8 +164,15 @@ class Client:
         await self._scheduler.submit(job)
 
     async def run_job(self, job: Job) -> Any:
-        """Queue a prepared job, wait for it, and return its value or raise its error."""
-        await self._scheduler.submit(job)
+        """Run a prepared job, wait for it, and return its value or raise its error.
+
+        When nothing is queued for the job's model and a worker is idle, the first attempt
+        is made right here in the caller's task (the same budget and breaker checks apply).
+        """
+        if self._scheduler.try_direct(job, pool_idle=self._pool.has_idle_capacity):
+            await self._pool.run_in_caller(job)
+        else:
+            await self._scheduler.submit(job)
         return (await job.wait()).unwrap()
 
     def map(
@@ -365,7 +370,6 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
                         budgets=budgets,
                         gate=gate,
                         estimator=estimator,
-                        nursery=nursery,
                     )
                 finally:
                     nursery.cancel_scope.cancel()

@@ -164,6 +164,21 @@ class TestStreamCancellation:
         assert stats.streams_completed == 0
 
 
+class TestCallerCancellation:
+    async def test_a_cancelled_call_frees_its_slot_and_the_client_goes_on(self, autojump_clock: trio.abc.Clock) -> None:
+        """A call cancelled mid-request (sent from the caller's own task) leaves no pending slot behind."""
+        emulator = make_emulator(latency="realistic", queue_time=5.0)
+        async with client_for(emulator, queue_size=1, workers=1) as groq:
+            with trio.move_on_after(1.0) as scope:
+                await groq.chat.completions.create(model=MODEL, messages=user("slow"))
+            assert scope.cancelled_caught
+            assert groq.statistics().in_flight == 0
+            assert groq._scheduler.statistics().pending == 0
+            with trio.fail_after(60):
+                reply = await groq.chat.completions.create(model=MODEL, messages=user("next"))
+        assert reply.choices[0].message.content
+
+
 class TestModelsAudioHealth:
     async def test_models_list_and_retrieve(self, autojump_clock: trio.abc.Clock) -> None:
         """models.list() returns the catalog, retrieve() one model with a slash in its id."""
