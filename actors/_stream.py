@@ -74,6 +74,7 @@ async def pump(
     the rate budget can be reconciled.
     """
     decoder = SSEDecoder()
+    first = True
     usage: Usage | None = None
     request_id = response.headers.get("x-request-id")
     try:
@@ -96,6 +97,11 @@ async def pump(
                             elif chunk.usage is not None:
                                 usage = chunk.usage
                             batch.append(chunk)
+                            if first:
+                                # The first token goes out alone, before the rest of its read is decoded.
+                                first = False
+                                await send.send(batch)
+                                batch = []
                         if batch:
                             await send.send(batch)
                     raise StreamError("the stream ended before [DONE]", request_id=request_id)
