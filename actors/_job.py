@@ -85,6 +85,7 @@ class Job:
         "granted_at",
         "last_status",
         "last_request_id",
+        "trace",
         "_done",
         "_outcome",
         "_on_settle",
@@ -127,6 +128,8 @@ class Job:
         self.granted_at: float | None = None
         self.last_status: int | None = None
         self.last_request_id: str | None = None
+        #: Per-job state of the telemetry observer (a span, a start time); the actors never read it.
+        self.trace: Any = None
         self._done: trio.Event | None = None
         self._outcome: Outcome | None = None
         self._on_settle = on_settle

@@ -32,6 +32,7 @@ import trio
 
 from ._budget import RateBudgets, RequestExceedsLimit
 from ._job import Job
+from ._observer import NullObserver, Observer
 from ._supervisor import BreakerGate
 
 __all__ = ["Scheduler", "SchedulerStatistics"]
@@ -95,6 +96,7 @@ class Scheduler:
         max_pending: int,
         learned: Callable[[str], bool],
         too_large: Callable[[Job, RequestExceedsLimit], BaseException],
+        observer: Observer | None = None,
     ) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending must be at least 1, got {max_pending!r}")
@@ -105,6 +107,7 @@ class Scheduler:
         self._max_pending = max_pending
         self._learned = learned
         self._too_large = too_large
+        self._observer = observer or NullObserver()
         self._lanes: dict[str | None, _Lane] = {}
         self._nursery: trio.Nursery | None = None
 
@@ -131,17 +134,20 @@ class Scheduler:
         if not pool_idle:
             return False
         lane = self._lanes.get(job.model)
-        if lane is not None and (lane.ready or lane.delayed):
-            return False
-        try:
-            self._pending.acquire_nowait()
-        except trio.WouldBlock:
+        if (lane is not None and (lane.ready or lane.delayed)) or self._pending.value == 0:
             return False
         now = trio.current_time()
-        if self._acquire_budget(job, now) > 0 or job.settled or self._gate.closed_for(now) is not None:
+        if job.model is not None:
+            try:
+                if self._budgets.get(job.model, now).try_acquire(job.cost, now) > 0:
+                    return False
+            except RequestExceedsLimit:
+                return False  # the lane decides whether to refuse it or let the server judge
+            job.granted_at = now
+        if self._gate.closed_for(now) is not None:
             self._refund(job, now)
-            self._pending.release()
             return False
+        self._pending.acquire_nowait()
         self._bind_release(job)
         return True
 
@@ -150,15 +156,19 @@ class Scheduler:
         self._lane(job.model).push(job, trio.current_time())
 
     def _bind_release(self, job: Job) -> None:
+        """Free the job's pending slot, and tell the observer, once the job is settled."""
         previous = job._on_settle
         release = self._pending.release
+        observer = self._observer
 
         def settled(settled_job: Job) -> None:
             release()
+            observer.job_settled(settled_job)
             if previous is not None:
                 previous(settled_job)
 
         job._on_settle = settled
+        observer.job_submitted(job)
 
     def requeue(self, job: Job, not_before: float) -> None:
         """Put a job back for another attempt, not before ``not_before`` (trio time).

@@ -66,12 +66,14 @@ async def pump(
     send: trio.MemorySendChannel[Batch],
     cancel_scope: trio.CancelScope,
     on_usage: Callable[[Usage], None],
+    on_first_chunk: Callable[[], None] | None = None,
 ) -> None:
     """Decode ``response``'s SSE body into batches of chunks on ``send`` until ``[DONE]``.
 
     Always closes the response. ``on_usage`` is called once with the final usage (Groq's
     ``x_groq.usage``, or the top-level ``usage`` of ``stream_options.include_usage``), so
-    the rate budget can be reconciled.
+    the rate budget can be reconciled; ``on_first_chunk`` once the first chunk is handed over
+    (time to first token, for telemetry).
     """
     decoder = SSEDecoder()
     first = True
@@ -102,6 +104,8 @@ async def pump(
                                 first = False
                                 await send.send(batch)
                                 batch = []
+                                if on_first_chunk is not None:
+                                    on_first_chunk()
                         if batch:
                             await send.send(batch)
                     raise StreamError("the stream ended before [DONE]", request_id=request_id)

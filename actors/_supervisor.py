@@ -18,6 +18,7 @@ from orchestrator._logging import get_logger
 from orchestrator._errors import CircuitOpenError
 
 from ._breaker import BreakerState, CircuitBreaker
+from ._observer import NullObserver, Observer
 
 __all__ = ["BreakerGate"]
 
@@ -33,8 +34,11 @@ class BreakerGate:
         base_url: named in log events and errors.
     """
 
-    def __init__(self, breaker: CircuitBreaker, *, fail_fast: bool, base_url: str) -> None:
+    def __init__(
+        self, breaker: CircuitBreaker, *, fail_fast: bool, base_url: str, observer: Observer | None = None
+    ) -> None:
         self._breaker = breaker
+        self._observer = observer or NullObserver()
         self.fail_fast = fail_fast
         self._base_url = base_url
         self._last_state = breaker.state_at(trio.current_time())
@@ -74,6 +78,8 @@ class BreakerGate:
     def _note(self, now: float) -> BreakerState:
         state = self._breaker.state_at(now)
         if state is not self._last_state:
-            log.warning("breaker_state_changed", base_url=self._base_url, old=self._last_state.name, new=state.name)
+            old, new = self._last_state.name.lower(), state.name.lower()
+            log.warning("breaker_state_changed", base_url=self._base_url, old=old, new=new)
+            self._observer.breaker_changed(self._base_url, old, new)
             self._last_state = state
         return state

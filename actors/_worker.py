@@ -43,6 +43,7 @@ from orchestrator._wire import Usage
 from ._budget import RateBudgets
 from ._estimate import CostEstimator
 from ._job import Job
+from ._observer import NullObserver, Observer
 from ._retry import RetryPolicy
 from ._scheduler import Scheduler
 from ._stream import ChatStream, open_stream_channel, pump
@@ -121,6 +122,7 @@ class WorkerPool:
         default_timeout: float,
         rng: random.Random | None = None,
         on_headers: Callable[[str], None] | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
@@ -135,6 +137,7 @@ class WorkerPool:
         self._default_timeout = default_timeout
         self._rng = rng or random.Random()
         self._on_headers = on_headers
+        self._observer = observer or NullObserver()
         self._nursery: trio.Nursery | None = None
         self._in_flight = 0
         self._completed = 0
@@ -196,6 +199,8 @@ class WorkerPool:
             job.method, self._base_url + job.path, content=job.content, headers=headers, timeout=timeout
         )
         response: httpx.Response | None = None
+        self._observer.attempt_started(job)
+        started = trio.current_time()
         try:
             with translate_transport_errors(timeout):
                 with trio.move_on_after(timeout) as deadline:
@@ -206,12 +211,14 @@ class WorkerPool:
             if isinstance(error.__cause__, _NEVER_SENT):
                 self._refund(job)
             self._gate.record_failure()
+            self._observer.attempt_failed(job, error, trio.current_time() - started)
             self._give_up_or_retry(job, error)
             return
-        await self._handle_response(job, response, timeout)
+        await self._handle_response(job, response, timeout, started)
 
-    async def _handle_response(self, job: Job, response: httpx.Response, timeout: float) -> None:
+    async def _handle_response(self, job: Job, response: httpx.Response, timeout: float, started: float) -> None:
         now = trio.current_time()
+        self._observer.response_received(job, response.status_code, now - started)
         headers = response.headers
         job.last_status = response.status_code
         job.last_request_id = headers.get("x-request-id")
@@ -219,7 +226,7 @@ class WorkerPool:
             self._gate.record_success()
             if job.stream:
                 self._observe_headers(job, headers, now)
-                self._start_stream(job, response)
+                self._start_stream(job, response, started)
                 return
             try:
                 value = job.decode(response.content) if job.decode is not None else response.content
@@ -263,6 +270,7 @@ class WorkerPool:
         if error.retryable and job.attempts <= max_retries:
             delay = self._retry.delay(job.attempts, error.retry_after, self._rng.random())
             self._retried += 1
+            self._observer.retry_scheduled(job, error, delay)
             log.info(
                 "retrying",
                 model=job.model,
@@ -292,6 +300,7 @@ class WorkerPool:
         now = trio.current_time()
         self._budgets.get(job.model, now).reconcile(job.cost, usage.total_tokens, now, granted_at=job.granted_at)
         self._estimator.observe(job.prompt_estimate, usage.prompt_tokens, usage.completion_tokens)
+        self._observer.usage_observed(job, usage)
 
     def _refund(self, job: Job) -> None:
         if job.model is not None and job.granted_at is not None:
@@ -299,7 +308,7 @@ class WorkerPool:
             self._budgets.get(job.model, now).refund(job.cost, now, granted_at=job.granted_at)
             job.granted_at = None
 
-    def _start_stream(self, job: Job, response: httpx.Response) -> None:
+    def _start_stream(self, job: Job, response: httpx.Response, started: float) -> None:
         assert self._nursery is not None
         send, receive = open_stream_channel()
         cancel_scope = trio.CancelScope()
@@ -309,9 +318,12 @@ class WorkerPool:
         def on_usage(usage: Usage) -> None:
             self._reconcile(job, usage)
 
+        def on_first_chunk() -> None:
+            self._observer.first_chunk(job, trio.current_time() - started)
+
         async def run_pump() -> None:
             try:
-                await pump(response, send, cancel_scope, on_usage)
+                await pump(response, send, cancel_scope, on_usage, on_first_chunk)
             finally:
                 self._streams_open -= 1
 

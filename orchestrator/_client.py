@@ -26,6 +26,7 @@ from actors._breaker import BreakerState, CircuitBreaker
 from actors._budget import BudgetSnapshot, ModelLimits, RateBudgets, RequestExceedsLimit
 from actors._estimate import CostEstimator
 from actors._job import Job, JobHandle
+from actors._observer import NullObserver, Observer
 from actors._retry import RetryPolicy
 from actors._scheduler import Scheduler
 from actors._supervisor import BreakerGate
@@ -277,12 +278,18 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
 
     Args:
         config: a :class:`Config`; by default ``Config.from_env()`` (``GROQ_API_KEY``,
-            ``GROQ_BASE_URL``).
+            ``GROQ_BASE_URL``), with ``overrides`` applied.
         **overrides: config fields to change (``api_key``, ``base_url``, ``timeout``,
-            ``max_retries``, ``workers``, ``queue_size``, ``limits`` ...), plus
-            ``http_client``: an ``httpx.AsyncClient`` to use instead of the client's own (it is
-            not closed on exit), e.g. ``httpx.AsyncClient(transport=emulator.transport())``,
-            and ``catalog``: a :class:`ModelCatalog`.
+            ``max_retries``, ``workers``, ``queue_size``, ``circuit_breaker_config`` ...), plus:
+
+            - ``limits``: ``{model: ModelLimits(...)}``, your tier's limits where you know them;
+            - ``http_client``: an ``httpx.AsyncClient`` to use instead of our own (not closed on
+              exit), e.g. ``httpx.AsyncClient(transport=emulator.transport())``;
+            - ``verify``: a CA bundle path for the TLS check (certificates are always checked);
+            - ``time_scale``: how much faster than real time the server's rate-limit windows run
+              (the emulator's ``--time-scale``; 1.0 for Groq);
+            - ``catalog``: a :class:`ModelCatalog`; ``observer``: telemetry (see
+              ``orchestrator.Telemetry``).
 
     Jobs still queued when the block exits are cancelled; use :meth:`Client.map` or await
     your handles inside the block.
@@ -295,6 +302,7 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
     rng: random.Random | None = overrides.pop("rng", None)
     verify: bool | str = overrides.pop("verify", True)
     time_scale: float = overrides.pop("time_scale", 1.0)
+    observer: Observer = overrides.pop("observer", None) or NullObserver()
     limits = overrides.pop("limits", None)
     if limits:
         overrides["rate_limit_config"] = RateLimitConfig(model_limits=limits)
@@ -311,7 +319,9 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
         success_threshold=breaker_config.success_threshold,
         open_seconds=breaker_config.reset_timeout,
     )
-    gate = BreakerGate(breaker, fail_fast=breaker_config.when_open == "fail", base_url=config.base_url)
+    gate = BreakerGate(
+        breaker, fail_fast=breaker_config.when_open == "fail", base_url=config.base_url, observer=observer
+    )
     dispatch_send, dispatch_receive = trio.open_memory_channel[Job](0)
 
     def too_large(job: Job, exceeded: RequestExceedsLimit) -> RequestTooLargeError:
@@ -329,6 +339,7 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
         max_pending=config.queue_size + config.workers,
         learned=lambda model: model in learned or config.rate_limit_config.limits_for(model) is not None,
         too_large=too_large,
+        observer=observer,
     )
     estimator = CostEstimator()
     owned = http_client is None
@@ -355,6 +366,7 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
         default_timeout=config.timeout,
         rng=rng,
         on_headers=learned.add,
+        observer=observer,
     )
     try:
         with unwrapped_errors():
