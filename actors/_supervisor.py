@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import trio
 
-from orchestrator._logging import get_logger
-
 from orchestrator._errors import CircuitOpenError
+from orchestrator._logging import get_logger
 
 from ._breaker import BreakerState, CircuitBreaker
 from ._observer import NullObserver, Observer
@@ -32,6 +31,7 @@ class BreakerGate:
         breaker: the pure state machine.
         fail_fast: when open, fail jobs with :class:`CircuitOpenError` instead of holding them.
         base_url: named in log events and errors.
+        observer: telemetry, told about every state change.
     """
 
     def __init__(

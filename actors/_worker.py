@@ -27,8 +27,6 @@ import httpx
 import msgspec
 import trio
 
-from orchestrator._logging import get_logger
-
 from orchestrator._errors import (
     CapacityExceededError,
     GroqError,
@@ -38,6 +36,7 @@ from orchestrator._errors import (
     TimeoutError,
     error_from_response,
 )
+from orchestrator._logging import get_logger
 from orchestrator._wire import Usage
 
 from ._budget import RateBudgets
@@ -104,6 +103,9 @@ class WorkerPool:
         receive: where the scheduler's released jobs arrive.
         workers: how many requests may be in flight (excluding streams being read).
         default_timeout: seconds, when a job has none of its own.
+        on_headers: told the model whenever a response carried rate-limit headers (the
+            scheduler then trusts that model's limits as learned).
+        observer: telemetry, told about every attempt (see ``actors._observer``).
     """
 
     def __init__(
