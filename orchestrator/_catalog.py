@@ -45,6 +45,9 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
         tpm, tpd: free-tier tokens per minute / per day; None for audio models, which are
             limited by audio seconds instead.
         ash, asd: audio seconds per hour / per day; None for text models.
+        capabilities_known: False for a model first seen in ``/models`` (which reports sizes,
+            not capabilities): validation then leaves vision, tools, JSON mode, reasoning and
+            audio for Groq to judge instead of refusing on guessed defaults.
     """
 
     id: str
@@ -65,6 +68,7 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
     tpd: int | None = 100_000
     ash: int | None = None
     asd: int | None = None
+    capabilities_known: bool = True
 
 
 def unknown_model(model_id: str) -> ModelInfo:
@@ -74,7 +78,7 @@ def unknown_model(model_id: str) -> ModelInfo:
     100K TPD), permissive on capabilities (tools and JSON allowed, no vision) so that a new model
     works at once; the scheduler learns the real limits from the first response's headers.
     """
-    return ModelInfo(id=model_id, context_window=8192, max_completion_tokens=4096)
+    return ModelInfo(id=model_id, context_window=8192, max_completion_tokens=4096, capabilities_known=False)
 
 
 def _chat(

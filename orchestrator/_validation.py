@@ -175,7 +175,10 @@ def validate_chat_request(request: ChatRequest, catalog: ModelCatalog) -> None:
             "pass a model id such as 'llama-3.1-8b-instant'",
         )
     info = catalog.get(model) if catalog.known(model) else None
-    if info is not None and info.audio:
+    # Sizes (context window, completion cap) are known for every catalogued model; capabilities
+    # only for models we describe ourselves, not ones first seen in /models.
+    capable = info if info is not None and info.capabilities_known else None
+    if capable is not None and capable.audio:
         raise _invalid(
             "model",
             model,
@@ -185,9 +188,9 @@ def validate_chat_request(request: ChatRequest, catalog: ModelCatalog) -> None:
         )
     _check_parameters(request, info)
     _check_messages(request.messages)
-    _check_tools(request, info)
-    _check_response_format(request, info)
-    _check_images(request, info)
+    _check_tools(request, capable)
+    _check_response_format(request, capable)
+    _check_images(request, capable)
     if info is not None:
         _check_context(request, info)
 
@@ -241,7 +244,7 @@ def _check_parameters(request: ChatRequest, info: ModelInfo | None) -> None:
             "cannot be combined with reasoning_format",
             "set only one of them",
         )
-    if info is not None and not info.reasoning:
+    if info is not None and info.capabilities_known and not info.reasoning:
         for name in ("reasoning_format", "reasoning_effort", "include_reasoning"):
             value = getattr(request, name)
             if value is not None:
@@ -695,7 +698,7 @@ def validate_transcription(
     """
     if not isinstance(model, str) or not model.strip():
         raise _invalid("model", model, "not_empty", "must name a model", "pass a model id such as 'whisper-large-v3'")
-    if catalog.known(model):
+    if catalog.known(model) and catalog.get(model).capabilities_known:
         info = catalog.get(model)
         if not info.audio:
             raise _invalid(

@@ -439,3 +439,22 @@ def test_hand_built_valid_request_passes() -> None:
     """A request assembled from Structs passes like its dict form."""
     request = ChatRequest(model=TEXT, messages=[UserMessage(content=[TextPart(text="hi")])], temperature=0.5)
     assert validate_chat_request(request, DEFAULT_CATALOG) is None
+
+
+class TestRefreshedCatalog:
+    def test_a_model_first_seen_in_models_list_is_not_refused_on_guessed_capabilities(self) -> None:
+        """A new id from /models accepts images and tools (Groq judges), but its reported context window holds."""
+        from orchestrator._catalog import DEFAULT_CATALOG
+        from orchestrator._errors import ContextLengthError
+        from orchestrator._validation import validate_chat_request
+        from orchestrator._wire import Model, ModelList, chat_request_from
+
+        catalog = DEFAULT_CATALOG.refreshed(ModelList(data=[Model(id="new/vision-model", context_window=1000)]))
+        image = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+        request = chat_request_from(
+            {"model": "new/vision-model", "messages": [{"role": "user", "content": [image]}], "tools": [{"type": "function", "function": {"name": "f"}}]}
+        )
+        validate_chat_request(request, catalog)
+        too_long = chat_request_from({"model": "new/vision-model", "messages": [{"role": "user", "content": "x" * 8000}]})
+        with pytest.raises(ContextLengthError):
+            validate_chat_request(too_long, catalog)
