@@ -60,6 +60,7 @@ __all__ = [
     "iter_pieces",
     "percentile",
     "print_table",
+    "machine_line",
     "maxrss_bytes",
     "rss_bytes",
     "stream_chunk_count",
@@ -323,10 +324,31 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]
         print(line(row))
 
 
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (``platform.processor()`` is often empty on Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_line() -> str:
+    """One line for a results table: CPU, cores, OS, Python and the load average when it was read."""
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return (
+        f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, load average {load}"
+    )
+
+
 def environment() -> dict[str, Any]:
-    """What the numbers were measured on (versions, CPU count, load)."""
+    """What the numbers were measured on (versions, CPU, load)."""
     versions = {}
-    for package in ("trio", "httpx", "msgspec", "groq", "pydantic", "tricycle"):
+    for package in ("trio", "httpx", "msgspec", "groq", "openai", "pydantic", "tricycle"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -334,6 +356,7 @@ def environment() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "cpu": cpu_model(),
         "cpus": os.cpu_count(),
         "loadavg": os.getloadavg(),
         "versions": versions,
