@@ -32,6 +32,9 @@ _EXPORTS: dict[str, str] = {
     "JobHandle": "actors._job",
     "ChatStream": "actors._stream",
     "BudgetSnapshot": "actors._budget",
+    # observability
+    "Telemetry": "._telemetry",
+    "MetricsServer": "._metrics",
     # batch
     "run_batch": "._batch",
     "run_batch_async": "._batch",
@@ -139,5 +142,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._config import RetryConfig as RetryConfig
     from ._errors import *  # noqa: F403
     from ._map import JobResult as JobResult
+    from ._metrics import MetricsServer as MetricsServer
     from ._secret import SecretString as SecretString
+    from ._telemetry import Telemetry as Telemetry
     from ._wire import *  # noqa: F403

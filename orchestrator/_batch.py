@@ -29,6 +29,7 @@ import heapq
 import signal
 import threading
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ from orchestrator._errors import AuthenticationError, AuthorizationError, Circui
 from orchestrator._logging import get_logger
 from orchestrator._map import JobResult
 from orchestrator._progress import render_progress, render_summary
+from orchestrator._telemetry import Telemetry
 
 __all__ = ["run_batch", "run_batch_async"]
 
@@ -235,6 +237,9 @@ async def run_batch_async(
     emulator_settings: Any = None,
     environ: Mapping[str, str] | None = None,
     handle_signals: bool = True,
+    telemetry: Telemetry | None = None,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> BatchSummary:
     """Run every chat job in ``input_path`` and append one result line per job to ``output_path`` (trio).
 
@@ -260,6 +265,11 @@ async def run_batch_async(
         emulator_settings: settings for the embedded emulator, when it is used.
         environ: environment to read instead of ``os.environ``.
         handle_signals: catch SIGINT/SIGTERM (only possible in the main thread; ignored elsewhere).
+        telemetry: observe the run's client with this `Telemetry` (metrics, spans, audit events).
+        metrics_port: serve the metrics at ``http://metrics_host:metrics_port/metrics`` while the batch
+            runs (0 picks a free port; the URL is logged, and printed unless ``quiet``); a `Telemetry` is
+            created if none is given.
+        metrics_host: the interface the metrics endpoint binds (loopback by default).
 
     Returns:
         The run's `BatchSummary`; ``summary.exit_code`` is what the CLI exits with.
@@ -307,7 +317,11 @@ async def run_batch_async(
             answered=resume.answered, model=model, priority_field=priority_field, window=window,
         )
         retries = rate_limited = 0
-        async with open_endpoint(endpoint) as client:
+        if metrics_port is not None and telemetry is None:
+            telemetry = Telemetry()
+        async with open_endpoint(endpoint, observer=telemetry) as client, _observed(
+            client, telemetry, metrics_port, metrics_host, None if quiet else console
+        ):
             async with trio.open_nursery() as nursery:
                 jobs_scope = trio.CancelScope()
                 if handle_signals and threading.current_thread() is threading.main_thread():
@@ -336,6 +350,28 @@ async def run_batch_async(
     if run.fatal is not None:
         raise run.fatal
     return summary
+
+
+@asynccontextmanager
+async def _observed(
+    client: Client, telemetry: Telemetry | None, port: int | None, host: str, console: Console | None
+) -> AsyncIterator[None]:
+    """Attach the client to ``telemetry`` and serve its metrics on ``port`` (when given) for the run."""
+    if telemetry is None:
+        yield
+        return
+    telemetry.attach(client)
+    try:
+        if port is None:
+            yield
+            return
+        async with telemetry.serve(port, host) as server:
+            log.info("metrics_serving", url=server.url)
+            if console is not None:
+                console.print(f"Metrics at {server.url}", highlight=False, soft_wrap=True)
+            yield
+    finally:
+        telemetry.detach(client)
 
 
 def encode_summary(summary: BatchSummary) -> bytes:

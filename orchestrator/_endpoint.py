@@ -251,14 +251,17 @@ def resolve_endpoint(
 
 
 @asynccontextmanager
-async def open_endpoint(endpoint: Endpoint) -> AsyncIterator[Client]:
-    """Open a client on the endpoint, starting the embedded emulator first when that is the destination."""
+async def open_endpoint(endpoint: Endpoint, **client_options: Any) -> AsyncIterator[Client]:
+    """Open a client on the endpoint, starting the embedded emulator first when that is the destination.
+
+    ``client_options`` go to `open_client` as they are (e.g. ``observer=telemetry``).
+    """
     import httpx
 
     from orchestrator._client import open_client
 
     if endpoint.emulator is None:
-        async with open_client(endpoint.config) as client:
+        async with open_client(endpoint.config, **client_options) as client:
             yield client
         return
     from orchestrator.emulator import Emulator
@@ -266,5 +269,7 @@ async def open_endpoint(endpoint: Endpoint) -> AsyncIterator[Client]:
     emulator = Emulator(endpoint.emulator)
     async with httpx.AsyncClient(transport=emulator.transport(), base_url=endpoint.config.base_url) as http:
         # The client's budget must run on the emulator's compressed clock, or it would wait out real minutes.
-        async with open_client(endpoint.config, http_client=http, time_scale=endpoint.emulator.time_scale) as client:
+        async with open_client(
+            endpoint.config, http_client=http, time_scale=endpoint.emulator.time_scale, **client_options
+        ) as client:
             yield client

@@ -136,6 +136,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tls-cert", type=_argtype(_existing_file, "file"), help="PEM certificate chain: serve https")
     parser.add_argument("--tls-key", type=_argtype(_existing_file, "file"), help="PEM private key for --tls-cert")
+    parser.add_argument(
+        "--metrics-port",
+        type=_argtype(_port, "port"),
+        metavar="N",
+        help="also serve the emulator's counters as Prometheus metrics at http://HOST:N/metrics (0 picks a free port)",
+    )
 
 
 def settings_from(args: argparse.Namespace) -> EmulatorSettings:
@@ -165,5 +171,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"groq-orch emulate: error: {exc}", file=sys.stderr)
         return 2
-    serve(settings, host=args.host, port=args.port, certfile=args.tls_cert, keyfile=args.tls_key)
+    serve(
+        settings,
+        host=args.host,
+        port=args.port,
+        certfile=args.tls_cert,
+        keyfile=args.tls_key,
+        metrics_port=args.metrics_port,
+    )
     return 0

@@ -35,12 +35,15 @@ class EmulatorServer:
             the official ``groq`` SDK wants it without the ``/openai/v1`` suffix.
         host, port: where it listens.
         emulator: the core, for ``stats()`` and ``reset_stats()``.
+        metrics_url: where the emulator's counters are served for Prometheus
+            (``http://HOST:PORT/metrics``), or None when no metrics port was asked for.
     """
 
     base_url: str
     host: str
     port: int
     emulator: Emulator
+    metrics_url: str | None = None
 
 
 def _hypercorn_config(host: str, port: int, certfile: str | None, keyfile: str | None) -> HypercornConfig:
@@ -82,6 +85,7 @@ async def open_emulator_server(
     port: int = 0,
     certfile: str | None = None,
     keyfile: str | None = None,
+    metrics_port: int | None = None,
 ) -> AsyncIterator[EmulatorServer]:
     """Run an emulator on a real socket for the body of the ``async with``.
 
@@ -90,6 +94,8 @@ async def open_emulator_server(
         host: interface to bind (loopback by default).
         port: port to bind; 0 picks a free one (read it from ``server.port`` or ``server.base_url``).
         certfile, keyfile: PEM certificate chain and key: serve https instead of http.
+        metrics_port: also serve the emulator's counters (``stats()``) as Prometheus metrics at
+            ``http://host:metrics_port/metrics`` (0 picks a free port; see ``server.metrics_url``).
 
     Yields:
         :class:`EmulatorServer` with ``base_url`` and the ``emulator``; on exit the server stops
@@ -106,22 +112,49 @@ async def open_emulator_server(
         emulator.emulated_now()  # emulated time (fault windows, limits) starts with the server
         scheme = "https" if certfile else "http"
         try:
-            yield EmulatorServer(
-                base_url=f"{scheme}://{_url_host(host)}:{bound_port}{API_PREFIX}",
-                host=host,
-                port=bound_port,
-                emulator=emulator,
-            )
+            async with _metrics_endpoint(emulator, host, metrics_port) as metrics_url:
+                yield EmulatorServer(
+                    base_url=f"{scheme}://{_url_host(host)}:{bound_port}{API_PREFIX}",
+                    host=host,
+                    port=bound_port,
+                    emulator=emulator,
+                    metrics_url=metrics_url,
+                )
         finally:
             stop.set()
 
 
+@asynccontextmanager
+async def _metrics_endpoint(emulator: Emulator, host: str, port: int | None) -> AsyncIterator[str | None]:
+    """Serve ``emulator.stats()`` as Prometheus metrics on ``port``; yields the URL (None: no port asked)."""
+    if port is None:
+        yield None
+        return
+    from prometheus_client import CollectorRegistry
+
+    from orchestrator._metrics import EmulatorCollector, open_metrics_server
+
+    registry = CollectorRegistry()
+    registry.register(EmulatorCollector(emulator.stats))
+    async with open_metrics_server(registry, port=port, host=host) as server:
+        yield server.url
+
+
 async def _serve_until_signal(
-    settings: EmulatorSettings, host: str, port: int, certfile: str | None, keyfile: str | None
+    settings: EmulatorSettings,
+    host: str,
+    port: int,
+    certfile: str | None,
+    keyfile: str | None,
+    metrics_port: int | None = None,
 ) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with open_emulator_server(settings, host=host, port=port, certfile=certfile, keyfile=keyfile) as server:
+        async with open_emulator_server(
+            settings, host=host, port=port, certfile=certfile, keyfile=keyfile, metrics_port=metrics_port
+        ) as server:
             print(f"Groq emulator listening on {server.base_url}", file=sys.stderr, flush=True)
+            if server.metrics_url is not None:
+                print(f"Emulator metrics at {server.metrics_url}", file=sys.stderr, flush=True)
             if not is_loopback(host):
                 print(
                     f"warning: {host} is not a loopback address; anyone who can reach it can use the emulator",
@@ -139,6 +172,10 @@ def serve(
     port: int = 8000,
     certfile: str | None = None,
     keyfile: str | None = None,
+    metrics_port: int | None = None,
 ) -> None:
-    """Serve the emulator until SIGINT or SIGTERM (blocking; the ``groq-orch emulate`` entry point)."""
-    trio.run(_serve_until_signal, settings or EmulatorSettings(), host, port, certfile, keyfile)
+    """Serve the emulator until SIGINT or SIGTERM (blocking; the ``groq-orch emulate`` entry point).
+
+    With ``metrics_port``, the emulator's counters are also served for Prometheus on that port.
+    """
+    trio.run(_serve_until_signal, settings or EmulatorSettings(), host, port, certfile, keyfile, metrics_port)
