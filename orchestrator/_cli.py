@@ -54,6 +54,14 @@ _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port number, 0 to 65535 (0 lets the system pick a free one)."""
+    value = _non_negative_int(text)
+    if value > 65_535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (0 to 65535)")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -126,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="after Ctrl-C/SIGTERM, how long in-flight jobs may finish (default 10)")
     batch.add_argument("--quiet", "-q", action="store_true", help="no progress display or summary table")
     batch.add_argument("--summary-json", type=Path, metavar="PATH", help="also write the summary as JSON")
+    batch.add_argument("--metrics-port", type=_port, metavar="N",
+                       help="serve Prometheus metrics at http://127.0.0.1:N/metrics while the batch runs (0: a free port)")
     batch.set_defaults(handler=_cmd_batch)
 
     chat = commands.add_parser("chat", parents=[conn], help="send one prompt",
@@ -267,6 +277,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         grace=args.grace,
         quiet=args.quiet,
         summary_json=args.summary_json,
+        metrics_port=args.metrics_port,
     )
     return summary.exit_code
 
