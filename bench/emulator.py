@@ -23,8 +23,9 @@ machine is shared: the wall-clock rate moves with other people's load, CPU per r
 
 Usage::
 
-    python bench/bench_emulator.py [--duration 8] [--load-procs 2] [--connections 8] [--streams 500]
-                                   [--stream-tokens 400] [--paced-tps 25] [--paced-tokens 100] [--json out.json]
+    python bench/emulator.py [--duration 8] [--load-procs 2] [--connections 8] [--streams 500]
+                             [--stream-tokens 400] [--paced-tps 25] [--paced-tokens 100]
+                             [--json bench/results/emulator.json]
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, percentile, print_table, summarize, write_json
+from _common import ROOT, default_json, percentile, print_table, summarize, write_json
 
 import h11  # noqa: E402  (after _common, which puts the repository on sys.path)
 import httpx  # noqa: E402
@@ -266,7 +267,7 @@ def result_of(worker: subprocess.Popen[str]) -> dict[str, Any]:
 
 def load_phase(kind: str, url: str, processes: int, args: argparse.Namespace, server_pid: int) -> dict[str, Any]:
     """Run ``processes`` load processes of ``kind`` together; aggregate their results with the server's CPU."""
-    start_at = time.time() + 2.0  # every process is connected and waiting before the clock starts
+    start_at = time.time() + args.start_delay  # every process is connected and waiting before the clock starts
     workers = [spawn(kind, url, args, start_at) for _ in range(processes)]
     time.sleep(max(0.0, start_at - time.time()))
     server_cpu = process_cpu_seconds(server_pid)
@@ -299,7 +300,8 @@ def stream_phase(profile: str, url: str, args: argparse.Namespace, server_pid: i
     return result
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the emulator suite; print its tables; write and return its results."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=8.0, help="seconds of load per phase (default 8)")
     parser.add_argument("--load-procs", type=int, default=2, help="httpx load processes (default 2)")
@@ -311,20 +313,24 @@ def main() -> None:
         "--paced-tps", type=float, default=25.0, help="generation speed of the paced stream run (default 25 tokens/s)"
     )
     parser.add_argument("--paced-tokens", type=int, default=100, help="tokens per paced stream (default 100)")
-    parser.add_argument("--json", dest="json_path", help="write the results here")
+    parser.add_argument("--warmup", type=int, default=200, help="requests before the first phase (default 200)")
+    parser.add_argument(
+        "--start-delay", type=float, default=2.0, help="seconds the load processes get to connect before the clock starts"
+    )
+    parser.add_argument("--json", dest="json_path", default=default_json("emulator"), help="write the results here")
     parser.add_argument("--worker", choices=("httpx", "raw", "streams"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--start-at", type=float, default=0.0, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.worker:
         run_worker(args)
-        return
+        return {}
 
     server, base_url = start_server(args.stream_tokens)
     url = base_url + "/chat/completions"
     try:
         with httpx.Client(headers={"authorization": f"Bearer {KEY}", "content-type": "application/json"}) as warm:
-            for _ in range(200):
+            for _ in range(args.warmup):
                 warm.post(url, content=REQUEST).raise_for_status()
         phases = [
             load_phase("httpx", url, args.load_procs, args, server.pid),
@@ -367,8 +373,18 @@ def main() -> None:
     best = max(p["requests_per_s"] for p in phases)
     capacity = min(1e3 / p["server_cpu_ms_per_request"] for p in phases)
     print(f"\nbest measured: {best:,.0f} req/s; server CPU per request implies about {capacity:,.0f} req/s per free core")
-    write_json(args.json_path, {"phases": phases, "streams": streams, "best_requests_per_s": best,
-                                "capacity_per_core_estimate": capacity, "args": vars(args)})
+    parameters = {key: value for key, value in vars(args).items() if key not in ("worker", "url", "start_at", "json_path")}
+    result = {
+        "benchmark": "emulator",
+        "parameters": parameters,
+        "phases": phases,
+        "streams": streams,
+        "best_requests_per_s": best,
+        "capacity_per_core_estimate": capacity,
+        "targets": {},
+    }
+    write_json(args.json_path, result)
+    return result
 
 
 if __name__ == "__main__":

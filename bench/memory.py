@@ -25,7 +25,7 @@ beyond its request body.
 
 Usage::
 
-    python bench/bench_memory.py [--tokens 100000] [--jobs 10000] [--json out.json]
+    python bench/memory.py [--tokens 100000] [--jobs 10000] [--json bench/results/memory.json]
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from _common import (
     SDK_BASE_URL,
     StreamRecorder,
     completion_handler,
+    default_json,
     iter_pieces,
     maxrss_bytes,
     print_table,
@@ -110,7 +111,7 @@ def child_stream_ours(tokens: int) -> dict[str, Any]:
                     chunk.choices[0].delta.content  # noqa: B018  (read it, as a caller would)
                 if chunks % SAMPLE_EVERY == 0:
                     peak = max(peak, rss_bytes())
-        return chunks, peak
+        return chunks, max(peak, rss_bytes())  # a stream shorter than SAMPLE_EVERY is sampled at its end
 
     async def main() -> dict[str, Any]:
         recorder = StreamRecorder(tokens)
@@ -149,7 +150,7 @@ def child_stream_sdk(tokens: int) -> dict[str, Any]:
                     chunk.choices[0].delta.content  # noqa: B018
                 if chunks % SAMPLE_EVERY == 0:
                     peak = max(peak, rss_bytes())
-        return chunks, peak
+        return chunks, max(peak, rss_bytes())
 
     async def main() -> dict[str, Any]:
         recorder = StreamRecorder(tokens)
@@ -287,10 +288,11 @@ def child_main(name: str, tokens: int, jobs: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the memory suite; print its tables; write and return its results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tokens", type=int, default=100_000, help="tokens in each big stream")
     parser.add_argument("--jobs", type=int, default=10_000, help="jobs to queue")
-    parser.add_argument("--json", metavar="PATH", help="write the results as JSON here")
+    parser.add_argument("--json", metavar="PATH", default=default_json("memory"), help="write the results here")
     parser.add_argument("--child", choices=CHILDREN, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

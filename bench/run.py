@@ -7,7 +7,10 @@ sizes of the chosen mode, shows its output as it comes, and keeps it:
 
 - full sizes: ``bench/results/<suite>.json`` and ``<suite>.txt``, then ``bench/results/LATEST.md``
   is rebuilt from the latest full run of every suite, each section with the machine it ran on;
-- ``--quick``: the same under ``bench/results/quick/`` (LATEST.md holds full runs only).
+- ``--quick``: the same under ``bench/results/quick/`` (LATEST.md holds full runs only);
+- ``--tiny``: the smallest sizes (what ``tests/bench`` runs), under ``bench/results/tiny/``.
+
+``--results DIR`` puts all of it somewhere else.
 
 ``--quick`` is a smoke check of the whole suite (under two minutes on a 2-core machine); its
 numbers are real but noisy, since the samples are small.
@@ -34,8 +37,6 @@ from typing import Final
 
 BENCH: Final = Path(__file__).resolve().parent
 RESULTS: Final = BENCH / "results"
-QUICK_RESULTS: Final = RESULTS / "quick"
-LATEST: Final = RESULTS / "LATEST.md"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
@@ -97,17 +98,23 @@ SUITES: Final[dict[str, Suite]] = {
 }  # fmt: skip
 
 
-def run_suite(name: str, suite: Suite, quick: bool) -> tuple[int, str, float]:
-    """Run one suite in its own interpreter, echoing its output; ``(exit code, output, seconds)``."""
-    folder = QUICK_RESULTS if quick else RESULTS
+SIZES: Final = ("full", "quick", "tiny")
+
+
+def size_args(suite: Suite, size: str) -> tuple[str, ...]:
+    """The arguments that run ``suite`` at ``size`` (one of :data:`SIZES`)."""
+    return {"full": suite.full, "quick": suite.quick, "tiny": suite.tiny}[size]
+
+
+def run_suite(name: str, suite: Suite, size: str, folder: Path) -> tuple[int, str, float]:
+    """Run one suite in its own interpreter, echoing its output; ``(exit code, output, seconds)``.
+
+    It writes ``<name>.json`` into ``folder`` and, if it succeeds, ``<name>.txt``: a header line
+    (when, on what machine, how long) and the command, then everything it printed.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable,
-        str(BENCH / suite.script),
-        *(suite.quick if quick else suite.full),
-        "--json",
-        str(folder / f"{name}.json"),
-    ]
+    arguments = size_args(suite, size)
+    command = [sys.executable, str(BENCH / suite.script), *arguments, "--json", str(folder / f"{name}.json")]
     started = time.perf_counter()
     lines: list[str] = []
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as process:
@@ -119,33 +126,38 @@ def run_suite(name: str, suite: Suite, quick: bool) -> tuple[int, str, float]:
     output = "".join(line for line in lines if not line.startswith("wrote "))
     if process.returncode == 0:
         stamp = time.strftime("%Y-%m-%d %H:%M")
+        shown = " ".join(("python", f"bench/{suite.script}", *arguments))
         (folder / f"{name}.txt").write_text(
-            f"{stamp}; {machine_line()}; {seconds:.0f} s\n$ python bench/{suite.script} {' '.join(suite.quick if quick else suite.full)}\n{output}",
-            encoding="utf-8",
+            f"{stamp}; {machine_line()}; {seconds:.0f} s\n$ {shown}\n{output}", encoding="utf-8"
         )
     return process.returncode, output, seconds
 
 
-def write_latest() -> None:
-    """Rebuild ``LATEST.md`` from the latest full run of every registered suite."""
+def write_latest(folder: Path) -> Path:
+    """Rebuild ``folder/LATEST.md`` from the latest full run of every registered suite there."""
     sections = [
         "# Latest full benchmark tables\n",
         "Written by `python bench/run.py` (full sizes) from the last full run of each suite; each section\n"
         "starts with when, on what machine, and with which command it ran. See `bench/README.md`.\n",
     ]
     for name in SUITES:
-        text_path = RESULTS / f"{name}.txt"
+        text_path = folder / f"{name}.txt"
         if not text_path.exists():
             continue
         header, command, body = text_path.read_text(encoding="utf-8").split("\n", 2)
         sections.append(f"## {name}\n\n{header}\n\n```\n{command}\n{body.strip()}\n```\n")
-    LATEST.write_text("\n".join(sections), encoding="utf-8")
+    latest = folder / "LATEST.md"
+    latest.write_text("\n".join(sections), encoding="utf-8")
+    return latest
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen suites; the exit code is 1 if any of them failed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke check of every suite in < 2 min")
+    sizes = parser.add_mutually_exclusive_group()
+    sizes.add_argument("--quick", action="store_true", help="small sizes: a smoke check of every suite in < 2 min")
+    sizes.add_argument("--tiny", action="store_true", help="the smallest sizes (the smoke test's); numbers meaningless")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where results go (default bench/results)")
     parser.add_argument("--only", action="append", choices=list(SUITES), metavar="SUITE", help="run only this suite (repeatable)")
     parser.add_argument("--list", action="store_true", help="list the suites and exit")
     args = parser.parse_args(argv)
@@ -155,15 +167,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     chosen = args.only or list(SUITES)
-    print(f"{machine_line()}\nsuites: {', '.join(chosen)} ({'quick' if args.quick else 'full'} sizes)", flush=True)
+    size = "quick" if args.quick else "tiny" if args.tiny else "full"
+    folder = args.results if size == "full" else args.results / size
+    print(f"{machine_line()}\nsuites: {', '.join(chosen)} ({size} sizes)", flush=True)
     outcomes: dict[str, tuple[int, float]] = {}
     started = time.perf_counter()
     for name in chosen:
         print(f"\n{'=' * 20} {name} {'=' * 20}", flush=True)
-        code, _, seconds = run_suite(name, SUITES[name], args.quick)
+        code, _, seconds = run_suite(name, SUITES[name], size, folder)
         outcomes[name] = (code, seconds)
-    if not args.quick:
-        write_latest()
+    if size == "full":
+        print(f"\nupdated {write_latest(folder)}")
     print(f"\n{'=' * 20} summary {'=' * 20}")
     for name, (code, seconds) in outcomes.items():
         print(f"{name:10} {'ok' if code == 0 else f'FAILED (exit {code})':16} {seconds:6.1f} s")

@@ -1,0 +1,1 @@
+"""Smoke tests of the benchmark suite in bench/: each suite runs at a tiny size and writes well-formed JSON."""
