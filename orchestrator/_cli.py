@@ -109,8 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
                "commands run against the bundled emulator.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="warning",
-                        help="log events at this level and above to stderr (default warning)")
+    parser.add_argument("--log-level", choices=("trace", "debug", "info", "warning", "error"), default="warning",
+                        help="log events at this level and above to stderr (default warning; trace adds request and "
+                             "response bodies); keys and Authorization values are always masked")
+    parser.add_argument("--log-format", choices=("console", "json"), default="console",
+                        help="log lines for people (console, the default) or one JSON object per line (json)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     conn = _connection_options()
 
@@ -217,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    _configure_logging(args.log_level)
+    _configure_logging(args.log_level, args.log_format)
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
@@ -234,23 +237,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
 
-def _configure_logging(level: str) -> None:
-    """Key/value log lines on stderr at ``level`` and above, so stdout carries only command output."""
-    import logging
+def _configure_logging(level: str, log_format: str) -> None:
+    """Redacted log lines on stderr at ``level`` and above, so stdout carries only command output."""
+    from orchestrator._logging import configure_logging
 
-    import structlog
-
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.KeyValueRenderer(key_order=["timestamp", "level", "event"]),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
-        # sys.stderr is looked up per event: it may be replaced (tests, daemons) after configuration.
-        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
-        cache_logger_on_first_use=False,
-    )
+    configure_logging(level, log_format)  # type: ignore[arg-type] - argparse checked the choices
 
 
 def _error(message: str) -> None:
