@@ -8,6 +8,7 @@ Commands::
     groq-orch transcribe FILE | translate FILE      Whisper speech to text
     groq-orch health                                can the endpoint be reached?
     groq-orch rate-limits                           what the client learns from one probe request
+    groq-orch bench [--concurrency 1,2,4,8]         latency, throughput and rate limits under load
     groq-orch emulate                               serve the bundled Groq emulator
 
 Where requests go is decided by `orchestrator._endpoint` (with no ``GROQ_API_KEY`` and no
@@ -203,6 +204,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"model to probe; repeatable (default {DEFAULT_CHAT_MODEL})")
     probe.add_argument("--json", action="store_true", help="print the snapshots as JSON")
     probe.set_defaults(handler=_async(_rate_limits))
+
+    bench = commands.add_parser(
+        "bench", parents=[conn], help="measure latency, throughput and rate limits under load",
+        description="Stream requests at a sweep of concurrencies (or request rates) and report TTFT, ITL, TPOT "
+                    "and end-to-end latency (p50/p90/p99), throughput, goodput under an SLO, 429/498 answers "
+                    "and time throttled, beside Groq's own usage timings.",
+    )
+    from orchestrator import _bench
+
+    _bench.add_arguments(bench)
 
     emulate = commands.add_parser("emulate", help="serve the bundled Groq emulator",
                                   description="Serve a Groq-compatible emulator on loopback for tests and demos.")
