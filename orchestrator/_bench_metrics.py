@@ -79,7 +79,8 @@ class Distribution:
     Up to :data:`EXACT_LIMIT` values are kept as they are and percentiles are exact (linear
     interpolation between closest ranks, numpy's default). Past that, every value is counted in a
     logarithmic bucket ``(gamma**(i-1), gamma**i]`` and a percentile is the bucket's midpoint (clamped to
-    the observed min and max), at most :data:`RELATIVE_ACCURACY` away from the exact answer. Count, mean,
+    the observed min and max), at most :data:`RELATIVE_ACCURACY` away from the exact answer; the lowest
+    and highest ranks answer the exact min and max. Count, mean,
     min and max stay exact either way. Values must be finite and non-negative (durations).
     """
 
@@ -150,8 +151,10 @@ class Distribution:
             high = min(low + 1, len(exact) - 1)
             return exact[low] + (exact[high] - exact[low]) * (position - low)
         rank = math.floor(q * (self.count - 1))  # 0-based rank of the value asked for
+        if rank == self.count - 1:
+            return self.maximum
         seen = self._zeros
-        if rank < seen:
+        if rank < seen or rank == 0:
             return self.minimum
         for index in sorted(self._buckets):
             seen += self._buckets[index]

@@ -102,7 +102,7 @@ def parse_levels(text: str, *, integer: bool) -> tuple[int | float, ...]:
             value: int | float = int(item) if integer else float(item)
         except ValueError:
             raise ValueError(f"{item!r} in {text!r} is not {what}; give a list like 1,2,4,8") from None
-        if not (0 < value <= (MAX_CONCURRENCY if integer else math.inf)):
+        if not (0 < value <= MAX_CONCURRENCY if integer else 0 < value < math.inf):
             raise ValueError(f"{item!r} in {text!r} is not {what}")
         levels.append(value)
     return tuple(levels)
