@@ -250,6 +250,54 @@ def _checked_base_url(value: Any) -> str:
     return value.rstrip("/")
 
 
+class _RedisURL(str):
+    """A Redis URL whose ``repr`` masks the password, so a printed or logged ``Config`` does not leak it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(_redacted(self))
+
+
+def _redacted(url: str) -> str:
+    """``url`` with its password (if any) replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
+
+
+def _checked_redis_url(value: Any) -> str | None:
+    """``redis://`` or ``rediss://``, a host, a sane port, an optional database number."""
+    field = "redis_url"
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        _fail(field, value, "must be a URL such as redis://127.0.0.1:6379/0 (or None for an in-process budget)")
+    shown = _redacted(value)
+    if any(ch.isspace() for ch in value):
+        _fail(field, shown, "must not contain whitespace")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError as exc:
+        _fail(field, shown, f"is not a valid URL ({exc}); the port must be 1-65535")
+    if parts.scheme not in ("redis", "rediss"):
+        _fail(field, shown, "must start with redis:// (or rediss:// for TLS), e.g. redis://127.0.0.1:6379/0")
+    if not host:
+        _fail(field, shown, "must name a host, e.g. redis://127.0.0.1:6379/0")
+    if port == 0:
+        _fail(field, shown, "must have a port from 1 to 65535 (6379 is Redis's default)")
+    database = parts.path.strip("/")
+    if database and not (database.isdigit() and int(database) < 1_000_000):
+        _fail(field, shown, f"database {database!r} must be a number, e.g. redis://127.0.0.1:6379/0")
+    if parts.fragment:
+        _fail(field, shown, "must not have a #fragment")
+    return _RedisURL(value)
+
+
 def _checked_headers(value: Any) -> MappingProxyType[str, str]:
     if not isinstance(value, Mapping):
         _fail("default_headers", value, "must be a mapping of header name to value")
@@ -284,6 +332,9 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
         queue_size: jobs that may wait in the submit queue before ``submit`` blocks.
         http2: negotiate HTTP/2 (multiplexes many requests over few connections).
         user_agent: the ``User-Agent`` header.
+        redis_url: ``redis://`` or ``rediss://`` URL of a Redis through which every process using
+            the same API key shares one rate budget (``GROQ_ORCH_REDIS_URL``); None keeps the
+            budget in this process. Its password never shows in ``repr``.
 
     Raises:
         ConfigError: naming the field and value, when any setting is out of range.
@@ -300,6 +351,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     queue_size: int = 1024
     http2: bool = False
     user_agent: str = DEFAULT_USER_AGENT
+    redis_url: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.api_key, str):
@@ -323,6 +375,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
         _boolean("http2", self.http2)
         if not isinstance(self.user_agent, str) or not self.user_agent or any(ch in self.user_agent for ch in "\r\n\0"):
             _fail("user_agent", self.user_agent, "must be a non-empty str without CR, LF or NUL")
+        msgspec.structs.force_setattr(self, "redis_url", _checked_redis_url(self.redis_url))
 
     def __copy__(self) -> Config:
         return self  # immutable: a copy would be indistinguishable
@@ -372,7 +425,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
         """A ``Config`` from ``GROQ_*`` environment variables, then keyword overrides.
 
         Reads ``GROQ_API_KEY`` (required unless ``api_key`` is passed), ``GROQ_BASE_URL``,
-        ``GROQ_TIMEOUT`` (seconds) and ``GROQ_MAX_RETRIES``; an empty variable counts as unset.
+        ``GROQ_TIMEOUT`` (seconds), ``GROQ_MAX_RETRIES`` and ``GROQ_ORCH_REDIS_URL``; an empty
+        variable counts as unset.
 
         Args:
             environ: the variables to read; ``os.environ`` by default.
@@ -411,6 +465,7 @@ _ENV_SETTINGS: Final[tuple[tuple[str, str, type], ...]] = (
     ("GROQ_BASE_URL", "base_url", str),
     ("GROQ_TIMEOUT", "timeout", float),
     ("GROQ_MAX_RETRIES", "max_retries", int),
+    ("GROQ_ORCH_REDIS_URL", "redis_url", str),
 )
 
 
