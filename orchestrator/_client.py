@@ -10,6 +10,7 @@ block's ``finally``.
 
 from __future__ import annotations
 
+import os
 import random
 import ssl
 import time
@@ -35,7 +36,7 @@ from actors._worker import WorkerPool
 from ._catalog import DEFAULT_CATALOG, ModelCatalog
 from ._config import Config, RateLimitConfig
 from ._secret import SecretString
-from ._errors import GroqError, RequestTooLargeError, unwrapped_errors
+from ._errors import ConfigError, GroqError, RequestTooLargeError, unwrapped_errors
 from ._map import JobResult, map_jobs
 from ._resources import Audio, Chat, Models
 from ._tokens import estimate_prompt_tokens
@@ -248,16 +249,37 @@ class Client:
 # ------------------------------------------------------------------------------- wiring
 
 
-def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
-    """TLS 1.2 or newer, certificates checked (against a custom CA bundle when given)."""
-    if verify is False:
-        return False
-    context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+def _ssl_context(verify: bool | str | os.PathLike[str]) -> ssl.SSLContext:
+    """TLS 1.2 or newer with certificate and host name checks, against a custom CA bundle when given.
+
+    There is no way to switch the checks off (spec NFR-SEC-002): ``verify=False`` is refused
+    rather than quietly sending the API key to whoever answers. A private or self-signed
+    server is reached by trusting its CA (``verify="ca.pem"``); a local emulator by plain
+    http on loopback, which ``Config.base_url`` allows.
+    """
+    if verify is True:
+        cafile = None
+    elif isinstance(verify, str | os.PathLike):
+        cafile = os.fspath(verify)
+        if not os.path.isfile(cafile):
+            problem = "is a directory" if os.path.isdir(cafile) else "is not an existing file"
+            raise ConfigError(field="verify", value=cafile, rule=f"{problem}; give the PEM file of the CA certificates")
+    else:
+        raise ConfigError(
+            field="verify",
+            value=verify,
+            rule="must be True or the path of a CA bundle: certificate checks cannot be turned off; trust the "
+            "server's CA with verify='ca.pem', or reach a local emulator over http://127.0.0.1",
+        )
+    try:
+        context = ssl.create_default_context(cafile=cafile)
+    except (ssl.SSLError, OSError) as error:
+        raise ConfigError(field="verify", value=verify, rule=f"cannot be read as PEM CA certificates ({error})") from None
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
 
 
-def _make_http_client(config: Config, verify: bool | str) -> httpx.AsyncClient:
+def _make_http_client(config: Config, verify: bool | str | os.PathLike[str]) -> httpx.AsyncClient:
     """One shared pool: a keep-alive connection per worker, room for open streams besides."""
     return httpx.AsyncClient(
         http2=config.http2,
@@ -311,19 +333,7 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
     elif overrides:
         config = config.replace(**overrides)
 
-    budgets: Any
-    if config.redis_url is None:
-        budgets = RateBudgets(lambda model: _limits_for(config, catalog, model), time_scale=time_scale)
-    else:
-        # Shared through Redis with every process using this API key; redis is imported only here.
-        from ._redis_budget import RedisBudgets, budget_namespace
-
-        budgets = RedisBudgets(
-            config.redis_url,
-            lambda model: _limits_for(config, catalog, model),
-            namespace=budget_namespace(config.api_key),
-            time_scale=time_scale,
-        )
+    budgets = RateBudgets(lambda model: _limits_for(config, catalog, model), time_scale=time_scale)
     learned: set[str] = set()
     breaker_config = config.circuit_breaker_config
     breaker = CircuitBreaker(
@@ -383,8 +393,6 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
     try:
         with unwrapped_errors():
             async with open_service_nursery() as nursery:
-                if config.redis_url is not None:
-                    await nursery.start(budgets.run)  # the lease actor; fails fast if Redis is unreachable
                 await nursery.start(scheduler.run)
                 await nursery.start(pool.run)
                 try:
