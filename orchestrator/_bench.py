@@ -222,6 +222,8 @@ def _level_line(summary: LevelSummary, mode: str) -> str:
         f"in {summary.duration_s:.1f} s"
         + (f", TTFT p50 {ttft * 1000:.0f} ms" if ttft is not None else "")
     )
+    if summary.held_arrivals:
+        line += f", {summary.held_arrivals} arrivals waited for --max-concurrency"
     if summary.errors:
         line += "; " + ", ".join(f"{count} x {kind}" for kind, count in summary.errors.items())
     return line
@@ -234,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from orchestrator import __version__
+    from orchestrator._bench_plan import PlanError
     from orchestrator._bench_report import render_tables, summary_document
     from orchestrator._bench_run import BenchObserver, BenchRun
     from orchestrator._config import _loopback
@@ -242,8 +245,6 @@ def run(args: argparse.Namespace) -> int:
     if args.rate is None and (args.arrivals is not None or args.max_concurrency is not None):
         return _usage_error("--arrivals" if args.arrivals is not None else "--max-concurrency",
                             "applies only with --rate")
-    from orchestrator._bench_plan import PlanError
-
     try:
         plan = _plan(args)
     except PlanError as exc:

@@ -11,8 +11,12 @@ from typing import Any
 
 import pytest
 
+from orchestrator import ModelLimits
 from orchestrator._bench_metrics import LevelSummary, RequestRecord
+from orchestrator._bench_plan import BenchPlan, LengthSpec
+from orchestrator._bench_run import BenchObserver, BenchRun
 from orchestrator._cli import main
+from tests.helpers import client_for, make_emulator
 
 PNG = b"\x89PNG\r\n\x1a\n"
 TINY = ["--prompt-tokens", "16", "--output-tokens", "8"]
@@ -190,3 +194,22 @@ class TestHelp:
         out = capsys.readouterr().out
         assert (info.value.code, [flag in out for flag in ("--concurrency", "--rate", "--prompt-tokens", "--slo",
                                                            "--output-dir", "--base-url")]) == (0, [True] * 6)
+
+
+class TestRateLimitCounting:
+    async def test_429_and_498_are_counted_per_request(self, autojump_clock: object) -> None:
+        """A 498 and the 429s of an emulator stricter than the client believes are counted and timed per request."""
+        model = "llama-3.1-8b-instant"
+        emulator = make_emulator(limits={model: (2, 14_400, 60_000, 500_000)}, faults=["498:burst=1"])
+        plan = BenchPlan(model=model, mode="concurrency", levels=(1,), requests=4, duration=None,
+                         prompt_tokens=LengthSpec(16), output_tokens=LengthSpec(8), context_window=131_072,
+                         max_completion_tokens=131_072)
+        records: list[RequestRecord] = []
+        async with client_for(emulator, observer=BenchObserver(), limits={model: ModelLimits(rpm=1000)}) as client:
+            result = await BenchRun(client, plan, scale=1.0, sink=records.append).run()
+        level = result.levels[0]
+        assert (
+            [r.ok for r in records], sum(r.capacity_exceeded for r in records), records[0].attempts,
+            level.rate_limited == sum(r.rate_limited for r in records) >= 1, level.capacity_exceeded,
+            all(r.throttled_s > 0 for r in records if r.rate_limited), level.retries,
+        ) == ([True] * 4, 1, 2, True, 1, True, level.rate_limited + 1)
