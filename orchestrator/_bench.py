@@ -14,9 +14,11 @@ Where requests go follows ``orchestrator._endpoint``, like ``batch``: with no ``
 ``--base-url``, the emulator embedded in this process, on a clock running 60 times faster (change it with
 ``--time-scale``). Every time, duration and rate in the flags and the results is on the endpoint's clock,
 so an emulated run reads like a run against Groq's free tier: ``--duration 60`` lasts one real second and
-reports a minute. The embedded emulator generates exactly ``max_completion_tokens`` tokens per request
-(as benchmarks ask real servers to with ``ignore_eos``); Groq's models may stop sooner, and
-``requests.jsonl`` records what they did.
+reports a minute. The price: the client's and the emulator's own CPU time is multiplied too (a
+millisecond of Python per request reads as 60 emulated ms of TTFT), so emulated latencies are upper
+bounds, while rate-limit behaviour (throughput, 429s, holds) is faithful. The embedded emulator
+generates exactly ``max_completion_tokens`` tokens per request (as benchmarks ask real servers to with
+``ignore_eos``); Groq's models may stop sooner, and ``requests.jsonl`` records what they did.
 
 Modules: ``_bench_plan`` (flags -> what to send), ``_bench_run`` (the trio load generator),
 ``_bench_metrics`` (the pure arithmetic), ``_bench_report`` (tables, summary.json), ``_bench_plots``.
