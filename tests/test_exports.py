@@ -44,5 +44,5 @@ def test_cli_help_runs() -> None:
     """`python -m orchestrator --help` prints the subcommands and exits 0."""
     result = subprocess.run([sys.executable, "-m", "orchestrator", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
-    for command in ("batch", "chat", "models", "transcribe", "translate", "health", "emulate", "rate-limits"):
+    for command in ("batch", "chat", "models", "transcribe", "translate", "health", "emulate", "rate-limits", "bench"):
         assert command in result.stdout
