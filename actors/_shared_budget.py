@@ -28,8 +28,9 @@ jobs:
 - :meth:`refund` (never sent) and an over-estimate found by :meth:`reconcile` are *given back*
   to the shared windows, taken from their earliest entries (safe for the same reason as
   ``_Window.give_back``: the grant's own entry still holds at least that much, so taking from
-  the front never frees room the server has not freed). A give-back older than a minute-window
-  period is dropped: that grant has come back by itself.
+  the front never frees room the server has not freed). A give-back for a grant older than half
+  a (scaled) minute is dropped: that grant may have come back by itself, and taking it again from
+  the front would free room the server has not freed.
 - an under-estimate spends the difference in the shared windows, now, for a full period;
 - ``x-ratelimit-*`` headers teach the shared limits (``limit-requests`` is RPD, ``limit-tokens``
   TPM) and clamp the shared view to the server's ``remaining``; a 429 pauses the model for every
