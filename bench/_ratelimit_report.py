@@ -1,0 +1,158 @@
+"""The rate-limit benchmark's numbers, verdicts and plot, from each contender's :class:`RunResult`.
+
+Units: the emulator compresses time by ``time_scale``, so every duration reported here is in
+*emulated* seconds or minutes (real seconds times ``time_scale``), the time the rate limits
+are defined in; the wall time is also given in real seconds.
+
+- **goodput**: prompt + completion tokens of the jobs that succeeded, per emulated minute of
+  wall time, as a share of the TPM limit. A fresh Groq bucket starts full, so a run of ``m``
+  minutes can use at most ``(m + 1) * TPM`` tokens: short runs can exceed 100 %.
+- **429s**: the emulator's count, and as a share of all requests it received.
+- **retries**: requests sent beyond each job's first.
+- **job latency**: from a job's first request to its final outcome (success, or giving up),
+  retries and their waits included; time spent queued before the first send is not included.
+- **tokens/min series**: tokens of the responses that finished within the trailing emulated
+  minute, sampled every ``step`` emulated seconds; that is what the plot draws.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from _common import percentile, print_table
+from _ratelimit_contenders import RunResult
+
+__all__ = ["contender_metrics", "plot", "print_results", "series", "verdicts"]
+
+
+def contender_metrics(result: RunResult, *, jobs: int, tpm: int, time_scale: float) -> dict[str, Any]:
+    """The per-contender numbers of the table and the JSON."""
+    records = result.records
+    ok = [record for record in records if record.ok]
+    tokens = sum(record.tokens for record in ok)
+    wall_min = result.wall_seconds * time_scale / 60.0
+    latencies = [(record.finished - record.first_sent) * time_scale for record in records]
+    server = result.server
+    requests = sum(server.responses_by_status.values()) if server is not None else result.requests_sent
+    rate_limited = server.rate_limited if server is not None else result.rate_limited_seen
+    return {
+        "jobs": jobs,
+        "succeeded": len(ok),
+        "failed": jobs - len(ok),
+        "wall_seconds_real": result.wall_seconds,
+        "wall_minutes_emulated": wall_min,
+        "tokens": tokens,
+        "tokens_per_minute": tokens / wall_min if wall_min > 0 else math.nan,
+        "goodput_share_of_tpm": tokens / wall_min / tpm if wall_min > 0 else math.nan,
+        "requests": requests,
+        "requests_client_counted": result.requests_sent,
+        "rate_limited": rate_limited,
+        "rate_limited_client_counted": result.rate_limited_seen,
+        "rate_limited_share": rate_limited / requests if requests else 0.0,
+        "retries": max(0, requests - jobs),
+        "latency_p50_s": percentile(latencies, 50),
+        "latency_p95_s": percentile(latencies, 95),
+        "peak_tokens_per_minute": max((value for _, value in series(result, time_scale=time_scale)), default=0),
+        "server_responses_by_status": dict(server.responses_by_status) if server is not None else {},
+    }
+
+
+def series(result: RunResult, *, time_scale: float, step: float = 5.0) -> list[tuple[float, int]]:
+    """``(emulated minute, tokens finished in the trailing emulated minute)`` every ``step`` emulated s."""
+    events = sorted((record.finished * time_scale, record.tokens) for record in result.records if record.ok)
+    end = result.wall_seconds * time_scale
+    points: list[tuple[float, int]] = []
+    window = 0
+    head = tail = 0
+    at = 0.0
+    while True:
+        while head < len(events) and events[head][0] <= at:
+            window += events[head][1]
+            head += 1
+        while tail < head and events[tail][0] <= at - 60.0:
+            window -= events[tail][1]
+            tail += 1
+        points.append((round(at / 60.0, 4), window))
+        if at >= end:
+            return points
+        at = min(end, at + step)
+
+
+def verdicts(metrics: dict[str, dict[str, Any]], ours: str, peers: list[str]) -> dict[str, Any]:
+    """The issue's goals for ``ours``: >= 90 % of TPM, < 1 % 429s, fewer failed jobs than every peer.
+
+    Zero failed jobs is the floor: if a peer also fails none, ours cannot fail fewer, and the goal
+    counts as met.
+    """
+    mine = metrics[ours]
+    goodput = mine["goodput_share_of_tpm"]
+    share = mine["rate_limited_share"]
+    peer_failed = {peer: metrics[peer]["failed"] for peer in peers}
+    fewer = mine["failed"] == 0 or all(mine["failed"] < failed for failed in peer_failed.values())
+    return {
+        "contender": ours,
+        "goodput_at_least_90_percent": {"value": goodput, "target": 0.90, "met": goodput >= 0.90},
+        "rate_limited_below_1_percent": {"value": share, "target": 0.01, "met": share < 0.01},
+        "fewer_failed_than_every_peer": {"value": mine["failed"], "peers": peer_failed, "met": fewer},
+    }
+
+
+def print_results(metrics: dict[str, dict[str, Any]], labels: dict[str, str], targets: list[dict[str, Any]]) -> None:
+    """The table, then one MET / NOT MET line per goal."""
+    rows = []
+    for name, values in metrics.items():
+        rows.append(
+            [
+                labels[name],
+                values["wall_seconds_real"],
+                values["wall_minutes_emulated"],
+                f"{values['goodput_share_of_tpm'] * 100:.1f} %",
+                values["rate_limited"],
+                f"{values['rate_limited_share'] * 100:.1f} %",
+                values["retries"],
+                values["failed"],
+                values["latency_p50_s"],
+                values["latency_p95_s"],
+            ]
+        )
+    print_table(
+        "Rate limits: N jobs against one emulator (fresh per contender), time-scaled free tier",
+        ["contender", "wall s", "wall min*", "goodput/TPM", "429s", "429 share", "retries", "failed", "p50 s*", "p95 s*"],
+        rows,
+    )
+    print("* emulated time (real x time_scale); goodput = prompt+completion tokens of successful jobs per emulated minute")
+    for target in targets:
+        who = labels[target["contender"]]
+        g, r, f = (
+            target["goodput_at_least_90_percent"],
+            target["rate_limited_below_1_percent"],
+            target["fewer_failed_than_every_peer"],
+        )
+        print(
+            f"{who}: goodput >= 90 % of TPM: {g['value'] * 100:.1f} % -> {'MET' if g['met'] else 'NOT MET'}; "
+            f"429s < 1 %: {r['value'] * 100:.2f} % -> {'MET' if r['met'] else 'NOT MET'}; "
+            f"fewer failed than every peer: {f['value']} vs {f['peers']} -> {'MET' if f['met'] else 'NOT MET'}"
+        )
+
+
+def plot(path: str, curves: dict[str, list[tuple[float, int]]], labels: dict[str, str], *, tpm: int, title: str) -> None:
+    """Tokens per emulated minute over emulated time, one line per contender, against the TPM limit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(10, 5.5), dpi=110)
+    for name, points in curves.items():
+        axes.plot([t for t, _ in points], [v for _, v in points], label=labels[name], linewidth=1.4)
+    axes.axhline(tpm, color="black", linestyle="--", linewidth=1.2, label=f"TPM limit ({tpm:,})")
+    axes.set_xlabel("emulated time (minutes)")
+    axes.set_ylabel("tokens in the trailing minute")
+    axes.set_title(title)
+    axes.set_ylim(bottom=0)
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="lower right", fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
