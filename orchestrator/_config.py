@@ -260,7 +260,8 @@ class _RedisURL(str):
 
 
 def _redacted(url: str) -> str:
-    """``url`` with its password (if any) replaced by ``***``."""
+    """``url`` with its password (if any) replaced by ``***``, as a plain ``str``."""
+    url = str.__str__(url)
     scheme, sep, rest = url.partition("://")
     userinfo, at, host = rest.rpartition("@")
     if not at or ":" not in userinfo:
