@@ -360,7 +360,9 @@ class SharedRateBudget:
         self._need_requests = max(self._need_requests, 1 - held_requests)
         self._need_tokens = max(self._need_tokens, tokens - held_tokens)
         if self._denied_until > now:
-            return _wait(self._denied_until, now)
+            # Look again within half a lease lifetime: a reply may show room freed meanwhile
+            # (returned leases, refunds), which lifts the denial without a round trip of our own.
+            return min(_wait(self._denied_until, now), self.lease_ttl / 2)
         self._want(now, prefetch=False)
         return max(self._round_trip, _MIN_POLL)
 
@@ -549,6 +551,8 @@ class SharedRateBudget:
                 self._retire(self._leases.pop(0))
         elif reply.wait is not None:
             self._denied_until = max(self._denied_until, now + reply.wait)
+        elif self._denied_until > now and self._room_for_need(reply):
+            self._denied_until = now
         if self._urgent or self._releases or self._pause is not None:
             self._notify()
 
@@ -563,6 +567,21 @@ class SharedRateBudget:
         return self.begin_sync(now)
 
     # -- internals ------------------------------------------------------------------------
+
+    def _room_for_need(self, reply: SyncReply) -> bool:
+        """Whether the shared windows, as the reply shows them, could grant what we are waiting for."""
+        need_requests = max(1, self._need_requests)
+        need_tokens = max(self._need_tokens, self._last_cost)
+        remaining = reply.remaining
+        return all(
+            level is None or level >= need
+            for level, need in (
+                (remaining.rpm, need_requests),
+                (remaining.rpd, need_requests),
+                (remaining.tpm, need_tokens),
+                (remaining.tpd, need_tokens),
+            )
+        ) and reply.paused_for <= 0
 
     def _check_fits(self, tokens: int) -> None:
         limits = self._limits

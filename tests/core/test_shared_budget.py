@@ -89,6 +89,28 @@ class TestLeases:
         assert not budget.wants_sync(1.5)
         assert 0 < budget.try_acquire(100, 2.5) < 0.01 and budget.wants_sync(2.5)
 
+    def test_a_long_denial_is_rechecked_every_half_lease(self) -> None:
+        """During a 10 s denial the lane is told to look again after half a lease lifetime, not 10 s."""
+        budget = make()
+        budget.try_acquire(100, 0.0)
+        budget.end_sync(budget.begin_sync(0.0), SyncReply(wait=10.0), sent_at=0.0, now=0.0)
+        assert budget.try_acquire(100, 1.0) == TTL / 2
+        assert budget.try_acquire(100, 9.0) == 1.0
+
+    def test_room_seen_in_a_reply_lifts_a_denial(self) -> None:
+        """A later reply showing room for the job (others returned leases) ends the denial: the next try asks at once."""
+        budget = make()
+        budget.try_acquire(300, 0.0)
+        budget.end_sync(budget.begin_sync(0.0), SyncReply(wait=10.0), sent_at=0.0, now=0.0)
+        budget.refund(50, 0.1, granted_at=0.0)
+        flush = budget.begin_sync(1.0)
+        budget.end_sync(flush, SyncReply(remaining=WindowLevels(rpm=5, rpd=50, tpm=299, tpd=5000)), sent_at=1.0, now=1.0)
+        assert budget.try_acquire(300, 1.0) == TTL / 2  # 299 tokens are not room for 300
+        budget.refund(50, 1.1, granted_at=0.0)
+        flush = budget.begin_sync(2.0)
+        budget.end_sync(flush, SyncReply(remaining=WindowLevels(rpm=5, rpd=50, tpm=300, tpd=5000)), sent_at=2.0, now=2.0)
+        assert 0 < budget.try_acquire(300, 2.0) < 0.01 and budget.begin_sync(2.0).ask is not None
+
     def test_holding_too_many_leases_returns_the_oldest(self) -> None:
         """A lease beyond MAX_LEASES pushes the oldest one's rest into the next request's releases."""
         budget = make(lease_ttl=100.0)
