@@ -51,6 +51,7 @@ __all__ = [
     "MESSAGES",
     "MODEL",
     "PIECE_SIZE",
+    "ROOT",
     "SDK_BASE_URL",
     "STREAM_HEADERS",
     "SSEBody",

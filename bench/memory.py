@@ -45,6 +45,7 @@ from _common import (
     BASE_URL,
     GENEROUS,
     MODEL,
+    ROOT,
     SDK_BASE_URL,
     StreamRecorder,
     completion_handler,
@@ -338,7 +339,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     print("\ntracemalloc: where the queued jobs' memory lives (bytes per job)")
     for line in queue_traced["top_lines"]:
-        print(f"  {line['bytes'] / args.jobs:8.1f}  {line['count'] / args.jobs:5.2f} blocks  {line['where']}")
+        where = line["where"].replace(f"{ROOT}/", "")
+        print(f"  {line['bytes'] / args.jobs:8.1f}  {line['count'] / args.jobs:5.2f} blocks  {where}")
     print(f"\nsubmitting {args.jobs:,} jobs took {queue_rss['submit_seconds']:.3f} s; closing the client with them queued "
           f"{queue_rss['close_seconds']:.3f} s")
 

@@ -65,19 +65,19 @@ SUITES: Final[dict[str, Suite]] = {
     "overhead": Suite(
         "overhead.py",
         "per-call overhead of a non-streaming call: ours vs AsyncGroq vs AsyncOpenAI vs httpx+msgspec vs the transport",
-        quick=("--calls", "1500", "--warmup", "200", "--rounds", "2", "--concurrent-calls", "3000"),
+        quick=("--calls", "2000", "--warmup", "200", "--rounds", "1", "--concurrent-calls", "2000"),
         tiny=("--calls", "30", "--warmup", "5", "--rounds", "1", "--concurrency", "10", "--concurrent-calls", "40"),
     ),
     "stream": Suite(
         "stream.py",
         "a 100,000-token SSE stream: chunks/s, time from a chunk's bytes to the caller, peak RSS growth",
-        quick=("--tokens", "20000", "--rounds", "1", "--probes", "10", "--rss-tokens", "100000"),
+        quick=("--tokens", "20000", "--rounds", "1", "--probes", "5", "--rss-tokens", "20000"),
         tiny=("--tokens", "500", "--rounds", "1", "--probes", "2", "--rss-tokens", "1000"),
     ),
     "memory": Suite(
         "memory.py",
         "RSS of a 100,000-token stream and of 10,000 queued jobs, each in a fresh process",
-        quick=("--tokens", "100000", "--jobs", "2000"),
+        quick=("--tokens", "20000", "--jobs", "2000"),
         tiny=("--tokens", "1000", "--jobs", "50"),
     ),
     "scale": Suite(
