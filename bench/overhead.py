@@ -236,8 +236,8 @@ async def _concurrent_asyncio(call: Call, concurrency: int, calls: int) -> dict[
     return {"wall": latencies, "seconds": time.perf_counter() - started}
 
 
-def run_contender(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    """One contender, one fresh event loop: the sequential phase, then the concurrent one."""
+def run_contender(name: str, args: argparse.Namespace, *, concurrent_phase: bool = True) -> dict[str, Any]:
+    """One contender, one fresh event loop: the sequential phase, then (unless told not to) the concurrent one."""
     opener, loop = CONTENDERS[name]
     concurrent = _concurrent_trio if loop == "trio" else _concurrent_asyncio
 
@@ -245,6 +245,8 @@ def run_contender(name: str, args: argparse.Namespace) -> dict[str, Any]:
         handler = Handler(loop)
         async with opener(handler) as call:
             sequential = await _sequential(call, args.warmup, args.calls)
+            if not concurrent_phase:
+                return {"sequential": sequential}
             handler.yields = True
             for _ in range(min(args.warmup, args.concurrency)):
                 await call()
@@ -354,7 +356,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if getattr(args, option) < 1:
             parser.error(f"--{option.replace('_', '-')} must be at least 1, got {getattr(args, option)}")
     if args.profile:
-        profile_call(lambda: run_contender("ours", args), args.top)
+        profile_call(lambda: run_contender("ours", args, concurrent_phase=False), args.top)
         return {}
 
     pooled_raw: dict[str, dict[str, list[float]]] = {name: {"wall": [], "cpu": [], "concurrent": []} for name in CONTENDERS}
