@@ -23,6 +23,7 @@ import asyncio
 import dataclasses
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 import groq
@@ -57,13 +58,16 @@ class RunResult:
     """A contender's run: its jobs, its real wall time, and what the client side counted.
 
     ``requests_sent`` and ``rate_limited_seen`` are the client's own counts (every HTTP attempt,
-    and the 429s among them); ``server`` is the emulator's tally of the same run.
+    and the 429s among them); ``reasons`` counts why attempts were retried and why jobs failed,
+    as far as the client tells (``"retry: RateLimitError 429"``, ``"failed: RateLimitError"``);
+    ``server`` is the emulator's tally of the same run.
     """
 
     records: list[JobRecord]
     wall_seconds: float
     requests_sent: int
     rate_limited_seen: int
+    reasons: dict[str, int] = dataclasses.field(default_factory=dict)
     server: EmulatorStats | None = None
 
 
@@ -130,9 +134,9 @@ class EmulatorThread:
 
 
 class _Timings(NullObserver):
-    """Observer: when each job was first sent and when it settled; attempts and 429s."""
+    """Observer: when each job was first sent and when it settled; attempts, 429s, retry reasons."""
 
-    __slots__ = ("origin", "first_sent", "settled", "requests", "rate_limited")
+    __slots__ = ("origin", "first_sent", "settled", "requests", "rate_limited", "reasons")
 
     def __init__(self) -> None:
         self.origin = time.perf_counter()
@@ -140,6 +144,7 @@ class _Timings(NullObserver):
         self.settled: dict[Any, float] = {}
         self.requests = 0
         self.rate_limited = 0
+        self.reasons: Counter[str] = Counter()
 
     def attempt_started(self, job: Any) -> None:
         """Count the attempt; the first one starts the job's latency."""
@@ -150,6 +155,10 @@ class _Timings(NullObserver):
         """Count 429s."""
         if status == 429:
             self.rate_limited += 1
+
+    def retry_scheduled(self, job: Any, error: Any, delay: float) -> None:
+        """Count why an attempt is retried."""
+        self.reasons[f"retry: {type(error).__name__} {error.status}"] += 1
 
     def job_settled(self, job: Any) -> None:
         """The job's latency ends here."""
@@ -171,6 +180,8 @@ async def _ours(
                 usage = getattr(result.response, "usage", None)
                 tokens = usage.prompt_tokens + usage.completion_tokens if result.ok and usage is not None else 0
                 outcomes.append((result.key, result.ok, tokens, result.attempts))
+                if not result.ok:
+                    timings.reasons[f"failed: {type(result.error).__name__} {result.status_code}"] += 1
         wall = time.perf_counter() - timings.origin
     records = [
         JobRecord(
@@ -183,7 +194,7 @@ async def _ours(
         )
         for key, ok, tokens, attempts in outcomes
     ]
-    return RunResult(records, wall, timings.requests, timings.rate_limited)
+    return RunResult(records, wall, timings.requests, timings.rate_limited, dict(timings.reasons))
 
 
 def run_ours(
@@ -212,6 +223,7 @@ async def _sdk(base_url: str, jobs: list[tuple[Any, dict[str, Any]]], concurrenc
 
     http = groq.DefaultAsyncHttpxClient(event_hooks={"request": [on_request], "response": [on_response]})
     records: list[JobRecord] = []
+    reasons: Counter[str] = Counter()
     semaphore = asyncio.Semaphore(concurrency)
     async with groq.AsyncGroq(api_key=API_KEY, base_url=base_url, max_retries=max_retries, http_client=http) as client:
         origin = time.perf_counter()
@@ -222,7 +234,8 @@ async def _sdk(base_url: str, jobs: list[tuple[Any, dict[str, Any]]], concurrenc
                 before = counts["requests"]
                 try:
                     reply = await client.chat.completions.create(**request)
-                except groq.APIError:
+                except groq.APIError as error:
+                    reasons[f"failed: {type(error).__name__} {getattr(error, 'status_code', None)}"] += 1
                     records.append(JobRecord(key, False, started, time.perf_counter() - origin, 0, max_retries + 1))
                     return
                 usage = reply.usage
@@ -232,7 +245,7 @@ async def _sdk(base_url: str, jobs: list[tuple[Any, dict[str, Any]]], concurrenc
 
         await asyncio.gather(*(one(key, request) for key, request in jobs))
         wall = time.perf_counter() - origin
-    return RunResult(records, wall, counts["requests"], counts["rate_limited"])
+    return RunResult(records, wall, counts["requests"], counts["rate_limited"], dict(reasons))
 
 
 def run_sdk(
@@ -260,9 +273,16 @@ def run_processor(
         )
     )
     wall = time.perf_counter() - origin
+    reasons = {
+        "errors: rate limit": tracker.num_rate_limit_errors,
+        "errors: other API": tracker.num_api_errors,
+        "errors: exceptions": tracker.num_other_errors,
+        "failed": tracker.num_tasks_failed,
+    }
     return RunResult(
         [JobRecord(**dataclasses.asdict(record)) for record in records],
         wall,
         tracker.num_requests_sent,
         tracker.num_rate_limit_errors,
+        {name: count for name, count in reasons.items() if count},
     )

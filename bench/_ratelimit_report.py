@@ -55,6 +55,7 @@ def contender_metrics(result: RunResult, *, jobs: int, tpm: int, time_scale: flo
         "latency_p95_s": percentile(latencies, 95),
         "peak_tokens_per_minute": max((value for _, value in series(result, time_scale=time_scale)), default=0),
         "server_responses_by_status": dict(server.responses_by_status) if server is not None else {},
+        "reasons": dict(result.reasons),
     }
 
 
@@ -79,11 +80,11 @@ def series(result: RunResult, *, time_scale: float, step: float = 5.0) -> list[t
         at = min(end, at + step)
 
 
-def verdicts(metrics: dict[str, dict[str, Any]], ours: str, peers: list[str]) -> dict[str, Any]:
+def verdicts(metrics: dict[str, dict[str, Any]], ours: str, peers: list[str]) -> dict[str, dict[str, Any]]:
     """The issue's goals for ``ours``: >= 90 % of TPM, < 1 % 429s, fewer failed jobs than every peer.
 
-    Zero failed jobs is the floor: if a peer also fails none, ours cannot fail fewer, and the goal
-    counts as met.
+    Keys are ``"<contender>.<goal>"``, each value has a boolean ``met``. Zero failed jobs is the
+    floor: if a peer also fails none, ours cannot fail fewer, and the goal counts as met.
     """
     mine = metrics[ours]
     goodput = mine["goodput_share_of_tpm"]
@@ -91,14 +92,13 @@ def verdicts(metrics: dict[str, dict[str, Any]], ours: str, peers: list[str]) ->
     peer_failed = {peer: metrics[peer]["failed"] for peer in peers}
     fewer = mine["failed"] == 0 or all(mine["failed"] < failed for failed in peer_failed.values())
     return {
-        "contender": ours,
-        "goodput_at_least_90_percent": {"value": goodput, "target": 0.90, "met": goodput >= 0.90},
-        "rate_limited_below_1_percent": {"value": share, "target": 0.01, "met": share < 0.01},
-        "fewer_failed_than_every_peer": {"value": mine["failed"], "peers": peer_failed, "met": fewer},
+        f"{ours}.goodput_at_least_90_percent": {"value": goodput, "target": 0.90, "met": goodput >= 0.90},
+        f"{ours}.rate_limited_below_1_percent": {"value": share, "target": 0.01, "met": share < 0.01},
+        f"{ours}.fewer_failed_than_every_peer": {"value": mine["failed"], "peers": peer_failed, "met": fewer},
     }
 
 
-def print_results(metrics: dict[str, dict[str, Any]], labels: dict[str, str], targets: list[dict[str, Any]]) -> None:
+def print_results(metrics: dict[str, dict[str, Any]], labels: dict[str, str], targets: dict[str, dict[str, Any]]) -> None:
     """The table, then one MET / NOT MET line per goal."""
     rows = []
     for name, values in metrics.items():
@@ -122,18 +122,16 @@ def print_results(metrics: dict[str, dict[str, Any]], labels: dict[str, str], ta
         rows,
     )
     print("* emulated time (real x time_scale); goodput = prompt+completion tokens of successful jobs per emulated minute")
-    for target in targets:
-        who = labels[target["contender"]]
-        g, r, f = (
-            target["goodput_at_least_90_percent"],
-            target["rate_limited_below_1_percent"],
-            target["fewer_failed_than_every_peer"],
-        )
-        print(
-            f"{who}: goodput >= 90 % of TPM: {g['value'] * 100:.1f} % -> {'MET' if g['met'] else 'NOT MET'}; "
-            f"429s < 1 %: {r['value'] * 100:.2f} % -> {'MET' if r['met'] else 'NOT MET'}; "
-            f"fewer failed than every peer: {f['value']} vs {f['peers']} -> {'MET' if f['met'] else 'NOT MET'}"
-        )
+    for key, target in targets.items():
+        contender, goal = key.split(".", 1)
+        verdict = "MET" if target["met"] else "NOT MET"
+        if goal == "goodput_at_least_90_percent":
+            text = f"goodput >= 90 % of TPM: {target['value'] * 100:.1f} %"
+        elif goal == "rate_limited_below_1_percent":
+            text = f"429s < 1 % of requests: {target['value'] * 100:.2f} %"
+        else:
+            text = f"fewer failed jobs than every peer: {target['value']} vs {target['peers']}"
+        print(f"target {labels[contender]}: {text} -> {verdict}")
 
 
 def plot(path: str, curves: dict[str, list[tuple[float, int]]], labels: dict[str, str], *, tpm: int, title: str) -> None:

@@ -19,9 +19,10 @@ chat           20 %    system + 2-6 turns of 20-80 words   512
 translate      10 %    paragraph of 60-200 words           400
 =============  ======  ==================================  ======================
 
-The emulator writes 16-160 tokens unless the budget cuts it first, so a job uses about 390
-tokens on average while reserving about 630 up front: the workload is bound by the 6,000
-tokens-per-minute limit (about 15 jobs a minute), not by the 30 requests-per-minute one.
+Prompts come to 85-860 tokens (mean about 395); the emulator writes 16-160 tokens unless the
+budget cuts it first. So a job uses about 470 tokens on average while reserving about 710 up
+front (prompt + budget): the workload is bound by the 6,000 tokens-per-minute limit (about 13
+jobs a minute), not by the 30 requests-per-minute one.
 
 Everything is drawn from ``random.Random(seed)``: the same seed gives the same jobs, in the
 same order, byte for byte.

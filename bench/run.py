@@ -95,6 +95,7 @@ SUITES: Final[dict[str, Suite]] = {
             "--stream-tokens", "10", "--paced-tps", "200", "--paced-tokens", "5", "--warmup", "5", "--start-delay", "1",
         ),
     ),
+    "ratelimit": Suite("ratelimit.py", "N jobs through time-scaled free-tier limits on a loopback emulator: ours vs AsyncGroq vs the parallel processor vs ours learning the limits", quick=("--quick",), tiny=("--jobs", "20", "--time-scale", "600")),
 }  # fmt: skip
 
 
