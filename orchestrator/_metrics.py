@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
@@ -377,6 +378,23 @@ def _host_in_url(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def _check_bindable(host: str, port: int) -> None:
+    """Fail early, with a plain ``OSError`` naming the address, if ``host:port`` cannot be bound.
+
+    Inside the server's nursery the same failure would surface wrapped in exception groups.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise OSError(
+                exc.errno,
+                f"cannot serve metrics on {host}:{port} ({exc.strerror or exc}); choose another port, or 0 for a free one",
+            ) from None
+
+
 @asynccontextmanager
 async def open_metrics_server(
     registry: CollectorRegistry, *, port: int, host: str = "127.0.0.1"
@@ -398,6 +416,7 @@ async def open_metrics_server(
     from hypercorn.config import Config as HypercornConfig
     from hypercorn.trio import serve as hypercorn_serve
 
+    _check_bindable(host, port)
     config = HypercornConfig()
     config.bind = [f"{_host_in_url(host)}:{port}"]
     config.accesslog = None

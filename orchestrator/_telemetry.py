@@ -17,7 +17,9 @@ depth, rate-limit headroom, breaker state) are not fed by the port at all: they 
 the *attached* clients' ``statistics()`` and ``rate_limits()`` at scrape time.
 
 Observer methods run on the hot path of every request, so they do a few dict lookups and
-locked adds and nothing else (measured: see ``bench`` numbers in the commit that added this).
+locked adds and nothing else: a call's whole life (submitted, response, usage, settled) costs
+about 6 µs of CPU with no OpenTelemetry SDK installed (the span is then a no-op); an SDK adds
+its own cost per span (about 25 µs with a simple in-memory exporter).
 
 Usage, the one line::
 

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -80,6 +81,16 @@ class TestEndpoint:
         assert missing.status_code == 404
         assert (posted.status_code, posted.headers["allow"]) == (405, "GET, HEAD")
         assert (head.status_code, head.content) == (200, b"")
+
+    async def test_a_port_in_use_is_a_plain_os_error_naming_it(self) -> None:
+        """Serving on a taken port raises OSError with the address and what to do, not an exception group."""
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            with pytest.raises(OSError, match=f"cannot serve metrics on 127.0.0.1:{port} .*or 0 for a free one"):
+                async with Telemetry().serve(port):
+                    pass
 
     async def test_the_server_stops_with_its_block(self) -> None:
         """After the async with, nothing listens on the port any more."""
