@@ -240,6 +240,9 @@ async def run_batch_async(
     telemetry: Telemetry | None = None,
     metrics_port: int | None = None,
     metrics_host: str = "127.0.0.1",
+    redis_url: str | None = None,
+    workers_join: str | None = None,
+    reclaim_after: float = 30.0,
 ) -> BatchSummary:
     """Run every chat job in ``input_path`` and append one result line per job to ``output_path`` (trio).
 
@@ -270,6 +273,13 @@ async def run_batch_async(
             runs (0 picks a free port; the URL is logged, and printed unless ``quiet``); a `Telemetry` is
             created if none is given.
         metrics_host: the interface the metrics endpoint binds (loopback by default).
+        redis_url: a Redis (``redis://HOST:PORT/DB``) through which every process using the API key shares
+            one rate budget (``Config.redis_url``); it also holds a shared batch (``workers_join``).
+        workers_join: work shared batch NAME together with every process, on any machine, that joins it
+            with the same input (see `orchestrator._batch_redis`); the results reach ``output_path`` when
+            the batch is finished, or on ``groq-orch batch collect``.
+        reclaim_after: in a shared batch, seconds a job may sit untouched on a worker before another
+            worker takes it over (the first is presumed dead).
 
     Returns:
         The run's `BatchSummary`; ``summary.exit_code`` is what the CLI exits with.
@@ -294,6 +304,28 @@ async def run_batch_async(
         concurrency=concurrency, limits=limits, emulator_settings=emulator_settings, environ=environ,
     )
     console = console or Console(stderr=True)
+    if redis_url and endpoint.config.redis_url != redis_url:
+        # The Redis of a shared batch also carries the shared rate budget of every process using the key.
+        endpoint = msgspec.structs.replace(endpoint, config=endpoint.config.replace(redis_url=redis_url))
+    if workers_join is not None:
+        from orchestrator._batch_redis import run_shared_batch_async
+        from orchestrator._batch_redis_store import batch_name_problem
+
+        shared_url = redis_url or endpoint.config.redis_url
+        if not shared_url:
+            raise ConfigError(field="redis_url", value=redis_url,
+                              rule="is required with workers_join (--redis URL): the shared batch lives in Redis")
+        if priority_field is not None:
+            raise ConfigError(field="priority_field", value=priority_field,
+                              rule="cannot order a shared batch (--workers-join): workers take jobs as they come")
+        problem = batch_name_problem(workers_join)
+        if problem is not None:
+            raise ConfigError(problem, field="workers_join")
+        return await run_shared_batch_async(
+            source, target, redis_url=shared_url, name=workers_join, endpoint=endpoint, model=model, grace=grace,
+            quiet=quiet, summary_json=summary_json, console=console, handle_signals=handle_signals,
+            reclaim_after=reclaim_after, telemetry=telemetry, metrics_port=metrics_port, metrics_host=metrics_host,
+        )
     resume = open_results(target)
     scan = scan_input(source, resume.answered)
     if not quiet:

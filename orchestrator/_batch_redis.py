@@ -93,6 +93,7 @@ from orchestrator._errors import AuthenticationError, AuthorizationError, Circui
 from orchestrator._logging import get_logger
 from orchestrator._map import JobResult
 from orchestrator._progress import render_progress, render_summary
+from orchestrator._telemetry import Telemetry
 
 __all__ = [
     "CollectReport",
@@ -162,8 +163,8 @@ class _InputChunks:
         self._answered = answered
         self._after = after_line
 
-    def next_chunk(self) -> LoadChunk | None:
-        """The next chunk of at most 256 jobs (or 4 MB of lines); None when the file is exhausted."""
+    def next_chunk(self, at_most: int) -> LoadChunk | None:
+        """The next chunk of at most ``at_most`` jobs (or 4 MB of lines); None when the file is exhausted."""
         jobs: list[tuple[str, int, bytes]] = []
         size = skipped = 0
         last = self._after
@@ -177,7 +178,7 @@ class _InputChunks:
                 continue
             jobs.append((custom_id, number, raw))
             size += len(raw)
-            if len(jobs) >= _LOAD_CHUNK_JOBS or size >= _LOAD_CHUNK_BYTES:
+            if len(jobs) >= at_most or size >= _LOAD_CHUNK_BYTES:
                 break
         if last == self._after:
             return None
@@ -258,7 +259,7 @@ class _Worker:
         after = await _call(self.store.cursor)
         chunks = _InputChunks(self.source, resume.answered, after)
         while not self.stopping:
-            chunk = await _call(chunks.next_chunk)
+            chunk = await _call(chunks.next_chunk, min(_LOAD_CHUNK_JOBS, self.backlog))
             if chunk is None:
                 loaded = await _call(self.store.finish_load)
                 log.info("shared_batch_loaded", batch=self.store.name, jobs=scan.jobs, loaded=loaded)
@@ -446,6 +447,9 @@ async def run_shared_batch_async(
     reclaim_after: float = DEFAULT_RECLAIM_AFTER,
     backlog: int = DEFAULT_BACKLOG,
     time_scale: float = 1.0,
+    telemetry: Telemetry | None = None,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> BatchSummary:
     """Work batch ``name`` in Redis together with every other worker that joins it (trio).
 
@@ -468,6 +472,8 @@ async def run_shared_batch_async(
         reclaim_after: seconds a job may sit untouched on a worker before another worker takes it over.
         backlog: unfinished jobs the loader lets wait in Redis before pausing.
         time_scale: the emulator's clock factor when ``endpoint`` is an emulator on a URL (1.0 for Groq).
+        telemetry, metrics_port, metrics_host: observe this worker's client and serve its metrics, as
+            `run_batch` does.
 
     Returns:
         This worker's `BatchSummary`: ``succeeded``/``failed`` count the results it recorded,
@@ -491,7 +497,8 @@ async def run_shared_batch_async(
         return await _run(
             store, source, target, endpoint=endpoint, model=model, grace=grace, quiet=quiet,
             summary_json=summary_json, console=console, handle_signals=handle_signals,
-            reclaim_after=reclaim_after, backlog=backlog, time_scale=time_scale,
+            reclaim_after=reclaim_after, backlog=backlog, time_scale=time_scale, telemetry=telemetry,
+            metrics_port=metrics_port, metrics_host=metrics_host,
         )
     finally:
         store.close()
@@ -500,8 +507,10 @@ async def run_shared_batch_async(
 async def _run(
     store: BatchStore, source: Path, target: Path, *, endpoint: Endpoint, model: str | None, grace: float,
     quiet: bool, summary_json: PathArg | None, console: Console, handle_signals: bool, reclaim_after: float,
-    backlog: int, time_scale: float,
+    backlog: int, time_scale: float, telemetry: Telemetry | None, metrics_port: int | None, metrics_host: str,
 ) -> BatchSummary:
+    from orchestrator._batch import _observed, encode_summary
+
     fingerprint = await _call(fingerprint_file, source)
     joined = await _call(store.join, fingerprint)
     if joined.status == "refused":
@@ -520,7 +529,11 @@ async def _run(
     try:
         # An emulator on a URL with a compressed clock: the client's budget must run on that clock too.
         scaled = {} if endpoint.emulator is not None or time_scale == 1.0 else {"time_scale": time_scale}
-        async with open_endpoint(endpoint, **scaled) as client:
+        if metrics_port is not None and telemetry is None:
+            telemetry = Telemetry()
+        async with open_endpoint(endpoint, observer=telemetry, **scaled) as client, _observed(
+            client, telemetry, metrics_port, metrics_host, None if quiet else console
+        ):
             async with trio.open_nursery() as services:
                 jobs_scope = trio.CancelScope()
                 if handle_signals and threading.current_thread() is threading.main_thread():
@@ -561,8 +574,6 @@ async def _run(
     log.info("shared_batch_left", batch=store.name, succeeded=summary.succeeded, failed=summary.failed,
              not_run=summary.not_run, reclaimed=worker.reclaimed, duplicates_dropped=worker.duplicates)
     if summary_json is not None:
-        from orchestrator._batch import encode_summary
-
         Path(summary_json).write_bytes(encode_summary(summary))
     if not quiet:
         console.print(render_summary(summary))

@@ -73,6 +73,7 @@ __all__ = [
     "LoadChunk",
     "Record",
     "SharedBatchError",
+    "batch_name_problem",
     "redact_url",
 ]
 
@@ -106,6 +107,16 @@ def redact_url(url: str) -> str:
         host = f"{host}:{parts.port}"
     user = f"{parts.username}:" if parts.username else ":"
     return urlunsplit((parts.scheme, f"{user}***@{host}", parts.path, parts.query, parts.fragment))
+
+
+def batch_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a shared batch (it becomes part of Redis keys), or None when it can."""
+    if not name or len(name) > 200 or any(ch in name for ch in "{}*?[]\\") or not name.isprintable() or " " in name:
+        return (
+            f"batch name {name!r} must be 1 to 200 printable characters without spaces, braces, * ? [ ] or "
+            "backslashes, e.g. --workers-join nightly-2025-11-25"
+        )
+    return None
 
 
 def _text(value: Any) -> str:
@@ -299,10 +310,9 @@ class BatchStore:
     """
 
     def __init__(self, url: str, name: str, *, consumer: str | None = None, client: redis.Redis | None = None) -> None:
-        if not name or any(ch in name for ch in "{}\n\r\t "):
-            raise ValueError(
-                f"batch name {name!r} must be non-empty, without spaces or braces; e.g. --workers-join nightly-2025-11-25"
-            )
+        problem = batch_name_problem(name)
+        if problem is not None:
+            raise ValueError(problem)
         self.url = url
         self.name = name
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
@@ -321,6 +331,7 @@ class BatchStore:
                     f"--redis {redact_url(url)!r} is not a Redis URL ({exc}); write redis://HOST:PORT/DB"
                 ) from None
         self._redis = client
+        self._reached = False  # no command has succeeded yet: a failure means "cannot reach", not "lost"
         prefix = f"{_KEY_PREFIX}{{{name}}}:"
         self.meta_key = prefix + "meta"
         self.jobs_key = prefix + "jobs"
@@ -349,11 +360,16 @@ class BatchStore:
         try:
             yield
         except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if not self._reached:
+                raise SharedBatchError(
+                    f"cannot reach Redis at {redact_url(self.url)} ({exc}); start it there or fix --redis. "
+                    "Nothing was sent."
+                ) from None
             raise SharedBatchError(
-                f"lost Redis at {redact_url(self.url)} while {doing} ({exc}). This worker stopped: the results "
-                f"recorded so far are safe in Redis, jobs in flight were not recorded and will run again. Bring "
-                f"Redis back with its data (appendonly yes) and re-run the same command to resume batch "
-                f"{self.name!r}."
+                f"lost Redis at {redact_url(self.url)} while {doing} ({exc}). This worker stopped: results already "
+                "recorded stay in Redis, jobs in flight were not recorded and will run again. Bring Redis back (with "
+                f"its data: run it with appendonly yes) and re-run the same command to resume batch {self.name!r}; "
+                "if Redis lost its data, the re-run redoes what was lost, still one result per job."
             ) from None
         except redis.ResponseError as exc:
             raise SharedBatchError(
@@ -362,6 +378,7 @@ class BatchStore:
             ) from None
         except redis.RedisError as exc:
             raise SharedBatchError(f"Redis at {redact_url(self.url)} failed while {doing}: {exc}") from None
+        self._reached = True
 
     def close(self) -> None:
         """Close the connection pool (only when this store built the client)."""
