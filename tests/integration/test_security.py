@@ -7,7 +7,6 @@ import json
 import logging
 import socket
 import ssl
-import traceback
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
