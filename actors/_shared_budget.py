@@ -349,12 +349,11 @@ class SharedRateBudget:
         if held_requests >= 1 and held_tokens >= tokens:
             self._take(tokens)
             newest = self._leases[-1] if self._leases else None
-            if (
-                held_requests - 1 < 1
-                or held_tokens - tokens < tokens
-                or newest is None
-                or newest.expires - now < self.lease_ttl / 2
-            ):
+            short_requests, short_tokens = 1 - (held_requests - 1), tokens - (held_tokens - tokens)
+            if short_requests > 0 or short_tokens > 0 or newest is None or newest.expires - now < self.lease_ttl / 2:
+                # Prefetch what one more job like this one would need (at least a little of each).
+                self._need_requests = max(self._need_requests, short_requests)
+                self._need_tokens = max(self._need_tokens, short_tokens)
                 self._want(now, prefetch=True)
             return 0.0
         self._need_requests = max(self._need_requests, 1 - held_requests)
@@ -410,11 +409,10 @@ class SharedRateBudget:
             if limit is None and remaining is None:
                 continue
             self._observations[window] = (LimitObservation(window, limit, remaining, reset), now)
+            self._flush_due = min(self._flush_due, now + self.flush_after)
             if limit is not None and getattr(self._limits, window) != limit:
                 self._limits = msgspec.structs.replace(self._limits, **{window: limit})
                 self._want(now, prefetch=False)
-            else:
-                self._flush_due = min(self._flush_due, now + self.flush_after)
 
     def observe_rate_limited(self, retry_after: float | None, window: str | None, now: float) -> None:
         """Handle a 429: pause this model here at once, and for every worker via the store."""
@@ -549,6 +547,10 @@ class SharedRateBudget:
             self._leases.append(_Lease(grant.id, grant.requests, grant.tokens, sent_at + grant.ttl))
             while len(self._leases) > MAX_LEASES:
                 self._retire(self._leases.pop(0))
+            # Whoever asked while this lease was on its way asked for what it brings; if it is
+            # not enough, the next try_acquire says so.
+            self._urgent = self._prefetch = False
+            self._need_requests = self._need_tokens = 0
         elif reply.wait is not None:
             self._denied_until = max(self._denied_until, now + reply.wait)
         elif self._denied_until > now and self._room_for_need(reply):
@@ -595,7 +597,11 @@ class SharedRateBudget:
                 raise RequestExceedsLimit(name, limit, cost)
 
     def _take(self, tokens: int) -> None:
-        """Spend 1 request and ``tokens`` from the oldest leases first (they expire first)."""
+        """Spend 1 request and ``tokens`` from the oldest leases first (they expire first).
+
+        A lease used up is returned at once: the store then counts what was used from it for a
+        period from now, instead of until ``ttl`` plus a period after it was granted.
+        """
         requests = 1
         for lease in self._leases:
             taken = min(requests, lease.requests)
@@ -606,6 +612,11 @@ class SharedRateBudget:
             tokens -= taken
             if not (requests or tokens):
                 break
+        if any(not (lease.requests or lease.tokens) for lease in self._leases):
+            for lease in self._leases:
+                if not (lease.requests or lease.tokens):
+                    self._retire(lease)
+            self._leases = [lease for lease in self._leases if lease.requests or lease.tokens]
 
     def _expire(self, now: float) -> None:
         if any(lease.expires <= now for lease in self._leases):
@@ -618,8 +629,7 @@ class SharedRateBudget:
             self._leases = kept
 
     def _retire(self, lease: _Lease) -> None:
-        if lease.requests or lease.tokens:
-            self._releases.append(LeaseRelease(lease.id, lease.requests, lease.tokens))
+        self._releases.append(LeaseRelease(lease.id, lease.requests, lease.tokens))
 
     def _make_ask(self) -> LeaseAsk:
         limits = self._limits

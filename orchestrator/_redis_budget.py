@@ -16,8 +16,10 @@ and the shared ``paused_until``, and a hash of outstanding leases. All of it exp
 
 One round trip is one ``EVALSHA`` of :data:`LEASE_SCRIPT` per model (the models with news go in
 one pipeline). The script reads Redis's own clock (``TIME``: one clock for all machines), then
-atomically: learns limits, takes back returned leases, refunds and over-estimates (from the
-earliest entries), spends under-estimates, clamps the windows to what headers said remains,
+atomically: learns limits, takes back returned leases (their unused rest from the earliest
+entries; their used part, all granted by now, re-timed to come back one period from now instead of
+``ttl`` plus a period after the grant), refunds and over-estimates (from the earliest entries),
+spends under-estimates, clamps the windows to what headers said remains,
 applies a 429 (shared pause, drained window), and finally grants a lease if every window has room
 for its *need* (giving up to its *want*), or answers how long to wait. Each request carries an id,
 and the script records it for a while: a request retried after a lost reply is not applied twice,
@@ -124,11 +126,16 @@ local function expire(w)
   w.dirty = true
 end
 
+local function slot_for(w, t)
+  local slot = math.ceil(t / w.res)
+  if slot * w.res < t then slot = slot + 1 end
+  return slot
+end
+
 local function spend(w, amount, until_time)
   amount = math.floor(amount)
   if amount <= 0 then return end
-  local slot = math.ceil(until_time / w.res)
-  if slot * w.res < until_time then slot = slot + 1 end
+  local slot = slot_for(w, until_time)
   local field = string.format('%.0f', slot)
   redis.call('ZADD', w.z, slot, field)
   redis.call('HINCRBY', w.h, field, amount)
@@ -171,6 +178,26 @@ local function spend_gradually(w, amount, start)
     end
     step = step + 1
   end
+end
+
+-- Move up to amount from the entry coming back at from_time to to_time (earlier). Safe once every
+-- request of that amount has been sent: they all come back by to_time in truth.
+local function retime(w, amount, from_time, to_time)
+  amount = math.floor(amount)
+  local from_slot = slot_for(w, from_time)
+  if amount <= 0 or slot_for(w, to_time) >= from_slot then return end
+  local field = string.format('%.0f', from_slot)
+  local held = num(redis.call('HGET', w.h, field)) or 0
+  local moved = math.min(amount, held)
+  if moved <= 0 then return end
+  if moved >= held then
+    redis.call('HDEL', w.h, field)
+    redis.call('ZREM', w.z, field)
+  else
+    redis.call('HINCRBY', w.h, field, -moved)
+  end
+  w.spent = w.spent - moved
+  spend(w, moved, to_time)
 end
 
 local function ready_at(w, cost)
@@ -221,18 +248,24 @@ if fresh then
     end
   end
 
-  -- Unused rests of leases: only while the lease's per-minute entries can still hold them.
+  -- Returned leases: the unused rest goes back (earliest entries first); the used part was all
+  -- granted by now, so it comes back a period from now rather than ttl + a period after the grant.
+  -- Only while the lease's per-minute entries can still hold it.
   for _, back in ipairs(request.releases or {}) do
     local record = redis.call('HGET', KEYS[10], back.id)
     if record then
-      local requests, tokens, ends = string.match(record, '^(%S+) (%S+) (%S+)$')
-      if tonumber(ends) > now then
-        local r = math.min(math.max(0, num(back.requests) or 0), tonumber(requests))
-        local t = math.min(math.max(0, num(back.tokens) or 0), tonumber(tokens))
-        give_back(windows.rpm, r)
-        give_back(windows.rpd, r)
-        give_back(windows.tpm, t)
-        give_back(windows.tpd, t)
+      local requests, tokens, granted, ttl = string.match(record, '^(%S+) (%S+) (%S+) (%S+)$')
+      requests, tokens, granted, ttl = tonumber(requests), tonumber(tokens), tonumber(granted), tonumber(ttl)
+      if granted + ttl + minute > now then
+        local r = math.min(math.max(0, num(back.requests) or 0), requests)
+        local t = math.min(math.max(0, num(back.tokens) or 0), tokens)
+        local used_until = math.min(now, granted + ttl)
+        for _, w in ipairs(windows) do
+          local leased, unused = requests, r
+          if w.name == 'tpm' or w.name == 'tpd' then leased, unused = tokens, t end
+          give_back(w, unused)
+          retime(w, leased - unused, granted + ttl + w.period, used_until + w.period)
+        end
       end
       redis.call('HDEL', KEYS[10], back.id)
     end
@@ -271,7 +304,12 @@ if type(ask) == 'table' then
     local requests, tokens = string.match(record, '^(%S+) (%S+) ')
     reply.grant = {id = ask.id, requests = tonumber(requests), tokens = tonumber(tokens), ttl = ask.ttl}
   else
-    local need = {rpm = ask.need_requests, rpd = ask.need_requests, tpm = ask.need_tokens, tpd = ask.need_tokens}
+    local need_requests, need_tokens = ask.need_requests, ask.need_tokens
+    if need_requests + need_tokens == 0 then
+      -- A prefetch: worth a lease only with some of each in it.
+      need_requests, need_tokens = math.min(1, ask.want_requests), math.min(1, ask.want_tokens)
+    end
+    local need = {rpm = need_requests, rpd = need_requests, tpm = need_tokens, tpd = need_tokens}
     for _, w in ipairs(windows) do
       if w.limit and need[w.name] > w.limit then reply.exceeds = string.upper(w.name) end
     end
@@ -292,7 +330,7 @@ if type(ask) == 'table' then
         spend(windows.rpd, r, now + ttl + day)
         spend(windows.tpm, t, now + ttl + minute)
         spend(windows.tpd, t, now + ttl + day)
-        redis.call('HSET', KEYS[10], ask.id, string.format('%d %d %.6f', r, t, now + ttl + minute))
+        redis.call('HSET', KEYS[10], ask.id, string.format('%d %d %.6f %.6f', r, t, now, ttl))
         redis.call('PEXPIRE', KEYS[10], math.ceil((ttl + minute) * 1000) + 1000)
         reply.grant = {id = ask.id, requests = r, tokens = t, ttl = ttl}
       end
@@ -303,8 +341,8 @@ end
 -- Forget leases whose per-minute entries are gone.
 local leases = redis.call('HGETALL', KEYS[10])
 for i = 1, #leases, 2 do
-  local ends = tonumber(string.match(leases[i + 1], '(%S+)$'))
-  if ends <= now then redis.call('HDEL', KEYS[10], leases[i]) end
+  local granted, ttl = string.match(leases[i + 1], '(%S+) (%S+)$')
+  if tonumber(granted) + tonumber(ttl) + minute <= now then redis.call('HDEL', KEYS[10], leases[i]) end
 end
 
 reply.limits, reply.remaining, reply.full_in = {}, {}, {}

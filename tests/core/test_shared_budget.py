@@ -59,6 +59,18 @@ class TestLeases:
         assert budget.try_acquire(300, 0.2) == 0.0
         assert budget.held(0.2) == (0, 0) and budget.wants_sync(0.2)
 
+    def test_asking_again_while_a_lease_travels_asks_once(self) -> None:
+        """Polls made while a lease is on its way do not send a second ask once it has arrived."""
+        budget = make()
+        budget.try_acquire(100, 0.0)
+        request = budget.begin_sync(0.0)
+        budget.try_acquire(100, 0.001)
+        budget.try_acquire(100, 0.002)
+        grant = LeaseGrant(id=request.ask.id, requests=10, tokens=1000, ttl=TTL)
+        budget.end_sync(request, SyncReply(grant=grant), sent_at=0.0, now=0.003)
+        assert not budget.wants_sync(0.003)
+        assert budget.try_acquire(100, 0.004) == 0.0 and not budget.wants_sync(0.004)
+
     def test_only_the_missing_part_is_needed(self) -> None:
         """Holding 100 tokens and a request, a 250-token job asks the store for just 150 tokens and no request."""
         budget = make()
