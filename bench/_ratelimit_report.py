@@ -12,7 +12,8 @@ are defined in; the wall time is also given in real seconds.
 - **job latency**: from a job's first request to its final outcome (success, or giving up),
   retries and their waits included; time spent queued before the first send is not included.
 - **tokens/min series**: tokens of the responses that finished within the trailing emulated
-  minute, sampled every ``step`` emulated seconds; that is what the plot draws.
+  minute (and, smoothed, the trailing five minutes divided by five), sampled every ``step``
+  emulated seconds; the plot draws both.
 """
 
 from __future__ import annotations
@@ -59,8 +60,16 @@ def contender_metrics(result: RunResult, *, jobs: int, tpm: int, time_scale: flo
     }
 
 
-def series(result: RunResult, *, time_scale: float, step: float = 5.0) -> list[tuple[float, int]]:
-    """``(emulated minute, tokens finished in the trailing emulated minute)`` every ``step`` emulated s."""
+def series(
+    result: RunResult, *, time_scale: float, step: float = 5.0, minutes: int = 1
+) -> list[tuple[float, int]]:
+    """``(emulated minute, tokens per minute)`` every ``step`` emulated seconds.
+
+    The rate is the tokens of the responses that finished in the trailing ``minutes`` emulated
+    minutes, divided by ``minutes`` (by the time elapsed, if less, but at least one minute):
+    1 shows bursts as the server's bucket sees them, 5 the sustained rate.
+    """
+    span = 60.0 * minutes
     events = sorted((record.finished * time_scale, record.tokens) for record in result.records if record.ok)
     end = result.wall_seconds * time_scale
     points: list[tuple[float, int]] = []
@@ -71,10 +80,11 @@ def series(result: RunResult, *, time_scale: float, step: float = 5.0) -> list[t
         while head < len(events) and events[head][0] <= at:
             window += events[head][1]
             head += 1
-        while tail < head and events[tail][0] <= at - 60.0:
+        while tail < head and events[tail][0] <= at - span:
             window -= events[tail][1]
             tail += 1
-        points.append((round(at / 60.0, 4), window))
+        # Before ``minutes`` have passed, average over the time elapsed (but at least a minute).
+        points.append((round(at / 60.0, 4), round(window * 60.0 / max(60.0, min(span, at)))))
         if at >= end:
             return points
         at = min(end, at + step)
@@ -134,23 +144,36 @@ def print_results(metrics: dict[str, dict[str, Any]], labels: dict[str, str], ta
         print(f"target {labels[contender]}: {text} -> {verdict}")
 
 
-def plot(path: str, curves: dict[str, list[tuple[float, int]]], labels: dict[str, str], *, tpm: int, title: str) -> None:
-    """Tokens per emulated minute over emulated time, one line per contender, against the TPM limit."""
+def plot(
+    path: str,
+    curves: dict[str, list[tuple[float, int]]],
+    smooth: dict[str, list[tuple[float, int]]],
+    labels: dict[str, str],
+    *,
+    tpm: int,
+    title: str,
+) -> None:
+    """Tokens per minute over emulated time against the TPM limit, one line per contender.
+
+    Two panels on one time axis: the trailing one-minute window (what the server's bucket
+    sees, bursts and all) and the trailing five-minute average (the sustained rate).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(10, 5.5), dpi=110)
-    for name, points in curves.items():
-        axes.plot([t for t, _ in points], [v for _, v in points], label=labels[name], linewidth=1.4)
-    axes.axhline(tpm, color="black", linestyle="--", linewidth=1.2, label=f"TPM limit ({tpm:,})")
-    axes.set_xlabel("emulated time (minutes)")
-    axes.set_ylabel("tokens in the trailing minute")
-    axes.set_title(title)
-    axes.set_ylim(bottom=0)
-    axes.grid(True, alpha=0.3)
-    axes.legend(loc="lower right", fontsize="small")
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 8), dpi=110, sharex=True)
+    for axes, data, what in ((top, curves, "tokens in the trailing minute"), (bottom, smooth, "tokens/min, trailing 5 min")):
+        for name, points in data.items():
+            axes.plot([t for t, _ in points], [v for _, v in points], label=labels[name], linewidth=1.2)
+        axes.axhline(tpm, color="black", linestyle="--", linewidth=1.2, label=f"TPM limit ({tpm:,})")
+        axes.set_ylabel(what)
+        axes.set_ylim(bottom=0)
+        axes.grid(True, alpha=0.3)
+    top.set_title(title)
+    bottom.set_xlabel("emulated time (minutes)")
+    bottom.legend(loc="lower right", fontsize="small")
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)

@@ -128,11 +128,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     metrics: dict[str, dict[str, Any]] = {}
     curves: dict[str, list[tuple[float, int]]] = {}
+    smooth: dict[str, list[tuple[float, int]]] = {}
     for name in chosen:
         started = time.perf_counter()
         result = _run_one(name, args, jobs)
         metrics[name] = contender_metrics(result, jobs=args.jobs, tpm=tpm, time_scale=args.time_scale)
         curves[name] = series(result, time_scale=args.time_scale)
+        smooth[name] = series(result, time_scale=args.time_scale, minutes=5)
         values = metrics[name]
         print(
             f"  {labels[name]}: {time.perf_counter() - started:.1f} s real, {values['failed']} failed, "
@@ -148,6 +150,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         plot(
             plot_path,
             curves,
+            smooth,
             labels,
             tpm=tpm,
             title=f"{args.jobs} jobs, {MODEL} free tier ({tpm:,} TPM), time_scale {args.time_scale:g}",
@@ -170,6 +173,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "contenders": metrics,
         "targets": targets,
         "series": {name: [[t, v] for t, v in points] for name, points in curves.items()},
+        "series_5min": {name: [[t, v] for t, v in points] for name, points in smooth.items()},
         "plot": plot_path or None,
     }
     write_json(args.json, result)
