@@ -297,12 +297,13 @@ class WorkerPool:
                 self._on_headers(job.model)
 
     def _reconcile(self, job: Job, usage: Usage) -> None:
-        if job.model is None or job.granted_at is None:
-            return
-        now = trio.current_time()
-        self._budgets.get(job.model, now).reconcile(job.cost, usage.total_tokens, now, granted_at=job.granted_at)
-        self._estimator.observe(job.prompt_estimate, usage.prompt_tokens, usage.completion_tokens)
         self._observer.usage_observed(job, usage)
+        if job.model is None:
+            return
+        self._estimator.observe(job.prompt_estimate, usage.prompt_tokens, usage.completion_tokens)
+        if job.granted_at is not None:
+            now = trio.current_time()
+            self._budgets.get(job.model, now).reconcile(job.cost, usage.total_tokens, now, granted_at=job.granted_at)
 
     def _refund(self, job: Job) -> None:
         if job.model is not None and job.granted_at is not None:
