@@ -18,8 +18,10 @@ granted until ``ttl`` plus the window's period later, and nothing here grants fr
 ``ttl`` (measured from *before* the request left, so on the store's clock the local lease always
 ends first). Every request sent on a lease therefore lies inside the stretch of time the shared
 window counts it for, which is what keeps the shared log's promise (never more than the limit
-in any one period) true for the requests actually sent. Whatever of a lease is left when it
-expires is returned; a worker that dies returns nothing, and its lease comes back by itself
+in any one period) true for the requests actually sent. A lease is returned as soon as it is used
+up, or when it expires with its unused rest; the store then gives the rest back and counts the used
+part for one period from the return (every request on it was granted by then), so a lease used up
+quickly costs no throughput. A worker that dies returns nothing, and its lease comes back by itself
 ``ttl`` plus one period after it was granted: a dead worker loses at most its lease.
 
 Everything that flows back is aggregated into counters, so nothing here grows with the number of
@@ -44,8 +46,9 @@ Rule 1: no IO and no clock: every method takes ``now`` (the actor's clock). The 
 calls :meth:`SharedRateBudget.begin_sync`, performs the round trip, and hands the answer to
 :meth:`SharedRateBudget.end_sync`.
 Rule 2: :meth:`SharedRateBudget.try_acquire` keeps the contract of :meth:`RateBudget.try_acquire`
-(``0.0`` means granted; otherwise seconds to wait), except that while a lease is on its way the
-wait is only the expected round trip: the lane asks again then.
+(``0.0`` means granted; otherwise seconds to wait), except that a wait is a time to look again,
+not a promise: the expected round trip while a lease is on its way, and at most half a ``ttl``
+during a denial (a reply showing room freed by others lifts it early).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from ._budget import DEFAULT_RATE_LIMIT_PAUSE, BudgetSnapshot, ModelLimits, Requ
 __all__ = [
     "DEFAULT_LEASE_FRACTION",
     "DEFAULT_LEASE_PERIODS",
+    "MAX_LEASES",
     "LeaseAsk",
     "LeaseGrant",
     "LeaseRelease",
@@ -73,13 +77,13 @@ __all__ = [
 ]
 
 MINUTE: Final = 60.0
-DAY: Final = 86_400.0
 DEFAULT_LEASE_FRACTION: Final = 1 / 16
 """A lease asks for this share of each per-minute limit (more if one job needs more)."""
 DEFAULT_LEASE_PERIODS: Final = 1 / 20
 """A lease lives this fraction of a minute window (3 s against Groq): the most a lease can cost in throughput."""
 MAX_LEASES: Final = 4
 """Leases held at once per model; asking for one more returns the oldest."""
+_WINDOWS: Final = ("rpm", "rpd", "tpm", "tpd")
 _FIRST_ROUND_TRIP: Final = 0.002
 _MIN_POLL: Final = 0.0005
 
@@ -96,7 +100,11 @@ class LeaseAsk(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class LeaseRelease(msgspec.Struct, frozen=True, omit_defaults=True):
-    """The unused rest of a lease, given back (the store ignores a lease it no longer knows)."""
+    """A lease handed back with its unused rest (the store ignores a lease it no longer knows).
+
+    The store gives the rest back and counts the used part for one period from now: a lease
+    used up early is returned at once for that reason.
+    """
 
     id: str
     requests: int
@@ -198,13 +206,6 @@ class _Lease:
         self.expires = expires
 
 
-def _limits_from(levels: WindowLevels) -> ModelLimits:
-    def whole(value: float | None) -> int | None:
-        return None if value is None else int(value)
-
-    return ModelLimits(rpm=whole(levels.rpm), rpd=whole(levels.rpd), tpm=whole(levels.tpm), tpd=whole(levels.tpd))
-
-
 def _wait(until: float, now: float) -> float:
     """Seconds from ``now`` such that ``now + wait >= until`` despite float rounding."""
     wait = until - now
@@ -232,40 +233,6 @@ class SharedRateBudget:
             default a quarter of ``lease_ttl``.
         on_wants_sync: called when something should reach the store at once (wakes the actor).
     """
-
-    __slots__ = (
-        "_defaults",
-        "_denied_until",
-        "_extra_tokens",
-        "_flush_due",
-        "_give_back_deadline",
-        "_give_back_requests",
-        "_give_back_tokens",
-        "_in_flight",
-        "_last_cost",
-        "_lease_count",
-        "_leases",
-        "_limits",
-        "_need_requests",
-        "_need_tokens",
-        "_observations",
-        "_on_wants_sync",
-        "_paused_until",
-        "_pause",
-        "_prefetch",
-        "_releases",
-        "_round_trip",
-        "_shared",
-        "_shared_at",
-        "_sync_count",
-        "_urgent",
-        "flush_after",
-        "lease_fraction",
-        "lease_ttl",
-        "model",
-        "owner",
-        "time_scale",
-    )
 
     def __init__(
         self,
@@ -504,7 +471,7 @@ class SharedRateBudget:
         request = SyncRequest(
             id=f"{self.owner}:{self.model}:s{self._sync_count}",
             scale=self.time_scale,
-            defaults={name: value for name in ("rpm", "rpd", "tpm", "tpd") if (value := getattr(self._defaults, name))},
+            defaults={name: value for name in _WINDOWS if (value := getattr(self._defaults, name))},
             observations=tuple(
                 msgspec.structs.replace(observation, age=now - at) for observation, at in self._observations.values()
             ),
@@ -531,13 +498,8 @@ class SharedRateBudget:
         self._round_trip = 0.8 * self._round_trip + 0.2 * max(0.0, now - sent_at)
         self._shared = reply
         self._shared_at = now
-        limits = _limits_from(reply.limits)
-        self._limits = ModelLimits(
-            rpm=limits.rpm if limits.rpm is not None else self._limits.rpm,
-            rpd=limits.rpd if limits.rpd is not None else self._limits.rpd,
-            tpm=limits.tpm if limits.tpm is not None else self._limits.tpm,
-            tpd=limits.tpd if limits.tpd is not None else self._limits.tpd,
-        )
+        shared = {name: int(limit) for name in _WINDOWS if (limit := getattr(reply.limits, name)) is not None}
+        self._limits = msgspec.structs.replace(self._limits, **shared)
         if reply.paused_for > 0:
             self._paused_until = max(self._paused_until, now + reply.paused_for)
         if reply.grant is not None and request.ask is not None:
