@@ -29,6 +29,8 @@ from typing import NoReturn
 import pytest
 import redis
 
+from orchestrator._config import _redacted
+
 __all__ = ["ENV_URL", "RedisServer", "redis_server", "redis_url", "start_redis_server", "unique_namespace"]
 
 ENV_URL = "GROQ_ORCH_TEST_REDIS_URL"
@@ -101,7 +103,7 @@ def _ready(port: int) -> bool:
 
 def start_redis_server(directory: Path) -> RedisServer:
     """Start ``redis-server`` on a free loopback port, without persistence; skip or fail if impossible."""
-    binary = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
+    binary = shutil.which("redis-server")
     if binary is None:
         _unavailable("redis-server is not installed")
     directory.mkdir(parents=True, exist_ok=True)
@@ -135,7 +137,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         try:
             client.ping()
         except redis.exceptions.RedisError as error:
-            pytest.fail(f"{ENV_URL}={url} is set but that Redis does not answer PING: {error!r}", pytrace=False)
+            pytest.fail(f"{ENV_URL}={_redacted(url)} is set but that Redis does not answer PING: {error!r}", pytrace=False)
         finally:
             client.close()
         yield url

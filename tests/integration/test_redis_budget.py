@@ -24,9 +24,11 @@ import orchestrator
 from actors._budget import ModelLimits
 from actors._shared_budget import LeaseAsk, LeaseRelease, LimitObservation, PauseReport, SyncReply, SyncRequest
 from orchestrator._batch import run_batch_async
-from orchestrator._redis_budget import LEASE_SCRIPT, CoordinationError, RedisBudgets
+from orchestrator._redis_budget import LEASE_SCRIPT, CoordinationError, RedisBudgets, budget_namespace
+from orchestrator._secret import SecretString
 from orchestrator.emulator import EmulatorSettings, open_emulator_server
 
+from ..helpers import client_for, make_emulator, user
 from ..redis_support import RedisServer, redis_server, redis_url, unique_namespace  # noqa: F401 - fixtures
 
 MODEL = "llama-3.1-8b-instant"
@@ -219,6 +221,20 @@ class TestFourClients:
         """The same four clients, each with its own in-process budget, together overshoot: many 429s (LiteLLM's flaw)."""
         outcome = await four_clients(None)
         assert outcome.rate_limited > 0.10 * outcome.requests, outcome
+
+
+async def test_closing_a_client_returns_its_unused_lease(redis_url: str) -> None:
+    """After one call, closing the client gives back the rest of its 750-token lease: only what was used stays spent."""
+    key = f"gsk_{uuid.uuid4().hex}"
+    limits = {MODEL: orchestrator.ModelLimits(rpm=RPM, rpd=10_000_000, tpm=TPM, tpd=100_000_000)}
+    emulator = make_emulator(limits={MODEL: (RPM, 10_000_000, TPM, 100_000_000)})
+    async with client_for(emulator, api_key=key, redis_url=redis_url, limits=limits) as groq:
+        reply = await groq.chat.completions.create(model=MODEL, messages=user("hi"), max_completion_tokens=40)
+        held = groq.rate_limits()[MODEL].remaining_tokens_minute
+    store = Store(redis_url, budget_namespace(SecretString(key)), "observer")
+    after = store.sync(defaults={"tpm": TPM, "rpm": RPM}).remaining
+    assert held <= TPM - 750  # while open, the whole lease counted as spent
+    assert after.tpm == TPM - reply.usage.total_tokens and after.rpm == RPM - 1
 
 
 # --- failures ---------------------------------------------------------------------------------
