@@ -333,7 +333,19 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
     elif overrides:
         config = config.replace(**overrides)
 
-    budgets = RateBudgets(lambda model: _limits_for(config, catalog, model), time_scale=time_scale)
+    budgets: Any
+    if config.redis_url is None:
+        budgets = RateBudgets(lambda model: _limits_for(config, catalog, model), time_scale=time_scale)
+    else:
+        # Shared through Redis with every process using this API key; redis is imported only here.
+        from ._redis_budget import RedisBudgets, budget_namespace
+
+        budgets = RedisBudgets(
+            config.redis_url,
+            lambda model: _limits_for(config, catalog, model),
+            namespace=budget_namespace(config.api_key),
+            time_scale=time_scale,
+        )
     learned: set[str] = set()
     breaker_config = config.circuit_breaker_config
     breaker = CircuitBreaker(
@@ -393,6 +405,8 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
     try:
         with unwrapped_errors():
             async with open_service_nursery() as nursery:
+                if config.redis_url is not None:
+                    await nursery.start(budgets.run)  # the lease actor; fails fast if Redis is unreachable
                 await nursery.start(scheduler.run)
                 await nursery.start(pool.run)
                 try:
