@@ -226,7 +226,6 @@ class _Worker:
         self.finished = False
         self.duplicates = 0
         self.reclaimed = 0
-        self.progress: BatchProgress | None = None
         send, receive = trio.open_memory_channel[_Finished](window)
         self.record_send, self.record_receive = send, receive
 
@@ -248,12 +247,16 @@ class _Worker:
     async def _stream_input(self) -> bool:
         """Holding the lease: scan, then stream from the cursor. False if the lease was lost midway."""
         log.info("shared_batch_loading", batch=self.store.name, input=str(self.source))
-        resume = await _call(open_results, self.target)
-        try:
-            scan = await _call(scan_input, self.source, resume.answered)
-        except DuplicateCustomIdError as refusal:
-            await _call(self.store.refuse, str(refusal))
-            raise
+        async with trio.open_nursery() as nursery:
+            # Scanning a big file can outlast the lease: keep it while the scan runs.
+            nursery.start_soon(self._keep_lease)
+            resume = await _call(open_results, self.target)
+            try:
+                scan = await _call(scan_input, self.source, resume.answered)
+            except DuplicateCustomIdError as refusal:
+                await _call(self.store.refuse, str(refusal))
+                raise
+            nursery.cancel_scope.cancel()
         if not await _call(self.store.set_total, scan.jobs):
             return False
         after = await _call(self.store.cursor)
@@ -276,17 +279,26 @@ class _Worker:
                     return False
         return False
 
+    async def _keep_lease(self) -> None:
+        """Renew the loader lease every third of its length until cancelled (or lost)."""
+        while await _call(self.store.renew, self.store.loader_key, self.lease):
+            await trio.sleep(self.lease / 3)
+
     # -------------------------------------------------------------------------------- working
 
     async def entries(self) -> AsyncIterator[tuple[tuple[JobEntry, Job], Any]]:
         """The (key, request) pairs `Client.map` runs: new jobs, and jobs taken over from dead workers."""
         claim_from = "0-0"
         next_claim = trio.current_time()
-        count = min(_READ_AT_MOST, self.window)
+        # A quarter window per read: enough to keep the window full, small enough that one worker does not
+        # take jobs the others could start sooner.
+        count = min(_READ_AT_MOST, max(1, self.window // 4))
         while not self.stopping:
             entries: list[JobEntry] = []
             if trio.current_time() >= next_claim:
-                claim_from, entries = await _call(self.store.reclaim, self.reclaim_after, count, claim_from)
+                claim_from, claimed = await _call(self.store.reclaim, self.reclaim_after, count, claim_from)
+                # One of our own, idle because a touch came late, is already running here: not twice.
+                entries = [entry for entry in claimed if entry.entry_id not in self.in_flight]
                 if claim_from == "0-0":
                     next_claim = trio.current_time() + min(5.0, max(0.05, self.reclaim_after / 4))
                 if entries:
@@ -295,7 +307,7 @@ class _Worker:
             if not entries:
                 entries = await _call(self.store.read, count, _BLOCK_SECONDS)
             if not entries:
-                self.progress = progress = await _call(self.store.progress)
+                progress = await _call(self.store.progress)
                 if progress.status == "refused":
                     refusal = await _call(self.store.refusal)
                     raise BatchFileError(refusal or f"batch {self.store.name!r} was refused by its loader")
@@ -382,8 +394,7 @@ class _Worker:
     async def refresh(self) -> None:
         """Keep the tally's batch-wide numbers (total jobs, done by others) current for the display."""
         while True:
-            self.progress = await _call(self.store.progress)
-            self.update_tally(self.progress)
+            self.update_tally(await _call(self.store.progress))
             await trio.sleep(_REFRESH_SECONDS)
 
     def update_tally(self, progress: BatchProgress) -> None:
