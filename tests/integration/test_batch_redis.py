@@ -7,6 +7,7 @@ Redis, is the real thing. Redis keeps real time, so the tests wait on it in shor
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -22,6 +23,12 @@ from typing import Any
 
 import pytest
 import redis
+import trio
+from rich.console import Console
+
+from orchestrator._batch_redis import collect_shared_batch_async, run_shared_batch_async
+from orchestrator._endpoint import resolve_endpoint
+from orchestrator.emulator import EmulatorSettings
 
 from orchestrator._batch_redis_store import GROUP, BatchStore, LoadChunk, Record, SharedBatchError, redact_url
 
@@ -290,6 +297,48 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+# --------------------------------------------------------------------------- workers in one process
+
+
+async def test_two_workers_in_one_process_record_lines_show_progress_and_collect(
+    tmp_path: Path, redis_url: str  # noqa: F811 - fixture
+) -> None:
+    """Two workers (embedded emulators) finish a batch with a bad line; progress, summaries and collect agree."""
+    shared = Batch(tmp_path, redis_url, count=40)
+    with shared.source.open("a") as source:
+        source.write("this is not json\n")
+    endpoint = resolve_endpoint(
+        environ={}, concurrency=4, emulator_settings=EmulatorSettings(latency="instant", time_scale=1000.0)
+    )
+    screens = [io.StringIO(), io.StringIO()]
+    summaries = []
+
+    async def worker(index: int) -> None:
+        summaries.append(await run_shared_batch_async(
+            shared.source, shared.target, redis_url=redis_url, name=shared.name, endpoint=endpoint,
+            handle_signals=False, summary_json=tmp_path / f"summary-{index}.json",
+            console=Console(file=screens[index], width=120),
+        ))
+
+    try:
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+                for index in range(2):
+                    nursery.start_soon(worker, index)
+            report = await collect_shared_batch_async(shared.name, tmp_path / "copy.jsonl", redis_url=redis_url,
+                                                      quiet=True)
+    finally:
+        shared.delete()
+    lines = [json.loads(line) for line in shared.target.read_text().splitlines()]
+    assert sorted(line["custom_id"] for line in lines) == sorted([f"job-{i}" for i in range(40)] + ["line-41"])
+    assert [line["error"]["code"] for line in lines if line["error"]] == ["invalid_json"]
+    assert sum(summary.succeeded for summary in summaries) == 40 and sum(s.failed for s in summaries) == 1
+    assert all(summary.jobs == 41 and summary.not_run == 0 for summary in summaries)
+    assert all(json.loads((tmp_path / f"summary-{i}.json").read_text())["jobs"] == 41 for i in range(2))
+    assert all("Batch summary" in screen.getvalue() for screen in screens)
+    assert (report.written, report.present, report.complete, report.failed, report.exit_code) == (41, 0, True, 1, 1)
 
 
 # ------------------------------------------------------------------------------------ the workers
