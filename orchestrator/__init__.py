@@ -69,6 +69,7 @@ _EXPORTS: dict[str, str] = {
     "NetworkError": "._errors",
     "StreamError": "._errors",
     "CircuitOpenError": "._errors",
+    "CoordinationError": "._errors",
     # wire types
     "ChatRequest": "._wire",
     "ChatResponse": "._wire",

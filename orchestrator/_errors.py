@@ -21,7 +21,8 @@ exceptions. The tree (status codes in brackets)::
     ├── TimeoutError                 [408, -]  no answer in time: retryable
     ├── NetworkError                 [-]  connection failed: retryable
     ├── StreamError                  [-]  a stream broke midway; keeps ``partial_content``
-    └── CircuitOpenError             [-]  the breaker is open and ``when_open="fail"``
+    ├── CircuitOpenError             [-]  the breaker is open and ``when_open="fail"``
+    └── CoordinationError            [-]  the Redis behind a shared rate budget is unusable
 
 ``retryable`` follows the spec's section 9.1: 429, 498, 5xx, timeouts and network errors are
 worth another attempt; every other 4xx will fail the same way again, so it is not.
@@ -51,6 +52,7 @@ __all__ = [
     "ConfigError",
     "ContentFilterError",
     "ContextLengthError",
+    "CoordinationError",
     "GroqError",
     "ModelError",
     "NetworkError",
@@ -559,6 +561,36 @@ class CircuitOpenError(GroqError):
         return (
             f"Too many consecutive failures opened the circuit breaker; it tests recovery{when}. "
             "Set BreakerConfig(when_open='wait') to queue instead of failing fast."
+        )
+
+
+class CoordinationError(GroqError):
+    """The Redis that coordinates the shared rate budget could not be used.
+
+    Raised by the lease actor when Redis stays unreachable for ``give_up_after`` seconds (or
+    refuses us outright: wrong password, a read-only replica, a broken script). It stops the
+    client: without Redis a worker cannot know what the others spend, and guessing would
+    overshoot the account's limits, so jobs not yet answered fail instead (a batch resumes them).
+
+    Attributes:
+        url: the Redis URL, password masked.
+    """
+
+    def __init__(self, message: str = "", *, url: str | None = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.url = url
+
+    @property
+    def retryable(self) -> bool:
+        """No: the request is fine, the coordination is not; fix Redis, then resume."""
+        return False
+
+    def advice(self) -> str:
+        """Say where Redis was expected and what happened to the work."""
+        where = f" at {self.url}" if self.url else ""
+        return (
+            f"Check that Redis{where} is running and reachable (Config.redis_url, GROQ_ORCH_REDIS_URL). "
+            "No request was sent beyond the budget already leased; jobs not answered can be run again."
         )
 
 

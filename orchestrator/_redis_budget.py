@@ -60,7 +60,7 @@ from actors._budget import BudgetSnapshot, ModelLimits
 from actors._shared_budget import DEFAULT_LEASE_FRACTION, SharedRateBudget, SyncReply, SyncRequest
 
 from ._config import _redacted
-from ._errors import GroqError
+from ._errors import CoordinationError
 from ._logging import get_logger
 from ._secret import SecretString
 
@@ -369,32 +369,6 @@ end
 reply.paused_for = math.max(0, paused_until - now)
 return cjson.encode(reply)
 """
-
-
-class CoordinationError(GroqError):
-    """The Redis that coordinates the shared rate budget could not be used.
-
-    Raised by the lease actor when Redis stays unreachable for ``give_up_after`` seconds (or
-    refuses us outright: wrong password, a read-only replica, a broken script). It stops the
-    client: without Redis a worker cannot know what the others spend, and guessing would
-    overshoot the account's limits, so jobs not yet answered fail instead (a batch resumes them).
-
-    Attributes:
-        url: the Redis URL, password masked.
-    """
-
-    _retryable = False
-
-    def __init__(self, message: str = "", *, url: str, **fields: Any) -> None:
-        super().__init__(message, **fields)
-        self.url = url
-
-    def advice(self) -> str:
-        """Say where Redis was expected and what happened to the work."""
-        return (
-            f"Check that Redis at {self.url} is running and reachable (Config.redis_url, GROQ_ORCH_REDIS_URL). "
-            "No request was sent beyond the budget already leased; jobs not answered can be run again."
-        )
 
 
 class RedisBudgetStatistics(msgspec.Struct, frozen=True):

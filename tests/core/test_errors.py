@@ -17,6 +17,7 @@ from orchestrator._errors import (
     AuthorizationError,
     CapacityExceededError,
     CircuitOpenError,
+    CoordinationError,
     ConfigError,
     ContentFilterError,
     ContextLengthError,
@@ -133,6 +134,7 @@ RETRYABLE = {
     NetworkError: True,
     StreamError: True,
     CircuitOpenError: True,
+    CoordinationError: False,
 }
 
 
