@@ -28,6 +28,7 @@ import msgspec
 import trio
 
 from orchestrator._errors import (
+    AuthenticationError,
     CapacityExceededError,
     GroqError,
     NetworkError,
@@ -106,6 +107,8 @@ class WorkerPool:
         on_headers: told the model whenever a response carried rate-limit headers (the
             scheduler then trusts that model's limits as learned).
         observer: telemetry, told about every attempt (see ``actors._observer``).
+        key_hint: the API key's last characters, put on authentication errors so a user can
+            tell which key was refused (never the key itself).
     """
 
     def __init__(
@@ -125,6 +128,7 @@ class WorkerPool:
         rng: random.Random | None = None,
         on_headers: Callable[[str], None] | None = None,
         observer: Observer | None = None,
+        key_hint: str | None = None,
     ) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
@@ -140,6 +144,7 @@ class WorkerPool:
         self._rng = rng or random.Random()
         self._on_headers = on_headers
         self._observer = observer or NullObserver()
+        self._key_hint = key_hint
         self._nursery: trio.Nursery | None = None
         self._in_flight = 0
         self._completed = 0
@@ -255,6 +260,8 @@ class WorkerPool:
                 await response.aread()
             await response.aclose()
         error = error_from_response(response.status_code, headers, response.content)
+        if isinstance(error, AuthenticationError):
+            error.api_key_hint = self._key_hint
         self._observe_headers(job, headers, now)
         if isinstance(error, RateLimitError):
             self._rate_limited += 1

@@ -308,8 +308,9 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
             - ``http_client``: an ``httpx.AsyncClient`` to use instead of our own (not closed on
               exit), e.g. ``httpx.AsyncClient(transport=emulator.transport())``;
             - ``verify``: a CA bundle path for the TLS check (certificates are always checked);
-            - ``time_scale``: how much faster than real time the server's rate-limit windows run
-              (the emulator's ``--time-scale``; 1.0 for Groq);
+            - ``time_scale``: how much faster than real time the server's clock runs (the
+              emulator's ``--time-scale``; 1.0 for Groq): rate-limit windows, retry backoff and
+              the breaker's open time shrink by this factor;
             - ``catalog``: a :class:`ModelCatalog`; ``observer``: telemetry (see
               ``orchestrator.Telemetry``).
 
@@ -351,7 +352,8 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
     breaker = CircuitBreaker(
         failure_threshold=breaker_config.failure_threshold,
         success_threshold=breaker_config.success_threshold,
-        open_seconds=breaker_config.reset_timeout,
+        # Like the rate-limit windows, the server's recovery time runs on its (scaled) clock.
+        open_seconds=breaker_config.reset_timeout / time_scale,
     )
     gate = BreakerGate(
         breaker, fail_fast=breaker_config.when_open == "fail", base_url=config.base_url, observer=observer
@@ -381,8 +383,8 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
     retry_config = config.retry_config
     retry = RetryPolicy(
         max_retries=retry_config.max_retries,
-        initial_backoff=retry_config.initial_delay,
-        max_backoff=retry_config.max_delay,
+        initial_backoff=retry_config.initial_delay / time_scale,
+        max_backoff=retry_config.max_delay / time_scale,
         multiplier=retry_config.multiplier,
         jitter=retry_config.jitter,
     )
@@ -401,6 +403,7 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
         rng=rng,
         on_headers=learned.add,
         observer=observer,
+        key_hint=config.api_key.hint,
     )
     try:
         with unwrapped_errors():

@@ -236,6 +236,14 @@ class TestModelsAudioHealth:
             health = await groq.health_check()
         assert health.reachable and health.error is not None and "401" in health.error
 
+    async def test_an_authentication_error_names_the_key_by_its_hint_only(self, autojump_clock: trio.abc.Clock) -> None:
+        """A refused key is reported with its last four characters, never in full."""
+        async with client_for(make_emulator(api_keys=["gsk_other"])) as groq:
+            with pytest.raises(orchestrator.AuthenticationError) as caught:
+                await groq.chat.completions.create(model=MODEL, messages=user("hi"))
+        assert caught.value.api_key_hint == "6789"
+        assert "gsk_test_key_0123456789" not in str(caught.value) + repr(caught.value)
+
 
 class TestSubmit:
     async def test_higher_priority_leaves_the_queue_first(self, autojump_clock: trio.abc.Clock) -> None:
