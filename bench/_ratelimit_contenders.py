@@ -50,7 +50,6 @@ class JobRecord:
     first_sent: float
     finished: float
     tokens: int
-    attempts: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -169,7 +168,7 @@ async def _ours(
     base_url: str, jobs: list[tuple[Any, dict[str, Any]]], time_scale: float, limits: dict[str, Any] | None
 ) -> RunResult:
     timings = _Timings()
-    outcomes: list[tuple[Any, bool, int, int]] = []
+    outcomes: list[tuple[Any, bool, int]] = []
     extra = {"limits": limits} if limits else {}
     async with orchestrator.open_client(
         api_key=API_KEY, base_url=base_url, time_scale=time_scale, observer=timings, **extra
@@ -179,7 +178,7 @@ async def _ours(
             async for result in results:
                 usage = getattr(result.response, "usage", None)
                 tokens = usage.prompt_tokens + usage.completion_tokens if result.ok and usage is not None else 0
-                outcomes.append((result.key, result.ok, tokens, result.attempts))
+                outcomes.append((result.key, result.ok, tokens))
                 if not result.ok:
                     timings.reasons[f"failed: {type(result.error).__name__} {result.status_code}"] += 1
         wall = time.perf_counter() - timings.origin
@@ -190,9 +189,8 @@ async def _ours(
             timings.first_sent.get(key, timings.settled.get(key, wall)),
             timings.settled.get(key, wall),
             tokens,
-            attempts,
         )
-        for key, ok, tokens, attempts in outcomes
+        for key, ok, tokens in outcomes
     ]
     return RunResult(records, wall, timings.requests, timings.rate_limited, dict(timings.reasons))
 
@@ -231,17 +229,15 @@ async def _sdk(base_url: str, jobs: list[tuple[Any, dict[str, Any]]], concurrenc
         async def one(key: Any, request: dict[str, Any]) -> None:
             async with semaphore:
                 started = time.perf_counter() - origin
-                before = counts["requests"]
                 try:
                     reply = await client.chat.completions.create(**request)
                 except groq.APIError as error:
                     reasons[f"failed: {type(error).__name__} {getattr(error, 'status_code', None)}"] += 1
-                    records.append(JobRecord(key, False, started, time.perf_counter() - origin, 0, max_retries + 1))
+                    records.append(JobRecord(key, False, started, time.perf_counter() - origin, 0))
                     return
                 usage = reply.usage
                 tokens = usage.prompt_tokens + usage.completion_tokens if usage is not None else 0
-                attempts = max(1, counts["requests"] - before)  # approximate under concurrency; not reported
-                records.append(JobRecord(key, True, started, time.perf_counter() - origin, tokens, attempts))
+                records.append(JobRecord(key, True, started, time.perf_counter() - origin, tokens))
 
         await asyncio.gather(*(one(key, request) for key, request in jobs))
         wall = time.perf_counter() - origin

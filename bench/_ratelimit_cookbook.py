@@ -65,7 +65,6 @@ class ProcessorRecord:
     first_sent: float
     finished: float
     tokens: int
-    attempts: int
 
 
 @dataclass
@@ -89,7 +88,6 @@ class APIRequest:
         records: list[ProcessorRecord],
         status_tracker: StatusTracker,
         origin: float,
-        max_attempts: int,
     ) -> None:
         """Send the request once; on error put it on the retry queue, or record its failure."""
         error: Any = None
@@ -115,9 +113,7 @@ class APIRequest:
             if self.attempts_left:
                 retry_queue.put_nowait(self)
             else:
-                records.append(
-                    ProcessorRecord(self.key, False, self.first_sent, time.perf_counter() - origin, 0, max_attempts)
-                )
+                records.append(ProcessorRecord(self.key, False, self.first_sent, time.perf_counter() - origin, 0))
                 status_tracker.num_tasks_in_progress -= 1
                 status_tracker.num_tasks_failed += 1
         else:
@@ -129,7 +125,6 @@ class APIRequest:
                     self.first_sent,
                     time.perf_counter() - origin,
                     int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0)),
-                    max_attempts - self.attempts_left,
                 )
             )
             status_tracker.num_tasks_in_progress -= 1
@@ -237,7 +232,6 @@ async def run_parallel_processor(
                             records,
                             status_tracker,
                             origin,
-                            max_attempts,
                         )
                     )
                     in_flight.add(task)  # the original drops the reference; asyncio may then collect it
