@@ -122,6 +122,15 @@ class Batch:
         """Job entries in the stream (waiting or in flight)."""
         return int(self.redis.xlen(self.prefix + "jobs"))
 
+    def loader(self) -> str | None:
+        """The consumer name of the worker holding the loader lease, if any."""
+        holder = self.redis.get(self.prefix + "loader")
+        return holder.decode() if holder else None
+
+    def cursor(self) -> int:
+        """The last input line streamed in so far."""
+        return int(self.redis.hget(self.prefix + "meta", "cursor") or 0)
+
     def pending_on(self, pid: int) -> int:
         """Jobs pending on the worker process ``pid`` (its consumer is named host-pid-suffix)."""
         for consumer in self.redis.xinfo_consumers(self.prefix + "jobs", GROUP):
@@ -362,17 +371,19 @@ def test_three_workers_finish_one_batch_each_result_once(batch: Batch) -> None:
     batch.assert_complete()
 
 
-def test_a_sigkilled_workers_jobs_are_reclaimed(batch: Batch) -> None:
-    """SIGKILL one of three workers mid-batch: its pending jobs are taken over and every id ends with one result."""
-    workers = [batch.start(reclaim_after=0.5) for _ in range(3)]
-    victim = workers[0]
-    batch.wait_for(lambda: batch.answered() >= 100 and batch.pending_on(victim.pid) > 0, workers)
+def test_a_sigkilled_loader_is_replaced_and_its_jobs_reclaimed(batch: Batch) -> None:
+    """SIGKILL the worker that is streaming the input in: another takes over the load, its jobs are taken over."""
+    workers = [batch.start(reclaim_after=0.5, backlog=40) for _ in range(3)]
+    batch.wait_for(lambda: batch.loader() is not None and batch.answered() >= 60, workers)
+    victim = next(worker for worker in workers if f"-{worker.pid}-" in (batch.loader() or ""))
+    batch.wait_for(lambda: batch.pending_on(victim.pid) > 0, workers)
     victim.kill()
     victim.wait()
-    orphaned = batch.pending_on(victim.pid)
-    outcomes = [batch.finish(worker) for worker in workers[1:]]
+    orphaned, cursor = batch.pending_on(victim.pid), batch.cursor()
+    survivors = [worker for worker in workers if worker is not victim]
+    outcomes = [batch.finish(worker) for worker in survivors]
     assert [code for code, _, _ in outcomes] == [0, 0], [err[-2000:] for _, _, err in outcomes]
-    assert orphaned > 0 and batch.pending_on(victim.pid) == 0
+    assert orphaned > 0 and batch.pending_on(victim.pid) == 0 and cursor < batch.count
     batch.assert_complete()
 
 
