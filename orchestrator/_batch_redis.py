@@ -89,7 +89,13 @@ from orchestrator._batch_redis_store import (
 from orchestrator._batch_summary import BatchSummary, BatchTally
 from orchestrator._client import Client
 from orchestrator._endpoint import Endpoint, open_endpoint
-from orchestrator._errors import AuthenticationError, AuthorizationError, CircuitOpenError, GroqError
+from orchestrator._errors import (
+    AuthenticationError,
+    AuthorizationError,
+    CircuitOpenError,
+    CoordinationError,
+    GroqError,
+)
 from orchestrator._logging import get_logger
 from orchestrator._map import JobResult
 from orchestrator._progress import render_progress, render_summary
@@ -120,7 +126,8 @@ _RECORD_AT_MOST = 64
 _BLOCK_SECONDS = 0.25
 _REFRESH_SECONDS = 0.5
 _COLLECT_PAGE = 512
-_ABORTS_RUN = (AuthenticationError, AuthorizationError, CircuitOpenError)
+# Errors about the run, not the job: no result is recorded (resume retries the job) and the worker stops.
+_ABORTS_RUN = (AuthenticationError, AuthorizationError, CircuitOpenError, CoordinationError)
 
 
 def fingerprint_file(path: Path) -> str:
