@@ -226,20 +226,35 @@ class _Window:
                 returned = back
             step += 1
 
-    def give_back(self, amount: int) -> None:
-        """Undo ``amount`` of an earlier spend that has not come back yet, earliest entries first.
+    def give_back(self, amount: int, until: float | None = None) -> None:
+        """Undo ``amount`` of an earlier spend that has not come back yet.
 
-        Why earliest first is safe: say our log *dominates* the truth (for every future time,
-        at least as much is out in our log as truly is). Truth removes ``amount`` from the
-        grant's own entry at time ``g``, which holds at least ``amount``. We remove it from the
-        front. For times before ``g`` both lose ``amount`` (we lose at most that). For a time
-        ``t >= g`` we only lose anything if the whole front up to ``t`` is consumed, and then
-        what is left out in our log is our total minus ``amount``, which is at least the truth's
-        total minus the ``amount`` it holds at ``g <= t``: still dominating.
+        With ``until`` (when that spend was due back), the amount comes off the spend's own
+        entry: exactly the truth, so the room returns now *and* the entry no longer returns it
+        a second time later. Whatever that entry cannot cover (or all of it, without
+        ``until``) comes off the earliest entries. Why earliest first is safe: say our log
+        *dominates* the truth (for every future time, at least as much is out in our log as
+        truly is). Truth removes ``amount`` from the grant's own entry at time ``g``, which
+        holds at least ``amount``. We remove it from the front. For times before ``g`` both
+        lose ``amount`` (we lose at most that). For a time ``t >= g`` we only lose anything if
+        the whole front up to ``t`` is consumed, and then what is left out in our log is our
+        total minus ``amount``, which is at least the truth's total minus the ``amount`` it
+        holds at ``g <= t``: still dominating. (Safe, but wasteful: room taken off entries due
+        soon was coming back soon anyway, which is why the own entry goes first.)
         """
         amounts = self._amounts
         remaining = min(amount, self.spent)
         self.spent -= remaining
+        if until is not None and remaining:
+            key = self.key_for(until)
+            index = bisect_left(self._keys, key)
+            if index < len(self._keys) and self._keys[index] == key:
+                taken = min(remaining, amounts[index])
+                amounts[index] -= taken
+                remaining -= taken
+                if amounts[index] == 0:
+                    del self._keys[index]
+                    del amounts[index]
         drop = 0
         while remaining:
             taken = min(remaining, amounts[drop])
@@ -447,9 +462,13 @@ class RateBudget:
 
     def _give_back(self, window: _Window, amount: int, now: float, granted_at: float | None) -> None:
         window.expire(now)
-        if granted_at is not None and window.key_for(granted_at + window.period) <= now:
+        if granted_at is None:
+            window.give_back(amount)
+            return
+        due = granted_at + window.period
+        if window.key_for(due) <= now:
             return  # that grant has already come back in this window
-        window.give_back(amount)
+        window.give_back(amount, due)
 
     def __repr__(self) -> str:
         parts = []

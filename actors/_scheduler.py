@@ -170,6 +170,12 @@ class Scheduler:
         job._on_settle = settled
         observer.job_submitted(job)
 
+    def wake(self, model: str | None) -> None:
+        """Tell a model's lane that budget came back (a refund or an over-estimate), so it looks again now."""
+        lane = self._lanes.get(model)
+        if lane is not None:
+            lane.wakeup.set()
+
     def requeue(self, job: Job, not_before: float) -> None:
         """Put a job back for another attempt, not before ``not_before`` (trio time).
 
@@ -215,8 +221,12 @@ class Scheduler:
                 heapq.heappop(lane.ready)
                 continue
             if wait > 0:
+                # Sleep until the budget has room, or until something may have changed that:
+                # budget given back (wake), or a new job that may be cheaper or more urgent (push).
                 lane.waiting_for_budget = True
-                await trio.sleep(wait)
+                lane.wakeup = trio.Event()
+                with trio.move_on_after(wait):
+                    await lane.wakeup.wait()
                 lane.waiting_for_budget = False
                 continue
             closed_for = self._gate.closed_for(now)

@@ -311,12 +311,15 @@ class WorkerPool:
         if job.granted_at is not None:
             now = trio.current_time()
             self._budgets.get(job.model, now).reconcile(job.cost, usage.total_tokens, now, granted_at=job.granted_at)
+            if usage.total_tokens < job.cost:
+                self._scheduler.wake(job.model)
 
     def _refund(self, job: Job) -> None:
         if job.model is not None and job.granted_at is not None:
             now = trio.current_time()
             self._budgets.get(job.model, now).refund(job.cost, now, granted_at=job.granted_at)
             job.granted_at = None
+            self._scheduler.wake(job.model)
 
     def _start_stream(self, job: Job, response: httpx.Response, started: float) -> None:
         assert self._nursery is not None

@@ -15,7 +15,11 @@ from actors._scheduler import Scheduler
 from actors._supervisor import BreakerGate
 from orchestrator import CircuitOpenError, RequestTooLargeError
 
-LIMITS = {"slow": ModelLimits(rpm=30, rpd=10_000, tpm=100_000, tpd=1_000_000), "tiny": ModelLimits(rpm=100, tpm=50)}
+LIMITS = {
+    "slow": ModelLimits(rpm=30, rpd=10_000, tpm=100_000, tpd=1_000_000),
+    "tiny": ModelLimits(rpm=100, tpm=50),
+    "tokens": ModelLimits(rpm=100, tpm=100),
+}
 
 
 def limits_for(model: str) -> ModelLimits:
@@ -95,6 +99,22 @@ class TestScheduler:
                 await each.wait()
         assert fast_done == 0.0
         assert stats.waiting_for_budget == 10 and stats.lanes == 2
+
+    async def test_a_lane_waiting_for_budget_wakes_when_tokens_come_back(self, autojump_clock: trio.abc.Clock) -> None:
+        """When an over-estimate is given back, the waiting job goes at once, not when the minute is over."""
+        async with running_scheduler(settle=False) as harness:
+            start = trio.current_time()
+            first, second = job("tokens", cost=80), job("tokens", cost=80)
+            await harness.scheduler.submit(first)
+            await harness.scheduler.submit(second)
+            await trio.sleep(5)
+            assert len(harness.released) == 1
+            budget = harness.scheduler._budgets.get("tokens", trio.current_time())
+            budget.reconcile(80, 10, trio.current_time(), granted_at=first.granted_at)
+            harness.scheduler.wake("tokens")
+            while len(harness.released) < 2:
+                await trio.sleep(0.01)
+        assert harness.times()[1] - start == pytest.approx(5.0)
 
     async def test_submit_waits_when_max_pending_jobs_are_unsettled(self, autojump_clock: trio.abc.Clock) -> None:
         """With every pending slot taken, submit_nowait raises WouldBlock; settling a job frees a slot."""

@@ -151,6 +151,16 @@ class TestRefundAndReconcile:
         assert b.snapshot(2.0).remaining_tokens_minute == 850
         assert b.try_acquire(850, 2.0) == 0.0
 
+    def test_reconcile_takes_the_over_estimate_off_the_grants_own_entry(self) -> None:
+        """Given back tokens leave the grant's own entry, so earlier grants still return in full on time."""
+        b = budget(tpm=1000)
+        b.try_acquire(500, 0.0)  # back at 60 s
+        b.try_acquire(400, 10.0)  # back at 70 s
+        b.reconcile(400, 100, 20.0, granted_at=10.0)
+        assert b.snapshot(20.0).remaining_tokens_minute == 400
+        # At 61 s the first 500 are back in full; only the 100 really used at 10 s are still out.
+        assert b.try_acquire(900, 61.0) == 0.0
+
     def test_reconcile_takes_an_under_estimate_now(self) -> None:
         """When usage is higher than the estimate, the extra is spent now for a full minute, overdrawing if needed."""
         b = budget(tpm=1000)
