@@ -26,13 +26,14 @@ first; across the whole file, order still follows the file.
 from __future__ import annotations
 
 import heapq
+from functools import partial
 import signal
 import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 import trio
@@ -357,9 +358,14 @@ async def run_batch_async(
             async with trio.open_nursery() as nursery:
                 jobs_scope = trio.CancelScope()
                 if handle_signals and threading.current_thread() is threading.main_thread():
-                    await nursery.start(_watch_signals, run, jobs_scope, grace)
+                    await nursery.start(watch_signals, run, jobs_scope, grace)
                 if not quiet:
-                    nursery.start_soon(_show_progress, run, client, endpoint, console)
+                    nursery.start_soon(
+                        partial(
+                            show_progress, run, client, console, input_path=str(run.input_path),
+                            output_path=str(run.output_path), endpoint=endpoint.description,
+                        )
+                    )
                 with jobs_scope:
                     async with client.map(run.pairs(), max_in_flight=window) as results:
                         async for result in results:
@@ -417,8 +423,18 @@ def encode_summary(summary: BatchSummary) -> bytes:
     return msgspec.json.format(msgspec.json.encode(data)) + b"\n"
 
 
-async def _watch_signals(run: _Run, jobs_scope: trio.CancelScope, grace: float,
-                         *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+class Stoppable(Protocol):
+    """What the signal watcher and the progress display need of a run (one machine or shared)."""
+
+    tally: BatchTally
+    stopping: bool
+    interrupted_by: str | None
+
+    def stop(self, signum: int) -> None: ...
+
+
+async def watch_signals(run: Stoppable, jobs_scope: trio.CancelScope, grace: float,
+                        *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     """First SIGINT/SIGTERM: stop feeding, give in-flight jobs ``grace`` seconds. Second: cancel now."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         task_status.started()
@@ -432,16 +448,17 @@ async def _watch_signals(run: _Run, jobs_scope: trio.CancelScope, grace: float,
             jobs_scope.deadline = min(jobs_scope.deadline, trio.current_time() + grace)
 
 
-async def _show_progress(run: _Run, client: Client, endpoint: Endpoint, console: Console) -> None:
+async def show_progress(run: Stoppable, client: Client, console: Console, *,
+                        input_path: str, output_path: str, endpoint: str) -> None:
     """Redraw the live display a few times a second until cancelled."""
     def frame() -> Any:
         return render_progress(
             run.tally.sample(trio.current_time()),
             client.statistics(),
             client.rate_limits(),
-            input_path=str(run.input_path),
-            output_path=str(run.output_path),
-            endpoint=endpoint.description,
+            input_path=input_path,
+            output_path=output_path,
+            endpoint=endpoint,
             stopping=run.stopping,
         )
 

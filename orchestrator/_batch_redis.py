@@ -56,8 +56,8 @@ from typing import Any, Final, TypeVar
 import msgspec
 import trio
 from rich.console import Console
-from rich.live import Live
 
+from orchestrator._batch import show_progress, watch_signals
 from orchestrator._batch_io import (
     AnsweredIds,
     BatchFileError,
@@ -98,7 +98,7 @@ from orchestrator._errors import (
 )
 from orchestrator._logging import get_logger
 from orchestrator._map import JobResult
-from orchestrator._progress import render_progress, render_summary
+from orchestrator._progress import render_summary
 from orchestrator._telemetry import Telemetry
 
 __all__ = [
@@ -418,37 +418,6 @@ class _Worker:
         self.stopping = True
 
 
-async def _watch_signals(worker: _Worker, jobs_scope: trio.CancelScope, grace: float,
-                         *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-    """First SIGINT/SIGTERM: stop taking jobs, give in-flight ones ``grace`` seconds. Second: cancel now."""
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        task_status.started()
-        async for signum in signals:
-            if worker.stopping:
-                log.warning("batch_cancelled", signal=signal.Signals(signum).name)
-                jobs_scope.cancel()
-                continue
-            worker.stop(signum)
-            log.warning("batch_stopping", signal=worker.interrupted_by, grace_seconds=grace)
-            jobs_scope.deadline = min(jobs_scope.deadline, trio.current_time() + grace)
-
-
-async def _show_progress(worker: _Worker, client: Client, endpoint: str, console: Console) -> None:
-    """Redraw the live display until cancelled."""
-    def frame() -> Any:
-        return render_progress(
-            worker.tally.sample(trio.current_time()), client.statistics(), client.rate_limits(),
-            input_path=str(worker.source), output_path=str(worker.target), endpoint=endpoint,
-            stopping=worker.stopping,
-        )
-
-    with Live(frame(), console=console, auto_refresh=False, transient=True, redirect_stdout=False,
-              redirect_stderr=False) as live:
-        while True:
-            await trio.sleep(_REFRESH_SECONDS)
-            live.update(frame(), refresh=True)
-
-
 async def run_shared_batch_async(
     input_path: PathArg,
     output_path: PathArg,
@@ -555,12 +524,17 @@ async def _run(
             async with trio.open_nursery() as services:
                 jobs_scope = trio.CancelScope()
                 if handle_signals and threading.current_thread() is threading.main_thread():
-                    await services.start(_watch_signals, worker, jobs_scope, grace)
+                    await services.start(watch_signals, worker, jobs_scope, grace)
                 services.start_soon(worker.load)
                 services.start_soon(worker.touch)
                 if not quiet:
                     services.start_soon(worker.refresh)
-                    services.start_soon(_show_progress, worker, client, where, console)
+                    services.start_soon(
+                        partial(
+                            show_progress, worker, client, console, input_path=str(worker.source),
+                            output_path=str(worker.target), endpoint=where,
+                        )
+                    )
                 async with trio.open_nursery() as recording:
                     recording.start_soon(worker.record)
                     async with worker.record_send:
