@@ -55,7 +55,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
@@ -386,11 +386,7 @@ class RateBudget:
         Never raises: a header that does not parse is ignored. Names are matched
         case-insensitively.
         """
-        values = {}
-        for name, value in headers.items():
-            lowered = name.lower()
-            if lowered.startswith("x-ratelimit-"):
-                values[lowered[12:]] = value
+        values = ratelimit_headers(headers)
         if not values:
             return
         for window, kind in ((self._rpd, "requests"), (self._tpm, "tokens")):
@@ -510,16 +506,7 @@ class RateBudgets:
         if budget is not None:
             self._budgets.move_to_end(model)
             return budget
-        if len(self._budgets) >= self.max_models:
-            for name, candidate in self._budgets.items():
-                if candidate.idle(now):
-                    del self._budgets[name]
-                    break
-            else:
-                raise RuntimeError(
-                    f"rate budgets for {self.max_models} models are all in use; model {model!r} cannot get one "
-                    "(raise RateBudgets(max_models=...))"
-                )
+        make_room(self._budgets, model, now, self.max_models, "RateBudgets")
         budget = RateBudget(self._defaults(model), now, time_scale=self.time_scale)
         self._budgets[model] = budget
         return budget
@@ -539,6 +526,34 @@ class RateBudgets:
 
     def __repr__(self) -> str:
         return f"<RateBudgets {len(self._budgets)} models>"
+
+
+def ratelimit_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Groq's ``x-ratelimit-*`` headers, by the rest of their lower-cased name (``limit-tokens``...)."""
+    values = {}
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered.startswith("x-ratelimit-"):
+            values[lowered[12:]] = value
+    return values
+
+
+def make_room(budgets: OrderedDict[str, Any], model: str, now: float, max_models: int, owner: str) -> None:
+    """Forget the least recently used idle budget if ``budgets`` is full, so ``model`` can have one.
+
+    Raises:
+        RuntimeError: all ``max_models`` budgets are busy.
+    """
+    if len(budgets) < max_models:
+        return
+    for name, candidate in budgets.items():
+        if candidate.idle(now):
+            del budgets[name]
+            return
+    raise RuntimeError(
+        f"{owner} holds budgets for {max_models} models, all in use; model {model!r} cannot get one "
+        f"(raise {owner}(max_models=...))"
+    )
 
 
 def _remaining(window: _Window) -> int | None:

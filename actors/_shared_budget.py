@@ -59,7 +59,7 @@ from typing import Final
 
 import msgspec
 
-from ._budget import DEFAULT_RATE_LIMIT_PAUSE, BudgetSnapshot, ModelLimits, RequestExceedsLimit, _parse_count, _parse_duration
+from ._budget import DEFAULT_RATE_LIMIT_PAUSE, BudgetSnapshot, ModelLimits, RequestExceedsLimit, _parse_count, _parse_duration, ratelimit_headers
 
 __all__ = [
     "DEFAULT_LEASE_FRACTION",
@@ -362,11 +362,7 @@ class SharedRateBudget:
         (an immediate one if the limit changed); ``remaining`` travels with the next round trip
         and clamps the shared view there. Never raises.
         """
-        values = {}
-        for name, value in headers.items():
-            lowered = name.lower()
-            if lowered.startswith("x-ratelimit-"):
-                values[lowered[12:]] = value
+        values = ratelimit_headers(headers)
         if not values:
             return
         for window, kind in (("rpd", "requests"), ("tpm", "tokens")):

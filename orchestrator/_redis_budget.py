@@ -56,7 +56,7 @@ import trio
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from actors._budget import BudgetSnapshot, ModelLimits
+from actors._budget import BudgetSnapshot, ModelLimits, make_room
 from actors._shared_budget import DEFAULT_LEASE_FRACTION, SharedRateBudget, SyncReply, SyncRequest
 
 from ._config import _redacted
@@ -465,16 +465,7 @@ class RedisBudgets:
         if budget is not None:
             self._budgets.move_to_end(model)
             return budget
-        if len(self._budgets) >= self.max_models:
-            for name, candidate in self._budgets.items():
-                if candidate.idle(now):
-                    del self._budgets[name]
-                    break
-            else:
-                raise RuntimeError(
-                    f"shared rate budgets for {self.max_models} models are all in use; model {model!r} cannot get "
-                    "one (raise RedisBudgets(max_models=...))"
-                )
+        make_room(self._budgets, model, now, self.max_models, "RedisBudgets")
         budget = SharedRateBudget(
             model,
             self._defaults(model),
