@@ -51,7 +51,7 @@ LEVELS: Final[dict[str, int]] = {
 }
 _METHOD_LEVELS: Final[dict[str, int]] = {**LEVELS, "exception": logging.ERROR}
 
-_fallback_redactor = Redactor()
+_library_redactor = Redactor()
 _fallback_renderer = structlog.processors.KeyValueRenderer(key_order=["event"], sort_keys=False)
 
 
@@ -248,7 +248,7 @@ class _LibraryLogger:
         if method == "trace" and not getattr(structlog.get_config()["wrapper_class"], "trace_enabled", False):
             return  # the application has no TRACE level: payloads stay unbuilt and unlogged
         passthrough = {key: kw.pop(key) for key in ("exc_info", "stack_info") if key in kw}
-        clean = _fallback_redactor(None, method, {"event": event, **kw})
+        clean = _library_redactor(None, method, {"event": event, **kw})
         getattr(structlog.get_logger(self._name), method)(**clean, **passthrough)
 
     def _emit_stdlib(self, method: str, event: str, kw: dict[str, Any]) -> None:
@@ -258,7 +258,7 @@ class _LibraryLogger:
             return
         event_dict = structlog.contextvars.merge_contextvars(None, method, {"event": event, **kw})
         event_dict = structlog.processors.format_exc_info(None, method, event_dict)
-        event_dict = _fallback_redactor(None, method, event_dict)
+        event_dict = _library_redactor(None, method, event_dict)
         logger.log(level, _fallback_renderer(None, method, event_dict))
 
     def __repr__(self) -> str:

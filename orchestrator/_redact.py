@@ -137,12 +137,6 @@ class Redactor:
             for key, value in event_dict.items()
         }
 
-    def redact_text(self, text: str) -> str:
-        """``text`` with every key and credential masked (the same object when nothing matched)."""
-        if self._generation != _generation:
-            self._refresh()
-        return self._text(text)
-
     def __repr__(self) -> str:
         return f"<Redactor {len(self._fixed)} fixed secret(s), {len(_registered)} registered>"
 
