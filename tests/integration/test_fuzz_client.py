@@ -30,7 +30,10 @@ PATIENCE = 25 * 3600.0
 def fuzz(examples: int) -> settings:
     """Hypothesis settings for a fuzz test: no per-example deadline (trio runs vary), a fixed budget."""
     return settings(
-        max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        report_multiple_bugs=False,  # one shrunk failure at a time keeps a failing run short
     )
 
 
