@@ -76,6 +76,9 @@ DAY: Final = 86_400.0
 SLOTS_PER_PERIOD: Final = 240
 """Time resolution of a window: spends come back at most ``period / 240`` late."""
 DEFAULT_RATE_LIMIT_PAUSE: Final = 1.0
+#: The longest pause a 429's ``retry-after`` may impose (as RetryPolicy's cap): a broken header must
+#: not park a model for days.
+MAX_RATE_LIMIT_PAUSE: Final = 600.0
 """Seconds a model pauses after a 429 that gave no ``retry-after``."""
 
 _WINDOW_NAMES: Final = ("RPM", "RPD", "TPM", "TPD")
@@ -411,13 +414,14 @@ class RateBudget:
         """Handle a 429: pause the model until ``now + retry_after`` and drain the named window.
 
         Args:
-            retry_after: the server's ``retry-after`` in seconds, or None (then 1 s).
+            retry_after: the server's ``retry-after`` in seconds, or None (then 1 s); at most
+                ``MAX_RATE_LIMIT_PAUSE`` (10 minutes) is believed.
             window: ``"RPM"``, ``"RPD"``, ``"TPM"``, ``"TPD"`` (any case) or None if unknown.
             now: the current time.
         """
         if retry_after is None or not (retry_after >= 0 and math.isfinite(retry_after)):
             retry_after = DEFAULT_RATE_LIMIT_PAUSE
-        until = now + retry_after
+        until = now + min(retry_after, MAX_RATE_LIMIT_PAUSE)
         self._paused_until = max(self._paused_until, until)
         if window is None:
             return

@@ -59,7 +59,7 @@ from typing import Final
 
 import msgspec
 
-from ._budget import DEFAULT_RATE_LIMIT_PAUSE, BudgetSnapshot, ModelLimits, RequestExceedsLimit, _parse_count, _parse_duration, ratelimit_headers
+from ._budget import DEFAULT_RATE_LIMIT_PAUSE, MAX_RATE_LIMIT_PAUSE, BudgetSnapshot, ModelLimits, RequestExceedsLimit, _parse_count, _parse_duration, ratelimit_headers
 
 __all__ = [
     "DEFAULT_LEASE_FRACTION",
@@ -381,6 +381,7 @@ class SharedRateBudget:
         """Handle a 429: pause this model here at once, and for every worker via the store."""
         if retry_after is None or not (retry_after >= 0 and math.isfinite(retry_after)):
             retry_after = DEFAULT_RATE_LIMIT_PAUSE
+        retry_after = min(retry_after, MAX_RATE_LIMIT_PAUSE)
         until = now + retry_after
         self._paused_until = max(self._paused_until, until)
         if self._pause is None or until >= self._pause[0] + self._pause[2]:

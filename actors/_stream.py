@@ -119,7 +119,7 @@ async def pump(
                     await _send_failure(send, StreamError(f"malformed SSE: {error}", request_id=request_id))
                 except httpx.TimeoutException as error:
                     await _send_failure(send, TimeoutError(f"stream stalled: {error!r}", operation="read", request_id=request_id))
-                except httpx.TransportError as error:
+                except httpx.RequestError as error:
                     await _send_failure(
                         send, StreamError(f"the connection broke mid-stream: {error!r}", request_id=request_id)
                     )

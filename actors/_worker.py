@@ -77,7 +77,9 @@ def translate_transport_errors(timeout: float | None) -> Iterator[None]:
     except httpx.TimeoutException as error:
         operation = type(error).__name__.removesuffix("Timeout").lower() or "request"
         raise TimeoutError(f"no response in time ({error!r})", timeout=timeout, operation=operation) from error
-    except httpx.TransportError as error:
+    except httpx.DecodingError as error:
+        raise ServerError(f"the response body could not be decoded: {_describe(error)}") from error
+    except httpx.RequestError as error:
         raise NetworkError(f"the connection failed: {_describe(error)}", cause=type(error).__name__) from error
 
 
@@ -132,7 +134,9 @@ class WorkerPool:
     ) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
-        self._headers = dict(headers)
+        # httpx.Headers, not a dict: its repr masks Authorization, so no traceback rendered with
+        # its frames' locals can show the key.
+        self._headers = httpx.Headers(headers)
         self._receive = receive
         self._scheduler = scheduler
         self._budgets = budgets
@@ -145,6 +149,8 @@ class WorkerPool:
         self._on_headers = on_headers
         self._observer = observer or NullObserver()
         self._key_hint = key_hint
+        self._merged_from: dict[str, str] | None = None
+        self._merged = self._headers
         self._nursery: trio.Nursery | None = None
         self._in_flight = 0
         self._completed = 0
@@ -201,7 +207,7 @@ class WorkerPool:
     async def _attempt(self, job: Job) -> None:
         job.attempts += 1
         timeout = job.timeout if job.timeout is not None else self._default_timeout
-        headers = self._headers if not job.headers else {**self._headers, **job.headers}
+        headers = self._headers_for(job.headers)
         request = self._http.build_request(
             job.method, self._base_url + job.path, content=job.content, headers=headers, timeout=timeout
         )
@@ -222,6 +228,16 @@ class WorkerPool:
             self._give_up_or_retry(job, error)
             return
         await self._handle_response(job, response, timeout, started)
+
+    def _headers_for(self, extra: dict[str, str] | None) -> httpx.Headers:
+        """The pool's headers plus a job's own; the last merge is reused (most jobs share one dict)."""
+        if not extra:
+            return self._headers
+        if extra is not self._merged_from:
+            merged = self._headers.copy()
+            merged.update(extra)
+            self._merged_from, self._merged = extra, merged
+        return self._merged
 
     async def _handle_response(self, job: Job, response: httpx.Response, timeout: float, started: float) -> None:
         now = trio.current_time()
@@ -256,9 +272,15 @@ class WorkerPool:
             job.settle(value)
             return
         if job.stream:
-            with translate_transport_errors(timeout):
-                await response.aread()
-            await response.aclose()
+            try:
+                with translate_transport_errors(timeout):
+                    await response.aread()
+            except GroqError as read_error:
+                self._gate.record_failure()
+                self._give_up_or_retry(job, read_error)
+                return
+            finally:
+                await response.aclose()
         error = error_from_response(response.status_code, headers, response.content)
         if isinstance(error, AuthenticationError):
             error.api_key_hint = self._key_hint
@@ -298,8 +320,16 @@ class WorkerPool:
     # -- what outcomes teach ----------------------------------------------------------------
 
     def _observe_headers(self, job: Job, headers: httpx.Headers, now: float) -> None:
-        if job.model is not None and "x-ratelimit-limit-requests" in headers:
-            self._budgets.get(job.model, now).observe_headers(headers, now)
+        if job.model is None:
+            return
+        # Straight from the raw bytes: httpx.Headers would decode all ~15 headers on every lookup.
+        limits = {
+            key.decode("latin-1"): value.decode("latin-1")
+            for key, value in headers.raw
+            if key[:12].lower() == b"x-ratelimit-"
+        }
+        if limits:
+            self._budgets.get(job.model, now).observe_headers(limits, now)
             if self._on_headers is not None:
                 self._on_headers(job.model)
 

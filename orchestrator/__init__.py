@@ -47,6 +47,10 @@ _EXPORTS: dict[str, str] = {
     "RateLimitConfig": "._config",
     "ModelLimits": "._config",
     "SecretString": "._secret",
+    # observability
+    "configure_logging": "._logging",
+    "Redactor": "._redact",
+    "register_secret": "._redact",
     # models
     "ModelCatalog": "._catalog",
     "ModelInfo": "._catalog",
@@ -142,7 +146,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._config import RateLimitConfig as RateLimitConfig
     from ._config import RetryConfig as RetryConfig
     from ._errors import *  # noqa: F403
+    from ._logging import configure_logging as configure_logging
     from ._map import JobResult as JobResult
+    from ._redact import Redactor as Redactor
+    from ._redact import register_secret as register_secret
     from ._metrics import MetricsServer as MetricsServer
     from ._secret import SecretString as SecretString
     from ._telemetry import Telemetry as Telemetry

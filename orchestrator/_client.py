@@ -38,6 +38,7 @@ from ._config import Config, RateLimitConfig
 from ._secret import SecretString
 from ._errors import ConfigError, GroqError, RequestTooLargeError, unwrapped_errors
 from ._map import JobResult, map_jobs
+from ._options import check_call_options
 from ._resources import Audio, Chat, Models
 from ._tokens import estimate_prompt_tokens
 from ._validation import validate_chat_request
@@ -141,6 +142,7 @@ class Client:
         on_settle: Any = None,
     ) -> Job:
         """Validate a chat request and make the job that carries it (not yet queued)."""
+        check_call_options(priority=priority, timeout=timeout, max_retries=max_retries, extra_headers=extra_headers)
         chat = chat_request_from(request)
         validate_chat_request(chat, self.catalog)
         prompt = estimate_prompt_tokens(chat)

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from orchestrator._errors import ConfigError
+from orchestrator._redact import register_secret
 from orchestrator._secret import SecretString
 
 __all__ = [
@@ -361,6 +362,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
             _fail("api_key", type(self.api_key).__name__, "must be a str or SecretString")
         if (problem := _api_key_problem(self.api_key)) is not None:
             _fail("api_key", self.api_key, problem)
+        register_secret(self.api_key)  # so log redaction also hides keys without the gsk_ prefix
         msgspec.structs.force_setattr(self, "base_url", _checked_base_url(self.base_url))
         msgspec.structs.force_setattr(self, "timeout", _seconds("timeout", self.timeout, low=0.0, high=_DAY))
         for name, cls in (

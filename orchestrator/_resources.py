@@ -19,6 +19,7 @@ from actors._job import Job
 from actors._stream import ChatStream
 
 from ._errors import ValidationError
+from ._options import check_call_options
 from ._subtitles import to_srt, to_vtt
 from ._validation import validate_transcription
 from ._wire import (
@@ -122,6 +123,7 @@ class _AudioEndpoint:
         :class:`VerboseTranscription`, ``text`` a string; ``srt`` and ``vtt`` are rendered
         locally from ``verbose_json`` segments (Groq itself does not produce them).
         """
+        check_call_options(timeout=timeout, max_retries=max_retries)
         filename, content = await _read_audio(file) if file is not None else (None, None)
         validate_transcription(
             model=model,
@@ -218,6 +220,7 @@ class Models:
 
     async def list(self, *, max_retries: int | None = None, timeout: float | None = None) -> ModelList:
         """All models (``GET /models``)."""
+        check_call_options(timeout=timeout, max_retries=max_retries)
         job = Job(model=None, method="GET", path="/models", decode=decode_model_list, max_retries=max_retries, timeout=timeout)
         models: ModelList = await self._client.run_job(job)
         self._client.catalog = self._client.catalog.refreshed(models)
@@ -225,6 +228,7 @@ class Models:
 
     async def retrieve(self, model: str, *, max_retries: int | None = None, timeout: float | None = None) -> Model:
         """One model (``GET /models/{id}``); ``ModelError`` if Groq does not know it."""
+        check_call_options(timeout=timeout, max_retries=max_retries)
         if not model or model.strip() != model or any(ch in model for ch in "?#% "):
             raise ValidationError(
                 f"model: {model!r} is not a model id; ids look like 'llama-3.3-70b-versatile' [rule: model_id]",

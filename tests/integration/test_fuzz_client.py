@@ -1,4 +1,4 @@
-"""Fuzzing the client's request edge: whatever a caller passes, only GroqErrors come out, promptly.
+"""Fuzzing the client's two edges: whatever a caller passes or a server answers, only GroqErrors come out, promptly.
 
 Each example runs in its own ``trio.run`` under a ``MockClock`` that jumps ahead whenever every task
 waits, so retries and backoff cost no wall time, and ``trio.fail_after`` (in that virtual time)
@@ -7,7 +7,8 @@ turns a hang into a failure. Example counts keep each test under a few seconds.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -159,3 +160,199 @@ def test_any_request_dict_ends_in_a_response_or_a_groq_error(request: dict[str, 
                     pass
 
     run_virtual(call)
+
+
+# ------------------------------------------------------------------------- call options
+
+_VALID_RESPONSE = {
+    "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": MODEL,
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}, "x_groq": {"id": "req_1"},
+}
+
+
+def transport_for(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.AsyncClient:
+    """An httpx client whose every request is answered by ``handler``, in process."""
+    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+
+
+_header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=10)
+call_options = st.fixed_dictionaries({}, optional={
+    "timeout": st.floats(0.001, 120) | _odd,
+    "max_retries": st.integers(0, 5) | _odd,
+    "priority": st.integers(-10, 10) | _odd,
+    "extra_headers": st.dictionaries(st.from_regex(r"x-[a-z]{1,8}", fullmatch=True), _header_text, max_size=2) | _odd,
+})
+
+
+@fuzz(100)
+@given(st.lists(call_options, min_size=1, max_size=3))
+def test_any_call_options_end_in_a_response_or_a_groq_error(options: list[dict[str, Any]]) -> None:
+    """Concurrent calls with any timeout, max_retries, priority and extra_headers, queued behind one worker on a
+    server that fails every other attempt, each end in a response or a GroqError."""
+    answered = 0
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        nonlocal answered
+        answered += 1
+        if answered % 2:
+            return httpx.Response(503, headers={"retry-after": "0.5"}, json={"error": {"message": "busy"}})
+        return httpx.Response(200, json=_VALID_RESPONSE)
+
+    async def calls() -> None:
+        async with transport_for(flaky) as http, orchestrator.open_client(
+            api_key=KEY, base_url=EMULATOR_URL, http_client=http, workers=1
+        ) as groq:
+
+            async def one(extra: dict[str, Any]) -> None:
+                try:
+                    await groq.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}], **extra)
+                except orchestrator.GroqError:
+                    pass
+
+            async with trio.open_nursery() as nursery:
+                for extra in options:
+                    nursery.start_soon(one, extra)
+
+    run_virtual(calls)
+
+
+# -------------------------------------------------------------------------- server side
+
+_HEADER_NAMES = st.sampled_from([
+    "x-ratelimit-limit-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-requests",
+    "x-ratelimit-remaining-tokens", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "retry-after",
+    "retry-after-ms", "x-request-id", "content-type", "content-encoding", "x-groq-region",
+])
+_HEADER_VALUES = st.one_of(
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=16),
+    st.sampled_from(["0", "-1", "1e308", "nan", "inf", "2m59.56s", "7.66s", "940ms", "1h2m3s", "99999999999999999999",
+                     "0.001", "gzip", "br", "deflate", "identity", "application/json", "text/event-stream"]),
+    st.integers(-(10**12), 10**12).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+)
+#: A proxy may claim a compression the body does not have.
+_encodings = st.sampled_from(["gzip", "deflate", "br", "zstd", "identity", "x-unknown", "gzip, deflate"])
+headers = st.one_of(
+    st.dictionaries(_HEADER_NAMES, _HEADER_VALUES, max_size=6),
+    st.tuples(st.dictionaries(_HEADER_NAMES, _HEADER_VALUES, max_size=4), _encodings).map(
+        lambda pair: {**pair[0], "content-encoding": pair[1]}
+    ),
+)
+statuses = st.sampled_from([200, 201, 204, 301, 400, 401, 403, 404, 408, 413, 422, 429, 498, 499, 500, 502, 503]) | (
+    st.integers(100, 599)
+)
+
+_ERROR_BODY = {"error": {"message": "Rate limit reached. Please try again in 1h2m3s.", "type": "tokens",
+                         "code": "rate_limit_exceeded", "param": None, "status_code": 429}}
+
+
+def _mutations(document: Any) -> st.SearchStrategy[Any]:
+    """A JSON document with one value somewhere replaced by something arbitrary (or left alone)."""
+    if isinstance(document, dict) and document:
+        return st.one_of(
+            st.just(document),
+            st.sampled_from(sorted(document)).flatmap(
+                lambda key: (_mutations(document[key]) | _json).map(lambda value: {**document, key: value})
+            ),
+            st.sampled_from(sorted(document)).map(lambda key: {k: v for k, v in document.items() if k != key}),
+        )
+    if isinstance(document, list) and document:
+        return st.one_of(st.just(document), _mutations(document[0]).map(lambda item: [item, *document[1:]]))
+    return st.one_of(st.just(document), _json)
+
+
+bodies = st.one_of(
+    _mutations(_VALID_RESPONSE).map(lambda d: json.dumps(d, allow_nan=True).encode()),
+    _mutations(_ERROR_BODY).map(lambda d: json.dumps(d, allow_nan=True).encode()),
+    _json.map(lambda d: json.dumps(d, allow_nan=True).encode()),
+    st.binary(max_size=64),
+    st.sampled_from([b"", b"{", b"<html>502 Bad Gateway</html>", b"null", b'{"error": "quota"}', b"\x1f\x8b\x08"]),
+)
+
+
+async def call_through(http: httpx.AsyncClient, *, stream: bool, max_retries: int) -> None:
+    """One chat call through ``http``; a GroqError is an acceptable end, anything else fails the test."""
+    async with http:
+        async with orchestrator.open_client(
+            api_key=KEY, base_url=EMULATOR_URL, http_client=http, max_retries=max_retries, workers=2
+        ) as groq:
+            try:
+                await consume(await groq.chat.completions.create(
+                    model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=stream
+                ))
+            except orchestrator.GroqError:
+                pass
+
+
+@fuzz(300)
+@given(statuses, headers, bodies, st.integers(0, 2))
+def test_any_response_ends_in_a_value_or_a_groq_error(status: int, head: dict[str, str], body: bytes, retries: int) -> None:
+    """Whatever status, headers and body come back (and however often), a call ends in a response or a GroqError."""
+    run_virtual(lambda: call_through(
+        transport_for(lambda request: httpx.Response(status, headers=head, content=body)),
+        stream=False, max_retries=retries,
+    ))
+
+
+def _chunk_event(document: Any) -> bytes:
+    """One SSE ``data:`` event carrying ``document``."""
+    return b"data: " + json.dumps(document, allow_nan=True).encode() + b"\n\n"
+
+
+_CHUNK = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
+          "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}, "finish_reason": None}],
+          "x_groq": {"id": "req_1", "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}}}
+_events = st.one_of(
+    _mutations(_CHUNK).map(_chunk_event),
+    _mutations(_ERROR_BODY).map(_chunk_event),
+    st.sampled_from([b"data: [DONE]\n\n", b": keep-alive\n\n", b"event: error\ndata: {}\n\n", b"data: {\n\n",
+                     b"retry: 10\n", b"id: 1\r\n", b"\r\n", b"data:", b"\n"]),
+    st.binary(max_size=24),
+)
+#: What ends the body: nothing, or the connection failing the way httpx reports it.
+_endings = st.sampled_from([None, httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout])
+
+
+class _Body(httpx.AsyncByteStream):
+    """A response body read piece by piece, ending normally or with a transport error."""
+
+    def __init__(self, pieces: list[bytes], ending: type[httpx.TransportError] | None, request: httpx.Request) -> None:
+        self._pieces = pieces
+        self._ending = ending
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self._pieces:
+            await trio.lowlevel.checkpoint()
+            yield piece
+        if self._ending is not None:
+            raise self._ending("the body broke off", request=self._request)
+
+
+def _split(data: bytes, cuts: list[int]) -> list[bytes]:
+    """``data`` cut after each length in ``cuts`` (network reads never respect event boundaries)."""
+    pieces, start = [], 0
+    for cut in cuts:
+        pieces.append(data[start:start + cut])
+        start += cut
+    return [piece for piece in [*pieces, data[start:]] if piece]
+
+
+@fuzz(300)
+@given(
+    st.just(200) | statuses,
+    headers.map(lambda h: {"content-type": "text/event-stream", **h}),
+    st.lists(_events, max_size=8).flatmap(lambda events: st.lists(st.integers(1, 40), max_size=6).map(
+        lambda cuts: _split(b"".join(events), cuts))),
+    _endings,
+    st.integers(0, 1),
+)
+def test_any_stream_ends_in_chunks_or_a_groq_error(
+    status: int, head: dict[str, str], pieces: list[bytes], ending: Any, retries: int
+) -> None:
+    """Whatever an SSE body holds, however it is split or cut off, a streamed call ends in chunks or a GroqError."""
+    run_virtual(lambda: call_through(
+        transport_for(lambda request: httpx.Response(status, headers=head, stream=_Body(pieces, ending, request))),
+        stream=True, max_retries=retries,
+    ))

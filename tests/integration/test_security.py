@@ -7,6 +7,7 @@ import json
 import logging
 import socket
 import ssl
+import traceback
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -332,6 +333,16 @@ class TestTheKeyNeverAppears:
         assert "call_failed" in out.getvalue() and captured and caplog.records
         for text in texts:
             assert_hidden(text)
+
+    @pytest.mark.parametrize("path", list(PATHS))
+    async def test_in_tracebacks_rendered_with_every_frames_locals(self, path: str) -> None:
+        """TracebackException(..., capture_locals=True) of each path's error, its causes included, never shows the key."""
+        with trio.fail_after(30):
+            async with scripted_server() as base_url:
+                error = await force(path, base_url)
+        rendered = "".join(traceback.TracebackException.from_exception(error, capture_locals=True).format())
+        assert isinstance(error, PATHS[path][0]) and "Traceback" in rendered
+        assert_hidden(rendered)
 
     async def test_in_cli_output_on_every_path(
         self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
