@@ -327,6 +327,8 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
     rng: random.Random | None = overrides.pop("rng", None)
     verify: bool | str = overrides.pop("verify", True)
     time_scale: float = overrides.pop("time_scale", 1.0)
+    if isinstance(time_scale, bool) or not isinstance(time_scale, (int, float)) or not 0 < time_scale < float("inf"):
+        raise ConfigError(field="time_scale", value=time_scale, rule="must be a positive, finite factor (1.0 for Groq)")
     observer: Observer = overrides.pop("observer", None) or NullObserver()
     limits = overrides.pop("limits", None)
     if limits:

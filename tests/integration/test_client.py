@@ -164,6 +164,27 @@ class TestStreamCancellation:
         assert stats.streams_completed == 0
 
 
+class TestOptions:
+    @pytest.mark.parametrize(
+        ("option", "value"),
+        [("priority", "high"), ("timeout", -1), ("timeout", float("nan")), ("max_retries", -2),
+         ("extra_headers", {"Authorization": "Bearer other"})],
+    )
+    async def test_a_bad_call_option_fails_that_call_only(self, option: str, value: object, autojump_clock: trio.abc.Clock) -> None:
+        """A bad per-call option raises ValidationError naming it; the client keeps working."""
+        async with client_for(make_emulator()) as groq:
+            with pytest.raises(orchestrator.ValidationError) as caught:
+                await groq.chat.completions.create(model=MODEL, messages=user("hi"), **{option: value})
+            assert caught.value.field.startswith(option)
+            assert (await groq.chat.completions.create(model=MODEL, messages=user("hi"))).choices
+
+    async def test_time_scale_must_be_positive(self) -> None:
+        """open_client refuses a time scale of zero with a ConfigError naming it."""
+        with pytest.raises(orchestrator.ConfigError, match="time_scale"):
+            async with client_for(make_emulator(), time_scale=0):
+                pass
+
+
 class TestCallerCancellation:
     async def test_a_cancelled_call_frees_its_slot_and_the_client_goes_on(self, autojump_clock: trio.abc.Clock) -> None:
         """A call cancelled mid-request (sent from the caller's own task) leaves no pending slot behind."""
