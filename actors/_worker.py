@@ -212,6 +212,10 @@ class WorkerPool:
             job.method, self._base_url + job.path, content=job.content, headers=headers, timeout=timeout
         )
         response: httpx.Response | None = None
+        tracing = log.trace_enabled()
+        if tracing:
+            log.trace("request", job_id=job.seq, model=job.model, method=job.method, path=job.path,
+                      attempt=job.attempts, body=job.content)
         self._observer.attempt_started(job)
         started = trio.current_time()
         try:
@@ -227,6 +231,10 @@ class WorkerPool:
             self._observer.attempt_failed(job, error, trio.current_time() - started)
             self._give_up_or_retry(job, error)
             return
+        if tracing:
+            log.trace("response", job_id=job.seq, model=job.model, status=response.status_code,
+                      request_id=response.headers.get("x-request-id"),
+                      body=None if job.stream else response.content)
         await self._handle_response(job, response, timeout, started)
 
     def _headers_for(self, extra: dict[str, str] | None) -> httpx.Headers:

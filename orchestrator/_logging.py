@@ -211,6 +211,12 @@ class _LibraryLogger:
         """Full payloads; built only when a TRACE level is enabled."""
         self._emit("trace", event, kw)
 
+    def trace_enabled(self) -> bool:
+        """Whether a ``trace`` event would be written, so a hot path builds payloads only then."""
+        if structlog.is_configured():
+            return bool(getattr(structlog.get_config()["wrapper_class"], "trace_enabled", False))
+        return logging.getLogger(self._name).isEnabledFor(TRACE)
+
     def debug(self, event: str, **kw: Any) -> None:
         """Detail for whoever debugs the library."""
         self._emit("debug", event, kw)

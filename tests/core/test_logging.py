@@ -203,3 +203,25 @@ class TestLibraryLogger:
         with structlog.testing.capture_logs() as captured:
             get_logger("orchestrator.test").trace("request", messages=["hi"])
         assert captured == [{"event": "request", "messages": ["hi"], "log_level": "trace"}]
+
+
+class TestPayloadTracing:
+    async def test_bodies_are_logged_at_trace_only(self, autojump_clock, capsys) -> None:
+        """At TRACE the pool logs request and response bodies with the job's id and model; at INFO it does not."""
+        from orchestrator import configure_logging
+
+        from ..helpers import client_for, make_emulator, user
+
+        def run_at(level: str) -> str:
+            configure_logging(level=level, format="json")
+            return level
+
+        try:
+            for level, expect in (("info", False), ("trace", True)):
+                run_at(level)
+                async with client_for(make_emulator()) as groq:
+                    await groq.chat.completions.create(model="llama-3.1-8b-instant", messages=user("trace me"))
+                err = capsys.readouterr().err
+                assert ('"event": "request"' in err and '"job_id"' in err and "llama-3.1-8b-instant" in err) is expect
+        finally:
+            structlog.reset_defaults()
