@@ -33,6 +33,7 @@ class Observer(Protocol):
     def first_chunk(self, job: Job, seconds: float) -> None: ...
     def usage_observed(self, job: Job, usage: Usage) -> None: ...
     def job_settled(self, job: Job) -> None: ...
+    def stream_finished(self, job: Job, error: GroqError | None) -> None: ...
     def breaker_changed(self, base_url: str, old: str, new: str) -> None: ...
 
 
@@ -64,6 +65,13 @@ class NullObserver:
 
     def job_settled(self, job: Job) -> None:
         """The job has its outcome (``job.outcome``): success or final failure."""
+
+    def stream_finished(self, job: Job, error: GroqError | None) -> None:
+        """A streamed job's body is done: read to ``[DONE]``, closed by its reader, or broken (``error``).
+
+        A streamed job settles (with its ``ChatStream``) when the headers arrive; this is the
+        stream's real end, after its usage was observed.
+        """
 
     def breaker_changed(self, base_url: str, old: str, new: str) -> None:
         """The circuit breaker moved between ``closed``, ``open`` and ``half_open``."""

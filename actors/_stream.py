@@ -67,15 +67,17 @@ async def pump(
     cancel_scope: trio.CancelScope,
     on_usage: Callable[[Usage], None],
     on_first_chunk: Callable[[], None] | None = None,
-) -> None:
+) -> GroqError | None:
     """Decode ``response``'s SSE body into batches of chunks on ``send`` until ``[DONE]``.
 
     Always closes the response. ``on_usage`` is called once with the final usage (Groq's
     ``x_groq.usage``, or the top-level ``usage`` of ``stream_options.include_usage``), so
     the rate budget can be reconciled; ``on_first_chunk`` once the first chunk is handed over
-    (time to first token, for telemetry).
+    (time to first token, for telemetry). Returns the error the stream broke with, if any
+    (None when it ended with ``[DONE]`` or its reader closed it).
     """
     decoder = SSEDecoder()
+    failure: GroqError | None = None
     first = True
     usage: Usage | None = None
     request_id = response.headers.get("x-request-id")
@@ -90,7 +92,7 @@ async def pump(
                             if data == b"[DONE]":
                                 if batch:
                                     await send.send(batch)
-                                return
+                                return None
                             if event.event == "error" or data.startswith(b'{"error"'):
                                 raise _event_error(data, request_id)
                             chunk = decode_chat_chunk(data)
@@ -110,24 +112,24 @@ async def pump(
                             await send.send(batch)
                     raise StreamError("the stream ended before [DONE]", request_id=request_id)
                 except trio.BrokenResourceError:
-                    return  # the consumer closed the stream; cancel_scope exit closes the response
+                    return None  # the consumer closed the stream; cancel_scope exit closes the response
                 except GroqError as error:
-                    await _send_failure(send, error)
+                    failure = error
                 except (msgspec.DecodeError, msgspec.ValidationError) as error:
-                    await _send_failure(send, StreamError(f"malformed stream event: {error}", request_id=request_id))
+                    failure = StreamError(f"malformed stream event: {error}", request_id=request_id)
                 except SSEProtocolError as error:
-                    await _send_failure(send, StreamError(f"malformed SSE: {error}", request_id=request_id))
+                    failure = StreamError(f"malformed SSE: {error}", request_id=request_id)
                 except httpx.TimeoutException as error:
-                    await _send_failure(send, TimeoutError(f"stream stalled: {error!r}", operation="read", request_id=request_id))
+                    failure = TimeoutError(f"stream stalled: {error!r}", operation="read", request_id=request_id)
                 except httpx.RequestError as error:
-                    await _send_failure(
-                        send, StreamError(f"the connection broke mid-stream: {error!r}", request_id=request_id)
-                    )
+                    failure = StreamError(f"the connection broke mid-stream: {error!r}", request_id=request_id)
+                await _send_failure(send, failure)
     finally:
         with trio.CancelScope(shield=True):
             await response.aclose()
         if usage is not None:
             on_usage(usage)
+    return failure
 
 
 async def _send_failure(send: trio.MemorySendChannel[Batch], error: GroqError) -> None:

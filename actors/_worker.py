@@ -373,10 +373,12 @@ class WorkerPool:
             self._observer.first_chunk(job, trio.current_time() - started)
 
         async def run_pump() -> None:
+            error: GroqError | None = None
             try:
-                await pump(response, send, cancel_scope, on_usage, on_first_chunk)
+                error = await pump(response, send, cancel_scope, on_usage, on_first_chunk)
             finally:
                 self._streams_open -= 1
+                self._observer.stream_finished(job, error)
 
         self._nursery.start_soon(run_pump, name=f"stream {job.last_request_id}")
         self._completed += 1

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Final, final
 import trio
 from prometheus_client import CollectorRegistry
 
+from actors._job import Outcome
 from orchestrator._audit import AuditLog, public_url
 from orchestrator._errors import AuthenticationError, AuthorizationError, RateLimitError, TimeoutError
 from orchestrator._metrics import ClientMetrics, ClientStateCollector, MetricsServer, open_metrics_server
@@ -258,6 +259,21 @@ class Telemetry:
                 )
             elif isinstance(error, RateLimitError):
                 self._audit.rate_limit_hit(error, model=job.model, operation=state.operation, retried=False)
+        if job.stream and error is None:
+            return  # the span stays open until the stream itself ends (stream_finished)
+        self._end_span(state, outcome)
+
+    def stream_finished(self, job: Job, error: GroqError | None) -> None:
+        """End a streamed call's span when its body ends, marked failed if the stream broke."""
+        state: _JobState = job.trace
+        outcome = job.outcome
+        if error is not None and outcome is not None:
+            outcome = Outcome(
+                None, error, status_code=outcome.status_code, request_id=outcome.request_id, attempts=outcome.attempts
+            )
+        self._end_span(state, outcome)
+
+    def _end_span(self, state: _JobState, outcome: Outcome | None) -> None:
         span = state.span
         if span is not None:
             state.span = None

@@ -271,18 +271,36 @@ class TestSpans:
         assert span.events[1].attributes["exception.type"].endswith("ServerError")
         assert span.attributes["http.status_code"] == 500 and span.attributes["groq.attempts"] == 2
 
-    async def test_a_stream_span_covers_the_call_until_its_headers(
+    async def test_a_stream_span_covers_the_whole_stream(
         self, autojump_clock: trio.abc.Clock, provider: TracerProvider, exporter: InMemorySpanExporter
     ) -> None:
-        """A streamed call gets a groq.chat_stream span that ends once the stream is handed over."""
+        """A streamed call's groq.chat_stream span stays open until the stream ends, and carries its tokens."""
         telemetry = Telemetry(tracer_provider=provider)
         async with observed(make_emulator(), telemetry) as groq:
             async with await groq.chat.completions.create(model=MODEL, messages=user("go"), stream=True) as stream:
-                assert [span.name for span in exporter.get_finished_spans()] == ["groq.chat_stream"]
+                assert exporter.get_finished_spans() == ()
                 async for _ in stream:
                     pass
+            await trio.testing.wait_all_tasks_blocked()
         (span,) = exporter.get_finished_spans()
         assert span.attributes["groq.operation"] == "chat_stream" and span.attributes["http.status_code"] == 200
+        assert span.attributes["groq.tokens.completion"] == stream.usage.completion_tokens
+        assert span.status.status_code is not StatusCode.ERROR
+
+    async def test_a_broken_stream_marks_its_span_failed(
+        self, autojump_clock: trio.abc.Clock, provider: TracerProvider, exporter: InMemorySpanExporter
+    ) -> None:
+        """A stream cut mid-way ends its span with an error status naming StreamError."""
+        telemetry = Telemetry(tracer_provider=provider)
+        emulator = make_emulator(faults=["drop-mid-stream:chunks=3"], tokens_per_second=1e9)
+        async with observed(emulator, telemetry) as groq:
+            with pytest.raises(orchestrator.StreamError):
+                async with await groq.chat.completions.create(model=MODEL, messages=user("go"), stream=True) as stream:
+                    async for _ in stream:
+                        pass
+            await trio.testing.wait_all_tasks_blocked()
+        (span,) = exporter.get_finished_spans()
+        assert span.status.status_code is StatusCode.ERROR and span.status.description == "StreamError"
 
 
 class TestAudit:
