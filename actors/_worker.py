@@ -53,6 +53,9 @@ __all__ = ["PoolStatistics", "WorkerPool", "translate_transport_errors"]
 
 log = get_logger("orchestrator.pool")
 
+#: Distinct endpoint URLs (and timeouts) kept parsed; ``/models/{id}`` is the only open-ended path.
+_URL_CACHE_SIZE = 256
+
 #: Errors raised before a single byte reached the server: the budget is given back.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -135,8 +138,13 @@ class WorkerPool:
         self._http = http
         self._base_url = base_url.rstrip("/")
         # httpx.Headers, not a dict: its repr masks Authorization, so no traceback rendered with
-        # its frames' locals can show the key.
-        self._headers = httpx.Headers(headers)
+        # its frames' locals can show the key. The client's own defaults (accept-encoding, ...)
+        # are merged once here, because requests are built directly rather than through
+        # ``build_request``, which would parse the URL and merge headers on every call.
+        self._headers = httpx.Headers(http.headers)
+        self._headers.update(headers)
+        self._urls: dict[str, httpx.URL] = {}
+        self._timeouts: dict[float, dict[str, float | None]] = {}
         self._receive = receive
         self._scheduler = scheduler
         self._budgets = budgets
@@ -208,8 +216,12 @@ class WorkerPool:
         job.attempts += 1
         timeout = job.timeout if job.timeout is not None else self._default_timeout
         headers = self._headers_for(job.headers)
-        request = self._http.build_request(
-            job.method, self._base_url + job.path, content=job.content, headers=headers, timeout=timeout
+        request = httpx.Request(
+            job.method,
+            self._url_for(job.path),
+            content=job.content,
+            headers=headers,
+            extensions={"timeout": self._timeout_for(timeout)},
         )
         response: httpx.Response | None = None
         tracing = log.trace_enabled()
@@ -236,6 +248,24 @@ class WorkerPool:
                       request_id=response.headers.get("x-request-id"),
                       body=None if job.stream else response.content)
         await self._handle_response(job, response, timeout, started)
+
+    def _url_for(self, path: str) -> httpx.URL:
+        """The parsed URL of an endpoint path, parsed once (a few paths, so the cache stays small)."""
+        url = self._urls.get(path)
+        if url is None:
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()
+            url = self._urls[path] = httpx.URL(self._base_url + path)
+        return url
+
+    def _timeout_for(self, seconds: float) -> dict[str, float | None]:
+        """httpx's per-request timeout extension for ``seconds``, built once per distinct value."""
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            if len(self._timeouts) >= _URL_CACHE_SIZE:
+                self._timeouts.clear()
+            timeout = self._timeouts[seconds] = httpx.Timeout(seconds).as_dict()
+        return timeout
 
     def _headers_for(self, extra: dict[str, str] | None) -> httpx.Headers:
         """The pool's headers plus a job's own; the last merge is reused (most jobs share one dict)."""

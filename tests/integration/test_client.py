@@ -164,6 +164,32 @@ class TestStreamCancellation:
         assert stats.streams_completed == 0
 
 
+class TestWire:
+    async def test_requests_carry_the_http_clients_defaults_and_ours(self, autojump_clock: trio.abc.Clock) -> None:
+        """A supplied httpx client's default headers still go out, beside our key, agent and content type."""
+        import httpx
+
+        from ..helpers import EMULATOR_URL, KEY
+
+        seen: list[httpx.Request] = []
+        emulator_transport = make_emulator().transport()
+
+        async def handler(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            return await emulator_transport.handle_async_request(request)
+
+        transport = httpx.MockTransport(handler)
+        async with httpx.AsyncClient(transport=transport, headers={"x-team": "search"}) as http:
+            async with orchestrator.open_client(api_key=KEY, base_url=EMULATOR_URL, http_client=http) as groq:
+                await groq.chat.completions.create(model=MODEL, messages=user("hi"), timeout=7.5)
+        (request,) = seen
+        assert request.url == EMULATOR_URL + "/chat/completions"
+        assert request.headers["x-team"] == "search" and request.headers["authorization"] == f"Bearer {KEY}"
+        assert request.headers["content-type"] == "application/json"
+        assert request.headers["user-agent"].startswith("groq-orchestrator/")
+        assert request.extensions["timeout"] == {"connect": 7.5, "read": 7.5, "write": 7.5, "pool": 7.5}
+
+
 class TestOptions:
     @pytest.mark.parametrize(
         ("option", "value"),
