@@ -125,30 +125,25 @@ async def _ours(handler: Handler) -> AsyncIterator[Call]:
                 raise AssertionError(f"our client did not run clean: {stats}")
 
 
-@asynccontextmanager
-async def _groq(handler: Handler) -> AsyncIterator[Call]:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        client = groq.AsyncGroq(api_key=API_KEY, base_url=SDK_BASE_URL, http_client=http)
-        create = client.chat.completions.create
+def _sdk(make_client: Callable[[httpx.AsyncClient], Any]) -> Callable[[Handler], AbstractAsyncContextManager[Call]]:
+    """A contender for an official SDK (groq or openai): same transport, same call, its own client."""
 
-        async def call() -> Any:
-            return await create(model=MODEL, messages=MESSAGES)  # type: ignore[arg-type]
+    @asynccontextmanager
+    async def contender(handler: Handler) -> AsyncIterator[Call]:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            create = make_client(http).chat.completions.create
 
-        _check((await call()).choices[0].message.content)
-        yield call
+            async def call() -> Any:
+                return await create(model=MODEL, messages=MESSAGES)
+
+            _check((await call()).choices[0].message.content)
+            yield call
+
+    return contender
 
 
-@asynccontextmanager
-async def _openai(handler: Handler) -> AsyncIterator[Call]:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        client = openai.AsyncOpenAI(api_key=API_KEY, base_url=BASE_URL, http_client=http)
-        create = client.chat.completions.create
-
-        async def call() -> Any:
-            return await create(model=MODEL, messages=MESSAGES)  # type: ignore[arg-type]
-
-        _check((await call()).choices[0].message.content)
-        yield call
+_groq = _sdk(lambda http: groq.AsyncGroq(api_key=API_KEY, base_url=SDK_BASE_URL, http_client=http))
+_openai = _sdk(lambda http: openai.AsyncOpenAI(api_key=API_KEY, base_url=BASE_URL, http_client=http))
 
 
 @asynccontextmanager
