@@ -2,10 +2,11 @@
 
 Theory of operation
 -------------------
-Groq limits each model by requests per minute and per day (RPM, RPD) and tokens per minute and
-per day (TPM, TPD). A :class:`RateBudget` holds four *windows*, one per limit, and grants a
-request only when every window has room for it (1 request, and its estimated tokens), spending
-from all four at once or from none.
+Groq limits each model by requests per minute and per day (RPM, RPD), tokens per minute and
+per day (TPM, TPD) and, for some organizations, input and output tokens per minute (ITPM, OTPM).
+A :class:`RateBudget` holds six *windows*, one per limit, and grants a request only when every
+window has room for it (1 request, its estimated tokens, their prompt and completion parts),
+spending from all at once or from none. A window whose limit is unknown is not enforced.
 
 Each window is a token bucket whose tokens come back exactly one period after they were spent
 (a sliding-window log). That is the continuously refilling bucket of the design card with one
@@ -30,9 +31,19 @@ Learning from the server:
   again (``reset-*``, a Go duration), but no sooner than a bucket refilling at
   ``limit/period`` could make up the deficit. We never raise our view to the server's: our own
   requests in flight may not be counted there yet. Unparsable values are ignored.
+  The headers report no other window, so the two reported limits also *reveal the plan*: a
+  ``recognise`` callback maps them to a published table (TPM 250,000 where the free tier's is
+  8,000 means the Developer plan), whose RPM and TPD then replace the free tier's, or to a
+  *probe* where no table fits.
 - :meth:`RateBudget.observe_rate_limited` handles a 429: the whole model pauses until
   ``retry-after`` (1 s if absent), and the named window is drained: its remaining room is spent
-  and comes back at the window's refill rate after the pause, as Groq's bucket refills.
+  and comes back at the window's refill rate after the pause, as Groq's bucket refills. Groq's
+  429 body states the window's limit ("(RPM): Limit 1000, Used 999, Requested 1"), which is then
+  believed exactly; a 413 body likewise (:meth:`RateBudget.learn_limit`).
+- A *probed* window (limit unknown) must not throttle to a guess, nor flood the server: it starts
+  from a floor no plan is below and grows by everything the server accepts (doubling per round
+  trip, like TCP's slow start), so the first 429 teaches the number and almost none follow; a 429
+  that names the window but no number halves it, and it grows slower after (AIMD).
 - :meth:`RateBudget.reconcile` corrects a grant once ``usage`` is known (the estimate was too
   high: give back; too low: spend the rest now), and :meth:`RateBudget.refund` undoes a grant
   for a request that never reached the server.
@@ -51,11 +62,12 @@ recognised and does nothing where the grant's tokens have already come back.
 
 from __future__ import annotations
 
+import functools
 import math
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import msgspec
 
@@ -63,12 +75,18 @@ from ._duration import parse_go_duration
 
 __all__ = [
     "DEFAULT_RATE_LIMIT_PAUSE",
+    "PROBE_GROWTH_AFTER_DECREASE",
     "SLOTS_PER_PERIOD",
+    "WINDOW_NAMES",
     "BudgetSnapshot",
+    "LimitSource",
+    "LimitSources",
     "ModelLimits",
     "RateBudget",
     "RateBudgets",
+    "Recognise",
     "RequestExceedsLimit",
+    "StartingLimits",
 ]
 
 MINUTE: Final = 60.0
@@ -81,7 +99,25 @@ DEFAULT_RATE_LIMIT_PAUSE: Final = 1.0
 MAX_RATE_LIMIT_PAUSE: Final = 600.0
 """Seconds a model pauses after a 429 that gave no ``retry-after``."""
 
-_WINDOW_NAMES: Final = ("RPM", "RPD", "TPM", "TPD")
+WINDOW_NAMES: Final = ("RPM", "RPD", "TPM", "TPD", "ITPM", "OTPM")
+"""Groq's limit types that a chat request spends from (console.groq.com/docs/rate-limits, 2026)."""
+PROBE_GROWTH_AFTER_DECREASE: Final = 0.125
+"""After a 429 that names a probed window without its number, the window grows this much slower."""
+
+LimitSource = Literal["configured", "headers", "rate-limit", "request-too-large", "tier", "probe", "shared", "unknown"]
+"""Where a window's limit came from.
+
+- ``configured``: the user said so (``limits=``): a cap. The server's own number (headers, a
+  429 or 413 body) replaces it only where lower, since Groq enforces that one anyway.
+- ``headers``: ``x-ratelimit-limit-*`` (RPD and TPM only: the headers report no other window).
+- ``rate-limit``: a 429 body named the window and its limit ("on requests per minute (RPM):
+  Limit 1000, ..."); ``request-too-large``: a 413 body did.
+- ``tier``: the published table of the account's plan (recognised from the headers or configured).
+- ``probe``: not known: the window starts from a floor no plan is below and grows by whatever the
+  server accepts, until a 429 teaches the number.
+- ``shared``: learned by another process sharing the budget through Redis.
+- ``unknown``: not known and not enforced (ITPM and OTPM, which most organizations do not have).
+"""
 
 
 class ModelLimits(msgspec.Struct, frozen=True):
@@ -92,12 +128,61 @@ class ModelLimits(msgspec.Struct, frozen=True):
         rpd: requests per day (Groq's ``x-ratelimit-limit-requests``).
         tpm: tokens per minute (Groq's ``x-ratelimit-limit-tokens``).
         tpd: tokens per day.
+        itpm: input (uncached prompt) tokens per minute, where the organization has it.
+        otpm: output (completion, reasoning included) tokens per minute, likewise.
     """
 
     rpm: int | None = None
     rpd: int | None = None
     tpm: int | None = None
     tpd: int | None = None
+    itpm: int | None = None
+    otpm: int | None = None
+
+
+class LimitSources(msgspec.Struct, frozen=True):
+    """Where each window's limit came from (see :data:`LimitSource`)."""
+
+    rpm: LimitSource = "unknown"
+    rpd: LimitSource = "unknown"
+    tpm: LimitSource = "unknown"
+    tpd: LimitSource = "unknown"
+    itpm: LimitSource = "unknown"
+    otpm: LimitSource = "unknown"
+
+
+class StartingLimits(msgspec.Struct, frozen=True):
+    """The limits a budget starts from, where each came from, and the plan they belong to.
+
+    Attributes:
+        limits: the numbers (for a ``probe`` window: the floor it starts probing from).
+        sources: one :data:`LimitSource` per window.
+        tier: the plan whose table the ``tier`` windows come from (``"free"``...), if any.
+    """
+
+    limits: ModelLimits
+    sources: LimitSources = LimitSources()
+    tier: str | None = None
+
+    @classmethod
+    def configured(cls, limits: ModelLimits) -> StartingLimits:
+        """Limits the user gave: ``configured`` where set, ``unknown`` (unenforced) elsewhere."""
+        return cls(
+            limits,
+            LimitSources(
+                **{name: "configured" if getattr(limits, name) is not None else "unknown" for name in _FIELDS}
+            ),
+        )
+
+
+Recognise = Callable[[int | None, int | None], StartingLimits | None]
+"""Given the RPD and TPM limits the headers reported, the limits of the plan they reveal (or None).
+
+Only windows whose limit came from a ``tier`` table or a ``probe`` take the answer: what was
+configured or learned from the server stays.
+"""
+
+_FIELDS: Final = ("rpm", "rpd", "tpm", "tpd", "itpm", "otpm")
 
 
 class BudgetSnapshot(msgspec.Struct, frozen=True):
@@ -118,6 +203,10 @@ class BudgetSnapshot(msgspec.Struct, frozen=True):
         reset_tokens_day: seconds until the TPD window is full.
         paused_until: when a 429 pause ends, or None if the model is not paused.
         paused_for: seconds of pause left (0.0 if not paused).
+        sources: where each window's limit came from.
+        tier: the plan the ``tier`` limits belong to, if any.
+        remaining_input_tokens_minute: room left in the ITPM window.
+        remaining_output_tokens_minute: room left in the OTPM window.
     """
 
     limits: ModelLimits
@@ -131,6 +220,10 @@ class BudgetSnapshot(msgspec.Struct, frozen=True):
     reset_tokens_day: float
     paused_until: float | None
     paused_for: float
+    sources: LimitSources = LimitSources()
+    tier: str | None = None
+    remaining_input_tokens_minute: int | None = None
+    remaining_output_tokens_minute: int | None = None
 
 
 class RequestExceedsLimit(ValueError):
@@ -140,7 +233,7 @@ class RequestExceedsLimit(ValueError):
     the same error without sending it.
 
     Attributes:
-        window: ``"RPM"``, ``"RPD"``, ``"TPM"`` or ``"TPD"``.
+        window: ``"RPM"``, ``"RPD"``, ``"TPM"``, ``"TPD"``, ``"ITPM"`` or ``"OTPM"``.
         limit: that window's limit.
         requested: what the request needs from it.
     """
@@ -156,18 +249,57 @@ class RequestExceedsLimit(ValueError):
 
 
 class _Window:
-    """One limit's sliding-window log: spends keyed by the (slot-rounded) time they come back."""
+    """One limit's sliding-window log: spends keyed by the (slot-rounded) time they come back.
 
-    __slots__ = ("_amounts", "_keys", "limit", "name", "period", "resolution", "spent")
+    A window whose ``source`` is ``probe`` treats ``limit`` as a ceiling that grows by what the
+    server accepts (:meth:`grow`): by the full amount at first, so that it doubles every round
+    trip as TCP's slow start does, and by :data:`PROBE_GROWTH_AFTER_DECREASE` of it after a 429
+    halved it.
+    """
 
-    def __init__(self, name: str, period: float, limit: int | None) -> None:
+    __slots__ = ("_amounts", "_credit", "_keys", "cap", "growth", "limit", "name", "period", "resolution", "source", "spent")
+
+    def __init__(self, name: str, period: float, limit: int | None, source: LimitSource = "unknown") -> None:
         self.name = name
         self.period = period
         self.resolution = period / SLOTS_PER_PERIOD
         self.limit = limit
+        self.source: LimitSource = source
+        self.cap = limit if source == "configured" else None
+        self.growth = 1.0
+        self._credit = 0.0
         self._keys: list[float] = []  # sorted expiry times, on the slot grid
         self._amounts: list[int] = []  # what comes back at each key
         self.spent = 0  # sum(_amounts): what is out now
+
+    def learn(self, limit: int | None, source: LimitSource) -> None:
+        """Believe ``limit`` from now on, because of ``source`` (a ``probe`` starts growing again).
+
+        A configured cap stays where it is lower.
+        """
+        if self.cap is not None and (limit is None or limit >= self.cap):
+            limit, source = self.cap, "configured"
+        self.limit = limit
+        self.source = source
+        self.growth = 1.0
+        self._credit = 0.0
+
+    def grow(self, accepted: int) -> None:
+        """A probed window's ceiling rises by (a share of) what the server just accepted."""
+        if self.source != "probe" or self.limit is None or accepted <= 0:
+            return
+        self._credit += accepted * self.growth
+        whole = int(self._credit)
+        if whole:
+            self.limit += whole
+            self._credit -= whole
+
+    def decrease(self) -> None:
+        """A 429 named this probed window without its number: halve it and grow slower from here."""
+        if self.source == "probe" and self.limit is not None:
+            self.limit = max(1, self.limit // 2)
+            self.growth = PROBE_GROWTH_AFTER_DECREASE
+            self._credit = 0.0
 
     def key_for(self, expiry: float) -> float:
         """The slot-grid time at or after ``expiry`` (never before it, despite float rounding)."""
@@ -279,56 +411,91 @@ class _Window:
 
 
 class RateBudget:
-    """One model's four rate-limit windows, and the rule for spending from them.
+    """One model's rate-limit windows, and the rule for spending from them.
 
     Args:
-        limits: the limits to start from (configured, or the catalog's defaults).
+        limits: the limits to start from: a :class:`StartingLimits` (with where each came from),
+            or plain :class:`ModelLimits` (taken as configured).
         now: the current time (the actor's clock).
         time_scale: how many times faster than real time the server's windows run (1.0 for
             Groq; the emulator's ``time_scale`` when it compresses a minute of limits).
+        recognise: asked with the RPD and TPM limits the headers report, for the plan they reveal
+            (see :data:`Recognise`); None keeps the starting limits of the other windows.
     """
 
-    __slots__ = ("_paused_until", "_rpd", "_rpm", "_tpd", "_tpm", "_windows")
+    __slots__ = ("_itpm", "_otpm", "_paused_until", "_recognise", "_recognised", "_rpd", "_rpm", "_tier", "_tpd", "_tpm", "_windows")
 
-    def __init__(self, limits: ModelLimits, now: float, *, time_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        limits: ModelLimits | StartingLimits,
+        now: float,
+        *,
+        time_scale: float = 1.0,
+        recognise: Recognise | None = None,
+    ) -> None:
         if not time_scale > 0:
             raise ValueError(f"time_scale={time_scale!r} must be a positive factor (1.0 for the real Groq API)")
+        start = limits if isinstance(limits, StartingLimits) else StartingLimits.configured(limits)
         minute, day = MINUTE / time_scale, DAY / time_scale
-        self._rpm = _Window("RPM", minute, limits.rpm)
-        self._rpd = _Window("RPD", day, limits.rpd)
-        self._tpm = _Window("TPM", minute, limits.tpm)
-        self._tpd = _Window("TPD", day, limits.tpd)
-        self._windows = (self._rpm, self._rpd, self._tpm, self._tpd)
+        numbers, sources = start.limits, start.sources
+        self._rpm = _Window("RPM", minute, numbers.rpm, sources.rpm)
+        self._rpd = _Window("RPD", day, numbers.rpd, sources.rpd)
+        self._tpm = _Window("TPM", minute, numbers.tpm, sources.tpm)
+        self._tpd = _Window("TPD", day, numbers.tpd, sources.tpd)
+        self._itpm = _Window("ITPM", minute, numbers.itpm, sources.itpm)
+        self._otpm = _Window("OTPM", minute, numbers.otpm, sources.otpm)
+        self._windows = (self._rpm, self._rpd, self._tpm, self._tpd, self._itpm, self._otpm)
         self._paused_until = now
+        self._tier = start.tier
+        self._recognise = recognise
+        self._recognised: tuple[int | None, int | None] | None = None
 
     @property
     def limits(self) -> ModelLimits:
-        """The limits currently believed in."""
-        return ModelLimits(rpm=self._rpm.limit, rpd=self._rpd.limit, tpm=self._tpm.limit, tpd=self._tpd.limit)
+        """The limits currently believed in (for a probed window, its current ceiling)."""
+        return ModelLimits(*(window.limit for window in self._windows))
 
-    def try_acquire(self, tokens: int, now: float) -> float:
+    @property
+    def sources(self) -> LimitSources:
+        """Where each window's limit came from."""
+        return LimitSources(*(window.source for window in self._windows))
+
+    @property
+    def tier(self) -> str | None:
+        """The plan the ``tier`` windows come from, if any."""
+        return self._tier
+
+    def _costs(self, tokens: int, output_tokens: int) -> tuple[int, int, int, int, int, int]:
+        return 1, 1, tokens, tokens, tokens - output_tokens, output_tokens
+
+    def try_acquire(self, tokens: int, now: float, output_tokens: int = 0) -> float:
         """Spend one request and ``tokens`` tokens from every window, or say how long to wait.
 
         Args:
             tokens: the job's estimated token cost (prompt plus completion budget).
             now: the current time.
+            output_tokens: the part of ``tokens`` that is completion (for OTPM; the rest is ITPM).
 
         Returns:
             ``0.0`` if granted (spent from all windows); otherwise the seconds until this same
             call would be granted if nothing else happens, with nothing spent.
 
         Raises:
-            RequestExceedsLimit: the request exceeds a window's whole limit.
-            ValueError: ``tokens`` is negative.
+            RequestExceedsLimit: the request exceeds a known window's whole limit.
+            ValueError: ``tokens`` is negative, or ``output_tokens`` is not within it.
         """
-        if tokens < 0:
-            raise ValueError(f"tokens={tokens!r} must be >= 0")
+        if tokens < 0 or not 0 <= output_tokens <= tokens:
+            raise ValueError(f"tokens={tokens!r} must be >= 0 and output_tokens={output_tokens!r} within it")
         ready = self._paused_until
-        for window in self._windows:
-            cost = tokens if window is self._tpm or window is self._tpd else 1
+        costs = self._costs(tokens, output_tokens)
+        for window, cost in zip(self._windows, costs):
             limit = window.limit
-            if limit is not None and cost > limit:
-                raise RequestExceedsLimit(window.name, limit, cost)
+            if limit is None:
+                continue
+            if cost > limit:
+                if window.source != "probe":
+                    raise RequestExceedsLimit(window.name, limit, cost)
+                window.limit = limit = cost  # a guess must not refuse what the server may accept
             window.expire(now)
             at = window.ready_at(cost, now)
             if at > ready:
@@ -338,13 +505,11 @@ class RateBudget:
             while now + wait < ready:  # so that asking again at now + wait is granted
                 wait = math.nextafter(wait, math.inf)
             return wait
-        self._rpm.spend(1, now + self._rpm.period)
-        self._rpd.spend(1, now + self._rpd.period)
-        self._tpm.spend(tokens, now + self._tpm.period)
-        self._tpd.spend(tokens, now + self._tpd.period)
+        for window, cost in zip(self._windows, costs):
+            window.spend(cost, now + window.period)
         return 0.0
 
-    def refund(self, tokens: int, now: float, *, granted_at: float | None = None) -> None:
+    def refund(self, tokens: int, now: float, *, granted_at: float | None = None, output_tokens: int = 0) -> None:
         """Give back a grant whose request never reached the server (e.g. connection refused).
 
         Args:
@@ -352,50 +517,68 @@ class RateBudget:
             now: the current time.
             granted_at: when it was granted; windows where the grant has already come back are
                 left alone. None means "less than a minute ago".
+            output_tokens: the completion part of ``tokens`` the grant spent.
         """
         if tokens < 0:
             raise ValueError(f"tokens={tokens!r} must be >= 0")
-        for window in self._windows:
-            amount = tokens if window is self._tpm or window is self._tpd else 1
+        for window, amount in zip(self._windows, self._costs(tokens, output_tokens)):
             self._give_back(window, amount, now, granted_at)
 
-    def reconcile(self, estimated_tokens: int, actual_tokens: int, now: float, *, granted_at: float | None = None) -> None:
+    def reconcile(
+        self,
+        estimated_tokens: int,
+        actual_tokens: int,
+        now: float,
+        *,
+        granted_at: float | None = None,
+        estimated_output: int = 0,
+        actual_output: int = 0,
+    ) -> None:
         """Correct a grant's tokens once the response's ``usage`` is known.
 
         Args:
             estimated_tokens: what the grant spent.
-            actual_tokens: what the server counted (``usage.total_tokens``).
+            actual_tokens: what Groq charged: prompt tokens less the cached ones (which do not
+                count toward limits), plus completion tokens (reasoning included).
             now: the current time.
             granted_at: when it was granted (see :meth:`refund`).
+            estimated_output, actual_output: the completion parts of the two (for ITPM and OTPM).
 
         An over-estimate is given back. An under-estimate spends the difference now, for a
         full period, even if that overdraws a window (it then waits until it is back in credit).
+        The server accepted the request, so every probed window grows by what it spent.
         """
         if estimated_tokens < 0 or actual_tokens < 0:
             raise ValueError(
                 f"token counts must be >= 0, got estimated_tokens={estimated_tokens!r}, actual_tokens={actual_tokens!r}"
             )
-        difference = actual_tokens - estimated_tokens
-        for window in (self._tpm, self._tpd):
+        estimated = self._costs(estimated_tokens, estimated_output)
+        actual = self._costs(actual_tokens, actual_output)
+        for window, before, after in zip(self._windows, estimated, actual):
+            window.grow(after)
+            difference = after - before
             if difference < 0:
                 self._give_back(window, -difference, now, granted_at)
-            else:
+            elif difference > 0:
                 window.expire(now)
                 window.spend(difference, now + window.period)
 
     def observe_headers(self, headers: Mapping[str, str], now: float) -> None:
         """Learn limits and remaining room from a response's ``x-ratelimit-*`` headers.
 
-        Never raises: a header that does not parse is ignored. Names are matched
-        case-insensitively.
+        The two limits the headers report are exact (unless configured); the plan they reveal
+        restarts the windows they do not report (see :data:`Recognise`). Never raises: a header
+        that does not parse is ignored. Names are matched case-insensitively.
         """
         values = ratelimit_headers(headers)
         if not values:
             return
+        reported: list[int | None] = []
         for window, kind in ((self._rpd, "requests"), (self._tpm, "tokens")):
             limit = _parse_count(values.get("limit-" + kind))
+            reported.append(limit)
             if limit is not None:
-                window.limit = limit
+                window.learn(limit, "headers")
             remaining = _parse_count(values.get("remaining-" + kind))
             if remaining is None or window.limit is None:
                 continue
@@ -409,24 +592,61 @@ class RateBudget:
             reset = _parse_duration(values.get("reset-" + kind))
             until = refill if reset is None else max(reset, refill)
             window.spend(excess, now + min(until, window.period))
+        pair = (reported[0], reported[1])
+        if self._recognise is not None and pair != self._recognised and pair != (None, None):
+            self._recognised = pair
+            self._restart_from(self._recognise(*pair))
 
-    def observe_rate_limited(self, retry_after: float | None, window: str | None, now: float) -> None:
+    def _restart_from(self, plan: StartingLimits | None) -> None:
+        """Take the revealed plan's limits for the windows that only had a table's number or a guess."""
+        if plan is None:
+            return
+        self._tier = plan.tier
+        limits, sources = msgspec.structs.astuple(plan.limits), msgspec.structs.astuple(plan.sources)
+        for window, limit, source in zip(self._windows, limits, sources):
+            if window.source in ("tier", "probe") and source in ("tier", "probe", "unknown"):
+                if source == "probe" and window.source == "probe" and window.limit is not None:
+                    limit = max(limit or 0, window.limit)  # keep what probing has already shown
+                window.learn(limit, source)
+
+    def learn_limit(self, window: str, limit: int, source: LimitSource, now: float) -> None:
+        """Believe a window's limit that a 429 or 413 body stated ("... (RPM): Limit 1000, ...").
+
+        A configured limit stays where it is lower. ``window`` is matched case-insensitively; an
+        unknown name or a non-positive limit is ignored.
+        """
+        named = self._window(window)
+        if named is None or limit <= 0:
+            return
+        named.expire(now)
+        named.learn(limit, source)
+
+    def observe_rate_limited(
+        self, retry_after: float | None, window: str | None, now: float, *, limit: int | None = None
+    ) -> None:
         """Handle a 429: pause the model until ``now + retry_after`` and drain the named window.
 
         Args:
             retry_after: the server's ``retry-after`` in seconds, or None (then 1 s); at most
                 ``MAX_RATE_LIMIT_PAUSE`` (10 minutes) is believed.
-            window: ``"RPM"``, ``"RPD"``, ``"TPM"``, ``"TPD"`` (any case) or None if unknown.
+            window: ``"RPM"``, ``"RPD"``, ``"TPM"``, ``"TPD"``, ``"ITPM"``, ``"OTPM"`` (any case)
+                or None if unknown.
             now: the current time.
+            limit: the window's limit as the body stated it, if it did: learned exactly. Without
+                it a probed window is halved (multiplicative decrease).
         """
         if retry_after is None or not (retry_after >= 0 and math.isfinite(retry_after)):
             retry_after = DEFAULT_RATE_LIMIT_PAUSE
         until = now + min(retry_after, MAX_RATE_LIMIT_PAUSE)
         self._paused_until = max(self._paused_until, until)
-        if window is None:
+        drained = None if window is None else self._window(window)
+        if drained is None:
             return
-        drained = {w.name: w for w in self._windows}.get(window.upper())
-        if drained is None or drained.limit is None:
+        if limit is not None:
+            self.learn_limit(window, limit, "rate-limit", now)  # type: ignore[arg-type]
+        else:
+            drained.decrease()
+        if drained.limit is None:
             return
         drained.expire(now)
         drained.spend_gradually(drained.limit - drained.spent, until)
@@ -448,6 +668,10 @@ class RateBudget:
             reset_tokens_day=self._tpd.full_at(now) - now,
             paused_until=self._paused_until if paused_for > 0 else None,
             paused_for=paused_for,
+            sources=self.sources,
+            tier=self._tier,
+            remaining_input_tokens_minute=_remaining(self._itpm),
+            remaining_output_tokens_minute=_remaining(self._otpm),
         )
 
     def idle(self, now: float) -> bool:
@@ -460,7 +684,16 @@ class RateBudget:
                 return False
         return True
 
+    def _window(self, name: str) -> _Window | None:
+        upper = name.upper()
+        for window in self._windows:
+            if window.name == upper:
+                return window
+        return None
+
     def _give_back(self, window: _Window, amount: int, now: float, granted_at: float | None) -> None:
+        if amount <= 0:
+            return
         window.expire(now)
         if granted_at is None:
             window.give_back(amount)
@@ -473,6 +706,8 @@ class RateBudget:
     def __repr__(self) -> str:
         parts = []
         for window in self._windows:
+            if window.limit is None and window in (self._itpm, self._otpm):
+                continue  # most organizations have neither
             level = window.level()
             parts.append(f"{window.name} {'?' if level is None else level}/{'?' if window.limit is None else window.limit}")
         return f"<RateBudget {', '.join(parts)}, paused until {self._paused_until:g}>"
@@ -482,20 +717,28 @@ class RateBudgets:
     """The budgets of every model in use, each created on first use from ``defaults(model)``.
 
     Args:
-        defaults: the starting limits for a model id (configured or catalog defaults).
+        defaults: the starting limits for a model id (configured, a plan's table, or a probe).
+        recognise: ``recognise(model, rpd, tpm)``: the limits of the plan that the headers'
+            RPD and TPM reveal for ``model`` (see :data:`Recognise`); None: no plan recognition.
         time_scale: passed to every :class:`RateBudget`.
         max_models: how many budgets to keep. Past it, the least recently used *idle* budget
             is forgotten (it would be recreated identical, minus learned limits).
     """
 
-    __slots__ = ("_budgets", "_defaults", "max_models", "time_scale")
+    __slots__ = ("_budgets", "_defaults", "_recognise", "max_models", "time_scale")
 
     def __init__(
-        self, defaults: Callable[[str], ModelLimits], *, time_scale: float = 1.0, max_models: int = 1024
+        self,
+        defaults: Callable[[str], ModelLimits | StartingLimits],
+        *,
+        recognise: Callable[[str, int | None, int | None], StartingLimits | None] | None = None,
+        time_scale: float = 1.0,
+        max_models: int = 1024,
     ) -> None:
         if max_models < 1:
             raise ValueError(f"max_models={max_models!r} must be at least 1")
         self._defaults = defaults
+        self._recognise = recognise
         self.time_scale = time_scale
         self.max_models = max_models
         self._budgets: OrderedDict[str, RateBudget] = OrderedDict()
@@ -511,7 +754,8 @@ class RateBudgets:
             self._budgets.move_to_end(model)
             return budget
         make_room(self._budgets, model, now, self.max_models, "RateBudgets")
-        budget = RateBudget(self._defaults(model), now, time_scale=self.time_scale)
+        recognise = None if self._recognise is None else functools.partial(self._recognise, model)
+        budget = RateBudget(self._defaults(model), now, time_scale=self.time_scale, recognise=recognise)
         self._budgets[model] = budget
         return budget
 

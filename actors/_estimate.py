@@ -104,8 +104,11 @@ class CostEstimator:
             )
         # round() first so 100 * 1.1 (= 110.00000000000001) does not become 111.
         prompt = math.ceil(round(prompt_estimate * self._ratio, 6))
-        completion = self.typical_completion if completion_budget is None else completion_budget
-        return prompt + completion
+        return prompt + self.completion(completion_budget)
+
+    def completion(self, completion_budget: int | None) -> int:
+        """The completion tokens to charge (for OTPM): the request's own budget, else the typical length."""
+        return self.typical_completion if completion_budget is None else completion_budget
 
     def observe(self, prompt_estimate: int, actual_prompt_tokens: int, actual_completion_tokens: int) -> None:
         """Learn from a finished job's ``usage``.

@@ -74,6 +74,7 @@ class Job:
         "headers",
         "stream",
         "cost",
+        "output_cost",
         "prompt_estimate",
         "priority",
         "timeout",
@@ -101,6 +102,7 @@ class Job:
         headers: dict[str, str] | None = None,
         stream: bool = False,
         cost: int = 0,
+        output_cost: int = 0,
         prompt_estimate: int = 0,
         priority: int = 0,
         timeout: float | None = None,
@@ -117,6 +119,7 @@ class Job:
         self.headers = headers
         self.stream = stream
         self.cost = cost
+        self.output_cost = output_cost
         self.prompt_estimate = prompt_estimate
         self.priority = priority
         self.timeout = timeout

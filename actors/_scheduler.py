@@ -139,7 +139,7 @@ class Scheduler:
         now = trio.current_time()
         if job.model is not None:
             try:
-                if self._budgets.get(job.model, now).try_acquire(job.cost, now) > 0:
+                if self._budgets.get(job.model, now).try_acquire(job.cost, now, job.output_cost) > 0:
                     return False
             except RequestExceedsLimit:
                 return False  # the lane decides whether to refuse it or let the server judge
@@ -247,7 +247,7 @@ class Scheduler:
             return 0.0
         budget = self._budgets.get(job.model, now)
         try:
-            wait = budget.try_acquire(job.cost, now)
+            wait = budget.try_acquire(job.cost, now, job.output_cost)
         except RequestExceedsLimit as exceeded:
             if self._learned(job.model):
                 job.settle(error=self._too_large(job, exceeded))
@@ -260,7 +260,9 @@ class Scheduler:
 
     def _refund(self, job: Job, now: float) -> None:
         if job.model is not None and job.granted_at is not None:
-            self._budgets.get(job.model, now).refund(job.cost, now, granted_at=job.granted_at)
+            self._budgets.get(job.model, now).refund(
+                job.cost, now, granted_at=job.granted_at, output_tokens=job.output_cost
+            )
             job.granted_at = None
 
     def statistics(self) -> SchedulerStatistics:

@@ -40,7 +40,14 @@ jobs:
 
 These travel to the store in the next :class:`SyncRequest` (at once for a 429, a new limit or a
 lease; within ``flush_after`` seconds for give-backs); the answer, :class:`SyncReply`, brings the
-shared limits, levels and pause back, so every worker sees what any worker learned.
+shared limits, levels and pause back, so every worker sees what any worker learned: the limits
+headers report, the exact limits 429 and 413 bodies state (sent as observations too), and the plan
+the headers reveal (its table's numbers become this worker's defaults).
+
+Two things differ from the local budget. A window whose limit is unknown (a *probe* locally) is
+not enforced in the shared windows at all until a 429 states its limit: a lease-based probe would
+let each worker grow its own guess. And ITPM and OTPM are not kept in the shared windows (the
+store's script knows RPM, RPD, TPM and TPD); a 429 on them still pauses every worker.
 
 Rule 1: no IO and no clock: every method takes ``now`` (the actor's clock). The lease actor
 calls :meth:`SharedRateBudget.begin_sync`, performs the round trip, and hands the answer to
@@ -59,7 +66,20 @@ from typing import Final
 
 import msgspec
 
-from ._budget import DEFAULT_RATE_LIMIT_PAUSE, MAX_RATE_LIMIT_PAUSE, BudgetSnapshot, ModelLimits, RequestExceedsLimit, _parse_count, _parse_duration, ratelimit_headers
+from ._budget import (
+    DEFAULT_RATE_LIMIT_PAUSE,
+    MAX_RATE_LIMIT_PAUSE,
+    BudgetSnapshot,
+    LimitSource,
+    LimitSources,
+    ModelLimits,
+    Recognise,
+    RequestExceedsLimit,
+    StartingLimits,
+    _parse_count,
+    _parse_duration,
+    ratelimit_headers,
+)
 
 __all__ = [
     "DEFAULT_LEASE_FRACTION",
@@ -206,6 +226,16 @@ class _Lease:
         self.expires = expires
 
 
+def _enforced(start: StartingLimits) -> ModelLimits:
+    """The numbers the shared windows enforce: probed windows are not (see the module docstring)."""
+    return ModelLimits(
+        **{
+            name: None if getattr(start.sources, name) == "probe" else getattr(start.limits, name)
+            for name in _WINDOWS
+        }
+    )
+
+
 def _wait(until: float, now: float) -> float:
     """Seconds from ``now`` such that ``now + wait >= until`` despite float rounding."""
     wait = until - now
@@ -223,7 +253,9 @@ class SharedRateBudget:
 
     Args:
         model: the model id (for lease ids and errors).
-        defaults: the limits to assume until the store knows better.
+        defaults: the limits to assume until the store knows better (a :class:`StartingLimits`
+            with where each came from, or plain :class:`ModelLimits`, taken as configured).
+        recognise: as for :class:`~actors._budget.RateBudget`: the plan the headers reveal.
         now: the current time.
         owner: a name unique to this worker process (lease ids are ``owner:model:n``).
         time_scale: the server's windows run this much faster than real time.
@@ -237,10 +269,11 @@ class SharedRateBudget:
     def __init__(
         self,
         model: str,
-        defaults: ModelLimits,
+        defaults: ModelLimits | StartingLimits,
         now: float,
         *,
         owner: str,
+        recognise: Recognise | None = None,
         time_scale: float = 1.0,
         lease_fraction: float = DEFAULT_LEASE_FRACTION,
         lease_ttl: float | None = None,
@@ -261,8 +294,14 @@ class SharedRateBudget:
         self.lease_ttl = ttl
         self.flush_after = ttl / 4 if flush_after is None else flush_after
         self._on_wants_sync = on_wants_sync
-        self._defaults = defaults
-        self._limits = defaults
+        start = defaults if isinstance(defaults, StartingLimits) else StartingLimits.configured(defaults)
+        self._sources: dict[str, LimitSource] = {name: getattr(start.sources, name) for name in _WINDOWS}
+        self._caps = {name: getattr(start.limits, name) for name in _WINDOWS if self._sources[name] == "configured"}
+        self._tier = start.tier
+        self._recognise = recognise
+        self._recognised: tuple[int | None, int | None] | None = None
+        self._defaults = _enforced(start)
+        self._limits = self._defaults
         self._leases: list[_Lease] = []
         self._lease_count = 0
         self._sync_count = 0
@@ -293,7 +332,7 @@ class SharedRateBudget:
         """The limits currently believed in (shared, learned by any worker, else the defaults)."""
         return self._limits
 
-    def try_acquire(self, tokens: int, now: float) -> float:
+    def try_acquire(self, tokens: int, now: float, output_tokens: int = 0) -> float:
         """Spend one request and ``tokens`` tokens from the leases held, or say how long to wait.
 
         Returns:
@@ -332,7 +371,7 @@ class SharedRateBudget:
         self._want(now, prefetch=False)
         return max(self._round_trip, _MIN_POLL)
 
-    def refund(self, tokens: int, now: float, *, granted_at: float | None = None) -> None:
+    def refund(self, tokens: int, now: float, *, granted_at: float | None = None, output_tokens: int = 0) -> None:
         """Give back a grant whose request never reached the server (to the shared windows)."""
         if tokens < 0:
             raise ValueError(f"tokens={tokens!r} must be >= 0")
@@ -341,8 +380,20 @@ class SharedRateBudget:
             self._give_back_tokens += tokens
             self._note_give_back(now, granted_at)
 
-    def reconcile(self, estimated_tokens: int, actual_tokens: int, now: float, *, granted_at: float | None = None) -> None:
-        """Correct a grant's tokens once ``usage`` is known: give back an over-estimate, spend an under-estimate."""
+    def reconcile(
+        self,
+        estimated_tokens: int,
+        actual_tokens: int,
+        now: float,
+        *,
+        granted_at: float | None = None,
+        estimated_output: int = 0,
+        actual_output: int = 0,
+    ) -> None:
+        """Correct a grant's tokens once ``usage`` is known: give back an over-estimate, spend an under-estimate.
+
+        The output parts matter only for ITPM and OTPM, which the shared windows do not keep.
+        """
         if estimated_tokens < 0 or actual_tokens < 0:
             raise ValueError(
                 f"token counts must be >= 0, got estimated_tokens={estimated_tokens!r}, actual_tokens={actual_tokens!r}"
@@ -365,20 +416,76 @@ class SharedRateBudget:
         values = ratelimit_headers(headers)
         if not values:
             return
+        reported: list[int | None] = []
         for window, kind in (("rpd", "requests"), ("tpm", "tokens")):
             limit = _parse_count(values.get("limit-" + kind))
+            reported.append(limit)
             remaining = _parse_count(values.get("remaining-" + kind))
             reset = _parse_duration(values.get("reset-" + kind))
             if limit is None and remaining is None:
                 continue
+            limit = self._capped(window, limit, "headers")
             self._observations[window] = (LimitObservation(window, limit, remaining, reset), now)
             self._flush_due = min(self._flush_due, now + self.flush_after)
-            if limit is not None and getattr(self._limits, window) != limit:
-                self._limits = msgspec.structs.replace(self._limits, **{window: limit})
-                self._want(now, prefetch=False)
+            if limit is not None:
+                self._believe(window, limit, now)
+        pair = (reported[0], reported[1])
+        if self._recognise is not None and pair != self._recognised and pair != (None, None):
+            self._recognised = pair
+            self._restart_from(self._recognise(*pair), now)
 
-    def observe_rate_limited(self, retry_after: float | None, window: str | None, now: float) -> None:
-        """Handle a 429: pause this model here at once, and for every worker via the store."""
+    def _restart_from(self, plan: StartingLimits | None, now: float) -> None:
+        """Take the revealed plan's numbers as defaults for the windows that had only a table's or a guess."""
+        if plan is None:
+            return
+        self._tier = plan.tier
+        enforced = _enforced(plan)
+        changes = {}
+        for name in _WINDOWS:
+            if self._sources[name] in ("tier", "probe") and getattr(plan.sources, name) in ("tier", "probe", "unknown"):
+                self._sources[name] = getattr(plan.sources, name)
+                changes[name] = getattr(enforced, name)
+        if changes:
+            self._defaults = msgspec.structs.replace(self._defaults, **changes)
+            self._limits = msgspec.structs.replace(self._limits, **changes)
+            self._want(now, prefetch=False)
+
+    def _capped(self, window: str, limit: int | None, source: LimitSource) -> int | None:
+        """The server's ``limit`` where it is below a configured cap (then from ``source``), else the cap."""
+        if limit is None:
+            return None
+        cap = self._caps.get(window)
+        if cap is not None and limit >= cap:
+            return cap
+        self._sources[window] = source
+        return limit
+
+    def _believe(self, window: str, limit: int, now: float) -> None:
+        if getattr(self._limits, window) != limit:
+            self._limits = msgspec.structs.replace(self._limits, **{window: limit})
+            self._want(now, prefetch=False)
+
+    def learn_limit(self, window: str, limit: int, source: LimitSource, now: float) -> None:
+        """Believe, and tell every worker, a window's limit that a 429 or 413 body stated.
+
+        A configured cap stays where lower; ITPM and OTPM (not kept in the shared windows) are ignored.
+        """
+        name = window.lower()
+        if name not in _WINDOWS or limit <= 0:
+            return
+        capped = self._capped(name, limit, source)
+        self._observations[name] = (LimitObservation(name, capped), now)
+        self._believe(name, capped, now)  # type: ignore[arg-type]
+
+    def observe_rate_limited(
+        self, retry_after: float | None, window: str | None, now: float, *, limit: int | None = None
+    ) -> None:
+        """Handle a 429: pause this model here at once, and for every worker via the store.
+
+        A ``limit`` the body stated for ``window`` is learned (and shared) exactly.
+        """
+        if window is not None and limit is not None:
+            self.learn_limit(window, limit, "rate-limit", now)
         if retry_after is None or not (retry_after >= 0 and math.isfinite(retry_after)):
             retry_after = DEFAULT_RATE_LIMIT_PAUSE
         retry_after = min(retry_after, MAX_RATE_LIMIT_PAUSE)
@@ -413,6 +520,8 @@ class SharedRateBudget:
             reset_tokens_day=reset(full_in.tpd),
             paused_until=self._paused_until if paused_for > 0 else None,
             paused_for=paused_for,
+            sources=LimitSources(**self._sources),
+            tier=self._tier,
         )
 
     def idle(self, now: float) -> bool:
@@ -495,7 +604,14 @@ class SharedRateBudget:
         self._round_trip = 0.8 * self._round_trip + 0.2 * max(0.0, now - sent_at)
         self._shared = reply
         self._shared_at = now
-        shared = {name: int(limit) for name in _WINDOWS if (limit := getattr(reply.limits, name)) is not None}
+        shared = {
+            name: min(int(limit), self._caps.get(name) or math.inf)  # type: ignore[type-var]
+            for name in _WINDOWS
+            if (limit := getattr(reply.limits, name)) is not None
+        }
+        for name, limit in shared.items():
+            if limit != getattr(self._limits, name) and name not in self._caps:
+                self._sources[name] = "shared"  # another worker learned it
         self._limits = msgspec.structs.replace(self._limits, **shared)
         if reply.paused_for > 0:
             self._paused_until = max(self._paused_until, now + reply.paused_for)

@@ -33,6 +33,7 @@ from orchestrator._errors import (
     GroqError,
     NetworkError,
     RateLimitError,
+    RequestTooLargeError,
     ServerError,
     TimeoutError,
     error_from_response,
@@ -70,6 +71,18 @@ class PoolStatistics(msgspec.Struct, frozen=True):
     retried: int
     rate_limited: int
     streams_open: int
+
+
+def charged_tokens(usage: Usage) -> int:
+    """The tokens Groq counts toward rate limits for a finished request.
+
+    Cached prompt tokens do not count (console.groq.com/docs/rate-limits: "Cached tokens do not
+    count towards your rate limits", 2026); reasoning tokens are part of ``completion_tokens`` and
+    count as output.
+    """
+    details = usage.prompt_tokens_details
+    cached = details.cached_tokens if details is not None and details.cached_tokens else 0
+    return max(0, usage.prompt_tokens - cached) + usage.completion_tokens
 
 
 @contextmanager
@@ -326,7 +339,13 @@ class WorkerPool:
         if isinstance(error, RateLimitError):
             self._rate_limited += 1
             if job.model is not None:
-                self._budgets.get(job.model, now).observe_rate_limited(error.retry_after, error.window, now)
+                self._budgets.get(job.model, now).observe_rate_limited(
+                    error.retry_after, error.window, now, limit=error.limit
+                )
+            self._gate.record_success()
+        elif isinstance(error, RequestTooLargeError):
+            if job.model is not None and error.window is not None and error.limit is not None:
+                self._budgets.get(job.model, now).learn_limit(error.window, error.limit, "request-too-large", now)
             self._gate.record_success()
         elif isinstance(error, (ServerError, CapacityExceededError)):
             self._gate.record_failure()
@@ -378,14 +397,24 @@ class WorkerPool:
         self._estimator.observe(job.prompt_estimate, usage.prompt_tokens, usage.completion_tokens)
         if job.granted_at is not None:
             now = trio.current_time()
-            self._budgets.get(job.model, now).reconcile(job.cost, usage.total_tokens, now, granted_at=job.granted_at)
-            if usage.total_tokens < job.cost:
+            charged = charged_tokens(usage)
+            self._budgets.get(job.model, now).reconcile(
+                job.cost,
+                charged,
+                now,
+                granted_at=job.granted_at,
+                estimated_output=job.output_cost,
+                actual_output=usage.completion_tokens,
+            )
+            if charged < job.cost:
                 self._scheduler.wake(job.model)
 
     def _refund(self, job: Job) -> None:
         if job.model is not None and job.granted_at is not None:
             now = trio.current_time()
-            self._budgets.get(job.model, now).refund(job.cost, now, granted_at=job.granted_at)
+            self._budgets.get(job.model, now).refund(
+                job.cost, now, granted_at=job.granted_at, output_tokens=job.output_cost
+            )
             job.granted_at = None
             self._scheduler.wake(job.model)
 

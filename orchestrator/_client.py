@@ -10,6 +10,7 @@ block's ``finally``.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import ssl
@@ -24,7 +25,7 @@ import trio
 from tricycle import open_service_nursery
 
 from actors._breaker import BreakerState, CircuitBreaker
-from actors._budget import BudgetSnapshot, ModelLimits, RateBudgets, RequestExceedsLimit
+from actors._budget import BudgetSnapshot, RateBudgets, RequestExceedsLimit
 from actors._estimate import CostEstimator
 from actors._job import Job, JobHandle
 from actors._observer import NullObserver, Observer
@@ -33,6 +34,7 @@ from actors._scheduler import Scheduler
 from actors._supervisor import BreakerGate
 from actors._worker import WorkerPool
 
+from ._account_limits import recognised_limits, starting_limits
 from ._catalog import DEFAULT_CATALOG, ModelCatalog
 from ._config import Config, RateLimitConfig
 from ._secret import SecretString
@@ -154,6 +156,7 @@ class Client:
             headers=_JSON if not extra_headers else {**_JSON, **extra_headers},
             stream=bool(chat.stream),
             cost=self._estimator.estimate(prompt, chat.completion_budget),
+            output_cost=self._estimator.completion(chat.completion_budget),
             prompt_estimate=prompt,
             priority=priority,
             timeout=timeout,
@@ -339,15 +342,18 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
         config = config.replace(**overrides)
 
     budgets: Any
+    start = functools.partial(starting_limits, config, catalog)
+    recognise = functools.partial(recognised_limits, config, catalog)
     if config.redis_url is None:
-        budgets = RateBudgets(lambda model: _limits_for(config, catalog, model), time_scale=time_scale)
+        budgets = RateBudgets(start, recognise=recognise, time_scale=time_scale)
     else:
         # Shared through Redis with every process using this API key; redis is imported only here.
         from ._redis_budget import RedisBudgets, budget_namespace
 
         budgets = RedisBudgets(
             config.redis_url,
-            lambda model: _limits_for(config, catalog, model),
+            start,
+            recognise=recognise,
             namespace=budget_namespace(config.api_key),
             time_scale=time_scale,
         )
@@ -432,18 +438,3 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
         if owned:
             with trio.CancelScope(shield=True):
                 await http.aclose()
-
-
-def _limits_for(config: Config, catalog: ModelCatalog, model: str) -> ModelLimits:
-    """Configured limits win; otherwise the catalog's free-tier defaults, until headers teach better."""
-    info = catalog.get(model)
-    configured = config.rate_limit_config.limits_for(model)
-    if configured is None:
-        return ModelLimits(rpm=info.rpm, rpd=info.rpd, tpm=info.tpm, tpd=info.tpd)
-    return ModelLimits(
-        rpm=configured.rpm or info.rpm,
-        rpd=configured.rpd or info.rpd,
-        tpm=configured.tpm or info.tpm,
-        tpd=configured.tpd or info.tpd,
-    )
-

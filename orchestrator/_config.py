@@ -31,6 +31,7 @@ import msgspec
 from orchestrator._errors import ConfigError
 from orchestrator._redact import register_secret
 from orchestrator._secret import SecretString
+from orchestrator._tiers import TIER_NAMES
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -106,15 +107,19 @@ class ModelLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     Attributes:
         rpm, rpd: requests per minute / per day.
         tpm, tpd: tokens per minute / per day.
+        itpm, otpm: input / output tokens per minute, if your organization has them (the Limits
+            page shows TPM as "X in / Y out").
     """
 
     rpm: int | None = None
     rpd: int | None = None
     tpm: int | None = None
     tpd: int | None = None
+    itpm: int | None = None
+    otpm: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("rpm", "rpd", "tpm", "tpd"):
+        for name in ("rpm", "rpd", "tpm", "tpd", "itpm", "otpm"):
             value = getattr(self, name)
             if value is not None:
                 _integer(f"limits.{name}", value, low=1, high=10**12)
@@ -337,6 +342,9 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
         redis_url: ``redis://`` or ``rediss://`` URL of a Redis through which every process using
             the same API key shares one rate budget (``GROQ_ORCH_REDIS_URL``); None keeps the
             budget in this process. Its password never shows in ``repr``.
+        tier: your Groq plan, ``"free"`` or ``"developer"`` (``GROQ_ORCH_TIER``): limits the
+            headers do not report (RPM, TPD) start from that plan's published table. None (the
+            default) recognises the plan from the first response's headers; ``limits`` still win.
 
     Raises:
         ConfigError: naming the field and value, when any setting is out of range.
@@ -354,6 +362,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     http2: bool = False
     user_agent: str = DEFAULT_USER_AGENT
     redis_url: str | None = None
+    tier: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.api_key, str):
@@ -379,6 +388,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
         if not isinstance(self.user_agent, str) or not self.user_agent or any(ch in self.user_agent for ch in "\r\n\0"):
             _fail("user_agent", self.user_agent, "must be a non-empty str without CR, LF or NUL")
         msgspec.structs.force_setattr(self, "redis_url", _checked_redis_url(self.redis_url))
+        if self.tier is not None and self.tier not in TIER_NAMES:
+            _fail("tier", self.tier, f"must be one of {', '.join(TIER_NAMES)} (or None to recognise it from the headers)")
 
     def __copy__(self) -> Config:
         return self  # immutable: a copy would be indistinguishable
@@ -428,7 +439,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
         """A ``Config`` from ``GROQ_*`` environment variables, then keyword overrides.
 
         Reads ``GROQ_API_KEY`` (required unless ``api_key`` is passed), ``GROQ_BASE_URL``,
-        ``GROQ_TIMEOUT`` (seconds), ``GROQ_MAX_RETRIES`` and ``GROQ_ORCH_REDIS_URL``; an empty
+        ``GROQ_TIMEOUT`` (seconds), ``GROQ_MAX_RETRIES``, ``GROQ_ORCH_REDIS_URL`` and ``GROQ_ORCH_TIER``; an empty
         variable counts as unset.
 
         Args:
@@ -469,6 +480,7 @@ _ENV_SETTINGS: Final[tuple[tuple[str, str, type], ...]] = (
     ("GROQ_TIMEOUT", "timeout", float),
     ("GROQ_MAX_RETRIES", "max_retries", int),
     ("GROQ_ORCH_REDIS_URL", "redis_url", str),
+    ("GROQ_ORCH_TIER", "tier", str),
 )
 
 

@@ -68,7 +68,7 @@ __all__ = [
 ]
 
 LimitType = Literal["requests", "tokens", "audio_seconds"]
-Window = Literal["RPM", "RPD", "TPM", "TPD", "ASH", "ASD"]
+Window = Literal["RPM", "RPD", "TPM", "TPD", "ITPM", "OTPM", "ASH", "ASD"]
 
 #: Error bodies are kept for debugging, but a proxy can answer with megabytes of HTML.
 MAX_KEPT_BODY: Final = 64 * 1024
@@ -374,12 +374,14 @@ class ContentFilterError(GroqError):
 
 
 _LIMIT_NUMBERS: Final = re.compile(r"Limit (\d+)(?:, Used (\d+))?, Requested ~?(\d+)")
-_WINDOW: Final = re.compile(r"\((RPM|RPD|TPM|TPD|ASH|ASD)\)")
+_WINDOW: Final = re.compile(r"\((RPM|RPD|TPM|TPD|ITPM|OTPM|ASH|ASD)\)")
 _WINDOW_KIND: Final[dict[str, LimitType]] = {
     "RPM": "requests",
     "RPD": "requests",
     "TPM": "tokens",
     "TPD": "tokens",
+    "ITPM": "tokens",
+    "OTPM": "tokens",
     "ASH": "audio_seconds",
     "ASD": "audio_seconds",
 }

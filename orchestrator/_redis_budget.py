@@ -43,6 +43,7 @@ windows; the headers' ``remaining`` clamp then corrects the view within a round 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import uuid
@@ -56,7 +57,7 @@ import trio
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from actors._budget import BudgetSnapshot, ModelLimits, make_room
+from actors._budget import BudgetSnapshot, ModelLimits, StartingLimits, make_room
 from actors._shared_budget import DEFAULT_LEASE_FRACTION, SharedRateBudget, SyncReply, SyncRequest
 
 from ._config import _redacted
@@ -403,7 +404,8 @@ class RedisBudgets:
 
     Args:
         url: ``redis://`` or ``rediss://`` URL of the coordinating Redis.
-        defaults: the starting limits for a model id (configured or catalog defaults).
+        defaults: the starting limits for a model id (configured, a plan's table, or a probe).
+        recognise: ``recognise(model, rpd, tpm)``, the plan the headers reveal (see ``RateBudgets``).
         namespace: the key prefix (see :func:`budget_namespace`); processes sharing it share budgets.
         time_scale: how much faster than real time the server's windows run (every worker must agree).
         lease_fraction: the share of each per-minute limit one lease asks for.
@@ -417,9 +419,10 @@ class RedisBudgets:
     def __init__(
         self,
         url: str,
-        defaults: Callable[[str], ModelLimits],
+        defaults: Callable[[str], ModelLimits | StartingLimits],
         *,
         namespace: str,
+        recognise: Callable[[str, int | None, int | None], StartingLimits | None] | None = None,
         time_scale: float = 1.0,
         lease_fraction: float = DEFAULT_LEASE_FRACTION,
         lease_ttl: float | None = None,
@@ -445,6 +448,7 @@ class RedisBudgets:
         self.max_models = max_models
         self.owner = owner or uuid.uuid4().hex[:12]
         self._defaults = defaults
+        self._recognise = recognise
         self._budgets: OrderedDict[str, SharedRateBudget] = OrderedDict()
         self._wakeup = trio.Event()
         self._limiter = trio.CapacityLimiter(1)
@@ -475,6 +479,7 @@ class RedisBudgets:
             lease_fraction=self.lease_fraction,
             lease_ttl=self.lease_ttl,
             on_wants_sync=self._wake,
+            recognise=None if self._recognise is None else functools.partial(self._recognise, model),
         )
         self._budgets[model] = budget
         return budget

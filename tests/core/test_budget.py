@@ -14,6 +14,7 @@ from actors._budget import (
     DAY,
     MINUTE,
     BudgetSnapshot,
+    LimitSources,
     ModelLimits,
     RateBudget,
     RateBudgets,
@@ -317,6 +318,7 @@ class TestSnapshot:
             reset_tokens_day=0.0,
             paused_until=None,
             paused_for=0.0,
+            sources=LimitSources(rpm="configured", tpm="configured"),
         )
 
     def test_reset_is_time_until_full(self) -> None:
