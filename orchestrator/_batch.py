@@ -244,6 +244,7 @@ async def run_batch_async(
     redis_url: str | None = None,
     workers_join: str | None = None,
     reclaim_after: float = 30.0,
+    tier: str | None = None,
 ) -> BatchSummary:
     """Run every chat job in ``input_path`` and append one result line per job to ``output_path`` (trio).
 
@@ -281,6 +282,7 @@ async def run_batch_async(
             the batch is finished, or on ``groq-orch batch collect``.
         reclaim_after: in a shared batch, seconds a job may sit untouched on a worker before another
             worker takes it over (the first is presumed dead).
+        tier: the account's Groq plan (``Config.tier``): RPM and TPD start from its published table.
 
     Returns:
         The run's `BatchSummary`; ``summary.exit_code`` is what the CLI exits with.
@@ -305,6 +307,8 @@ async def run_batch_async(
         concurrency=concurrency, limits=limits, emulator_settings=emulator_settings, environ=environ,
     )
     console = console or Console(stderr=True)
+    if tier is not None:
+        endpoint = msgspec.structs.replace(endpoint, config=endpoint.config.replace(tier=tier))
     if redis_url and endpoint.config.redis_url != redis_url:
         # The Redis of a shared batch also carries the shared rate budget of every process using the key.
         endpoint = msgspec.structs.replace(endpoint, config=endpoint.config.replace(redis_url=redis_url))

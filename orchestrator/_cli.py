@@ -27,6 +27,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from orchestrator._tiers import TIER_NAMES
+
 __all__ = ["build_parser", "main"]
 
 EXIT_OK: Final = 0
@@ -34,7 +36,7 @@ EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_SIGINT: Final = 130
 
-DEFAULT_CHAT_MODEL: Final = "llama-3.1-8b-instant"
+DEFAULT_CHAT_MODEL: Final = "openai/gpt-oss-20b"
 AUDIO_FORMATS: Final = ("json", "text", "verbose_json", "srt", "vtt")
 
 
@@ -98,6 +100,9 @@ def _connection_options() -> argparse.ArgumentParser:
     group.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="per-attempt timeout (default 60)")
     group.add_argument("--max-retries", type=_non_negative_int, metavar="N",
                        help="retries after the first attempt (default 3)")
+    group.add_argument("--tier", choices=TIER_NAMES,
+                       help="your Groq plan: RPM and TPD, which the headers do not report, start from its "
+                            "published table (default: GROQ_ORCH_TIER, else recognised from the first response)")
     return parent
 
 
@@ -336,6 +341,7 @@ def _run_batch(args: argparse.Namespace) -> Any:
         metrics_port=args.metrics_port,
         redis_url=args.redis_url,
         workers_join=args.workers_join,
+        tier=args.tier,
     )
 
 
@@ -355,6 +361,7 @@ def _async(command: Callable[[argparse.Namespace, Any], Awaitable[int]]) -> Call
             base_url=args.base_url,
             timeout=args.timeout,
             max_retries=args.max_retries,
+            tier=args.tier,
         )
         if endpoint.notice:
             print(endpoint.notice, file=sys.stderr)
@@ -494,7 +501,7 @@ async def _rate_limits(args: argparse.Namespace, client: Any) -> int:
     import msgspec
 
     from orchestrator._errors import GroqError
-    from orchestrator._progress import render_headroom
+    from orchestrator._progress import render_rate_limits
 
     failed = False
     for model in args.model or [DEFAULT_CHAT_MODEL]:
@@ -509,5 +516,5 @@ async def _rate_limits(args: argparse.Namespace, client: Any) -> int:
     if args.json:
         print(msgspec.json.format(msgspec.json.encode(snapshots)).decode())
     else:
-        _stdout_console().print(render_headroom(snapshots))
+        _stdout_console().print(render_rate_limits(snapshots))
     return EXIT_FAILED if failed else EXIT_OK

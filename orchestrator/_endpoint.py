@@ -23,8 +23,8 @@ Config file keys (all optional)::
     concurrency = 64        # requests in flight
     api_key_env = "GROQ_API_KEY"
     [limits]                # per model: "RPM/RPD/TPM/TPD" or a table; "-" / missing = learn from headers
-    "llama-3.1-8b-instant" = "30/14400/6000/500000"
-    "llama-3.3-70b-versatile" = { rpm = 30, tpm = 12000 }
+    "openai/gpt-oss-20b" = "30/1000/8000/200000"
+    "openai/gpt-oss-120b" = { rpm = 30, tpm = 8000 }
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def embedded_emulator_settings() -> Any:
     """The embedded emulator's settings: Groq free-tier limits, realistic latency, 60x clock.
 
     Realistic latency divided by the time scale is a few milliseconds per request; the free-tier limits
-    (30 RPM, 6,000 TPM for llama-3.1-8b-instant...) become 1,800 RPM and 360,000 TPM of real time, so a
+    (30 RPM, 8,000 TPM for openai/gpt-oss-20b...) become 1,800 RPM and 480,000 TPM of real time, so a
     thousand mixed jobs spread over a few models take seconds and still meet the rate limiter.
     """
     from orchestrator.emulator import EmulatorSettings
@@ -98,7 +98,7 @@ def parse_model_limits(text: str) -> tuple[str, ModelLimits]:
     model, eq, numbers = text.partition("=")
     model = model.strip()
     parts = [part.strip() for part in numbers.split("/")]
-    form = "MODEL=RPM/RPD/TPM/TPD, e.g. llama-3.1-8b-instant=30/14400/6000/500000 ('-' leaves one to learn)"
+    form = "MODEL=RPM/RPD/TPM/TPD, e.g. openai/gpt-oss-20b=30/1000/8000/200000 ('-' leaves one to learn)"
     if not eq or not model or len(parts) != 4:
         raise ConfigError(field="limits", value=text, rule=f"must look like {form}")
     values: list[int | None] = []
@@ -192,6 +192,7 @@ def resolve_endpoint(
     concurrency: int | None = None,
     limits: Mapping[str, ModelLimits] | None = None,
     emulator_settings: Any = None,
+    tier: str | None = None,
 ) -> Endpoint:
     """Decide where requests go and build the config, by the rule in the module docstring.
 
@@ -202,6 +203,7 @@ def resolve_endpoint(
             (``limits`` are merged over the file's, model by model).
         emulator_settings: settings for the embedded emulator when it is used (default:
             `embedded_emulator_settings`).
+        tier: the account's Groq plan (``Config.tier``; else ``GROQ_ORCH_TIER``, else recognised).
 
     Raises:
         ConfigError: a setting is invalid (named), or a non-loopback URL is given without a key.
@@ -223,6 +225,8 @@ def resolve_endpoint(
             overrides[name] = flag
         elif not env.get(env_name, "").strip() and getattr(file, name) is not None:
             overrides[name] = getattr(file, name)
+    if tier is not None:
+        overrides["tier"] = tier
     workers = concurrency if concurrency is not None else file.concurrency
     if workers is not None:
         overrides["workers"] = workers

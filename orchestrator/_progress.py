@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from rich.console import Group, RenderableType
 from rich.progress_bar import ProgressBar
@@ -64,6 +64,51 @@ def render_headroom(rate_limits: Mapping[str, Any]) -> Table:
             _pair(snap.remaining_tokens_day, snap.limits.tpd),
             f"{paused:.1f}s" if paused > 0 else "",
         )
+    return table
+
+
+_SOURCE_WORDS: Final = {
+    "configured": "configured",
+    "headers": "response headers",
+    "rate-limit": "429 body",
+    "request-too-large": "413 body",
+    "probe": "unknown: probing",
+    "shared": "shared (another worker)",
+    "unknown": "unknown",
+}
+
+
+def render_rate_limits(rate_limits: Mapping[str, Any]) -> Table:
+    """One row per model and window: the limit, what is left, when it is full again, and where the number came from."""
+    table = Table(box=None, pad_edge=False, header_style="bold", show_edge=False)
+    for column, justify in (("model", "left"), ("window", "left"), ("limit", "right"), ("left", "right"),
+                            ("full in", "right"), ("from", "left")):
+        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for model, snap in sorted(rate_limits.items())[:_MAX_MODEL_ROWS]:
+        rows = (
+            ("RPM", "rpm", snap.remaining_requests_minute, snap.reset_requests_minute),
+            ("RPD", "rpd", snap.remaining_requests_day, snap.reset_requests_day),
+            ("TPM", "tpm", snap.remaining_tokens_minute, snap.reset_tokens_minute),
+            ("TPD", "tpd", snap.remaining_tokens_day, snap.reset_tokens_day),
+            ("ITPM", "itpm", snap.remaining_input_tokens_minute, None),
+            ("OTPM", "otpm", snap.remaining_output_tokens_minute, None),
+        )
+        for window, field, remaining, reset in rows:
+            limit, source = getattr(snap.limits, field), getattr(snap.sources, field)
+            if source == "tier":
+                origin = f"{snap.tier or 'plan'} table"
+            else:
+                origin = _SOURCE_WORDS.get(source, source)
+            if limit is None and source == "unknown" and window in ("ITPM", "OTPM"):
+                origin = "unknown (most organizations have none)"
+            table.add_row(
+                model if window == "RPM" else "",
+                window,
+                "-" if limit is None else _count(limit),
+                "-" if remaining is None else _count(remaining),
+                "" if not reset else f"{reset:.1f}s",
+                origin,
+            )
     return table
 
 
