@@ -108,7 +108,9 @@ def verdicts(metrics: dict[str, dict[str, Any]], ours: str, peers: list[str]) ->
     }
 
 
-def print_results(metrics: dict[str, dict[str, Any]], labels: dict[str, str], targets: dict[str, dict[str, Any]]) -> None:
+def print_results(
+    metrics: dict[str, dict[str, Any]], labels: dict[str, str], targets: dict[str, dict[str, Any]], *, tier: str = "free"
+) -> None:
     """The table, then one MET / NOT MET line per goal."""
     rows = []
     for name, values in metrics.items():
@@ -127,7 +129,7 @@ def print_results(metrics: dict[str, dict[str, Any]], labels: dict[str, str], ta
             ]
         )
     print_table(
-        "Rate limits: N jobs against one emulator (fresh per contender), time-scaled free tier",
+        f"Rate limits: N jobs against one emulator (fresh per contender), time-scaled {tier} tier",
         ["contender", "wall s", "wall min*", "goodput/TPM", "429s", "429 share", "retries", "failed", "p50 s*", "p95 s*"],
         rows,
     )

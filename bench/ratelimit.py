@@ -3,9 +3,9 @@
 Every contender runs the same jobs (``_ratelimit_workload``: five task kinds, prompts of
 85-860 tokens, per-task ``max_completion_tokens``) against its own fresh emulator (same
 settings, same seed) on a real loopback socket, with the free-tier limits of
-``llama-3.1-8b-instant`` (30 RPM, 14,400 RPD, 6,000 TPM, 500,000 TPD), realistic latency
+``openai/gpt-oss-20b`` (30 RPM, 1,000 RPD, 8,000 TPM, 200,000 TPD), realistic latency
 (30 ms queue, 120 ms to the first token, 600 tokens/s) and ``time_scale`` 60: a minute of
-limits passes in a real second. The workload is bound by TPM (about 13 jobs a minute).
+limits passes in a real second. The workload is bound by TPM (about 17 jobs a minute).
 
 Contenders:
 
@@ -29,9 +29,14 @@ so at ``time_scale`` 60 it always says "wait at least a minute" in emulated time
 Groq would say a few seconds. Clients that honour it (AsyncGroq; ours after a 429) wait longer
 than they would against Groq, which costs them wall time and spares them 429s.
 
+With ``--tier developer`` the emulator serves the Developer plan's limits (1,000 RPM, 500K RPD,
+250K TPM, 100M TPD) and (a) is still told nothing: it must recognise the plan from the headers
+instead of holding to the free tier's 30 RPM and 200K TPD (issue #12's "developer tier, limits not
+told" row).
+
 Usage::
 
-    python bench/ratelimit.py [--jobs 600] [--time-scale 60] [--seed 0] [--sdk-concurrency 16]
+    python bench/ratelimit.py [--tier developer] [--jobs 600] [--time-scale 60] [--seed 0] [--sdk-concurrency 16]
                               [--only ours --only sdk ...] [--json bench/results/ratelimit.json]
                               [--plot PATH (default: the JSON path with .png)]
     python bench/ratelimit.py --quick        # 100 jobs at time_scale 120 (about 30 s)
@@ -48,14 +53,20 @@ from typing import Any, Final
 from _common import default_json, machine_line, write_json
 
 import orchestrator  # noqa: E402  (after _common, which puts the repository on sys.path)
+from orchestrator._tiers import tier_limits  # noqa: E402
 from orchestrator.emulator import EmulatorSettings  # noqa: E402
 
 from _ratelimit_contenders import EmulatorThread, RunResult, run_ours, run_processor, run_sdk  # noqa: E402
 from _ratelimit_report import contender_metrics, plot, print_results, series, verdicts  # noqa: E402
 from _ratelimit_workload import MODEL, make_jobs  # noqa: E402
 
-#: llama-3.1-8b-instant's free tier: (RPM, RPD, TPM, TPD).
-FREE_TIER: Final = (30, 14_400, 6_000, 500_000)
+#: openai/gpt-oss-20b's limits on each plan: (RPM, RPD, TPM, TPD), from orchestrator._tiers (Groq's
+#: rate-limits page). The contenders are told none of them but (c), which needs its budgets set.
+PLAN_LIMITS: Final = {
+    plan: (row.rpm, row.rpd, row.tpm, row.tpd)
+    for plan in ("free", "developer")
+    if (row := tier_limits(plan, MODEL)) is not None  # type: ignore[arg-type]
+}
 #: What contender (d) is told: nothing it could trust.
 ABSURD: Final = orchestrator.ModelLimits(rpm=10**6, rpd=10**9, tpm=10**9, tpd=10**12)
 
@@ -71,9 +82,9 @@ PEERS: Final = ("sdk", "sdk-retries", "processor")
 
 
 def _run_one(name: str, args: argparse.Namespace, jobs: list[tuple[int, dict[str, Any]]]) -> RunResult:
-    rpm, rpd, tpm, tpd = FREE_TIER
+    rpm, rpd, tpm, tpd = limits = PLAN_LIMITS[args.tier]
     settings = EmulatorSettings(
-        latency="realistic", time_scale=args.time_scale, seed=args.seed, limits={MODEL: FREE_TIER}
+        latency="realistic", time_scale=args.time_scale, seed=args.seed, limits={MODEL: limits}
     )
     with EmulatorThread(settings) as emulator:
         if name == "ours":
@@ -100,6 +111,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--jobs", type=int, default=None, help="jobs per contender (default 600; 100 with --quick)")
     parser.add_argument("--time-scale", type=float, default=None, help="emulated seconds per real second (default 60)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the workload and every emulator")
+    parser.add_argument("--tier", choices=sorted(PLAN_LIMITS), default="free",
+                        help="the account's plan the emulator serves (default free); with developer, ours is told "
+                             "nothing and must leave the free tier's numbers behind on its own")
     parser.add_argument("--sdk-concurrency", type=int, default=16, help="AsyncGroq's semaphore size")
     parser.add_argument("--sdk-retries-high", type=int, default=6, help="max_retries of the second AsyncGroq run")
     parser.add_argument("--only", action="append", choices=list(LABELS), metavar="CONTENDER", help="run only these")
@@ -117,8 +131,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error("--sdk-concurrency must be >= 1 and --sdk-retries-high >= 0")
     plot_path = args.plot or (str(Path(args.json).with_suffix(".png")) if args.json else "")
     labels = {**LABELS, "sdk-retries": LABELS["sdk-retries"].format(retries=args.sdk_retries_high)}
+    if args.tier != "free":
+        labels["ours"] = f"(a) ours, {args.tier} tier, limits not told"
     chosen = args.only or list(LABELS)
-    rpm, rpd, tpm, tpd = FREE_TIER
+    rpm, rpd, tpm, tpd = PLAN_LIMITS[args.tier]
 
     jobs = make_jobs(args.jobs, seed=args.seed)
     print(
@@ -144,7 +160,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     peers = [name for name in PEERS if name in metrics]
     targets = {key: goal for name in OURS if name in metrics for key, goal in verdicts(metrics, name, peers).items()}
-    print_results(metrics, labels, targets)
+    print_results(metrics, labels, targets, tier=args.tier)
     if plot_path:
         Path(plot_path).parent.mkdir(parents=True, exist_ok=True)
         plot(
@@ -153,7 +169,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             smooth,
             labels,
             tpm=tpm,
-            title=f"{args.jobs} jobs, {MODEL} free tier ({tpm:,} TPM), time_scale {args.time_scale:g}",
+            title=f"{args.jobs} jobs, {MODEL} {args.tier} tier ({tpm:,} TPM), time_scale {args.time_scale:g}",
         )
         print(f"\nwrote {plot_path}")
     result = {
@@ -163,6 +179,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "time_scale": args.time_scale,
             "seed": args.seed,
             "model": MODEL,
+            "tier": args.tier,
             "limits": {"rpm": rpm, "rpd": rpd, "tpm": tpm, "tpd": tpd},
             "latency": "realistic",
             "sdk_concurrency": args.sdk_concurrency,

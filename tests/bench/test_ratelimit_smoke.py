@@ -85,3 +85,24 @@ class TestRateLimitSmoke:
         """The output holds the table header and a verdict line for ours."""
         _, _, stdout = run
         assert "goodput/TPM" in stdout and "target (a) ours: goodput >= 90 % of TPM" in stdout
+
+
+def test_the_developer_tier_row_runs_with_ours_told_nothing(tmp_path: Path) -> None:
+    """``--tier developer``: the emulator serves the Developer plan's limits and the JSON records the tier."""
+    json_path = tmp_path / "ratelimit-developer.json"
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--tier", "developer", "--jobs", str(JOBS), "--time-scale", "600",
+         "--only", "ours", "--only", "sdk", "--json", str(json_path), "--plot", ""],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(json_path.read_text(encoding="utf-8"))
+    assert result["parameters"]["tier"] == "developer"
+    assert result["parameters"]["limits"] == {"rpm": 1000, "rpd": 500_000, "tpm": 250_000, "tpd": 100_000_000}
+    assert set(result["contenders"]) == {"ours", "sdk"}
+    assert result["labels"]["ours"] == "(a) ours, developer tier, limits not told"
+    assert result["contenders"]["ours"]["succeeded"] == JOBS
+    assert "time-scaled developer tier" in done.stdout
