@@ -197,7 +197,7 @@ def _client_families() -> dict[str, Metric]:
             "(the worst over the observed clients)."),
         "remaining": GaugeMetricFamily(
             "groq_rate_limit_remaining", "Rate-limit headroom the client believes in, by model, kind "
-            "(requests or tokens) and window (minute or day); the least over the observed clients.",
+            "(requests, tokens, input_tokens or output_tokens) and window (minute or day); the least over the observed clients.",
             labels=["model", "kind", "window"]),
         "limit": GaugeMetricFamily(
             "groq_rate_limit_limit", "The rate limit the client believes in, by model, kind and window.",
@@ -215,6 +215,8 @@ _WINDOWS: Final = (
     ("requests", "day", "remaining_requests_day", "rpd"),
     ("tokens", "minute", "remaining_tokens_minute", "tpm"),
     ("tokens", "day", "remaining_tokens_day", "tpd"),
+    ("input_tokens", "minute", "remaining_input_tokens_minute", "itpm"),
+    ("output_tokens", "minute", "remaining_output_tokens_minute", "otpm"),
 )
 
 

@@ -6,6 +6,7 @@ from collections import Counter
 from types import SimpleNamespace
 from typing import Any
 
+import msgspec
 import prometheus_client
 import pytest
 from hypothesis import given, settings
@@ -20,7 +21,7 @@ from orchestrator._metrics import ClientMetrics, ClientStateCollector, EmulatorC
 from orchestrator._telemetry import Telemetry, error_kind, operation_of
 from orchestrator.emulator import EmulatorStats
 
-MODEL = "llama-3.1-8b-instant"
+MODEL = "openai/gpt-oss-20b"
 
 
 def job(path: str, *, stream: bool = False, model: str | None = MODEL) -> Job:
@@ -36,7 +37,7 @@ class TestOperationOf:
             ("/audio/transcriptions", False, "transcription"),
             ("/audio/translations", False, "translation"),
             ("/models", False, "models"),
-            ("/models/llama-3.1-8b-instant", False, "models"),
+            ("/models/openai/gpt-oss-20b", False, "models"),
             ("/files", False, "other"),
         ],
     )
@@ -196,6 +197,18 @@ class TestClientStateCollector:
         assert found[("groq_rate_limit_limit", (("kind", "tokens"), ("model", MODEL), ("window", "minute")))] == 6000
         assert found[("groq_rate_limit_pause_seconds", (("model", MODEL),))] == 2.5
         assert not any(labels == (("kind", "requests"), ("model", MODEL), ("window", "day")) for _, labels in found)
+
+    async def test_itpm_and_otpm_are_exported_once_known(self) -> None:
+        """An organization's input/output token windows show as their own kinds."""
+        known = msgspec.structs.replace(
+            snapshot(10, 4000),
+            limits=ModelLimits(rpm=30, tpm=6000, itpm=5000, otpm=900),
+            remaining_input_tokens_minute=4500,
+            remaining_output_tokens_minute=800,
+        )
+        found = samples(ClientStateCollector([FakeClient("closed", 0, {MODEL: known})]))
+        assert found[("groq_rate_limit_remaining", (("kind", "input_tokens"), ("model", MODEL), ("window", "minute")))] == 4500
+        assert found[("groq_rate_limit_limit", (("kind", "output_tokens"), ("model", MODEL), ("window", "minute")))] == 900
 
     def test_outside_trio_nothing_is_read(self) -> None:
         """Scraped outside the clients' trio run, the collector yields nothing instead of failing."""
