@@ -31,7 +31,7 @@ from orchestrator.emulator import EmulatorSettings, open_emulator_server
 from ..helpers import client_for, make_emulator, user
 from ..redis_support import RedisServer, redis_server, redis_url, unique_namespace  # noqa: F401 - fixtures
 
-MODEL = "llama-3.1-8b-instant"
+MODEL = "openai/gpt-oss-20b"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -345,3 +345,15 @@ async def test_a_killed_workers_lease_comes_back_when_it_expires(redis_url: str,
     granted = store.ask(500, 500, defaults={"rpm": 100, "tpm": 1000})
     assert granted.grant is not None and granted.grant.tokens == 500
     assert time.monotonic() - leased_at < 3.5
+
+
+class TestLearnedLimitsTravel:
+    def test_a_limit_one_worker_learned_from_a_429_body_reaches_another(self, redis_url: str, namespace: str) -> None:
+        """Worker 1 reports RPM 1000 from a 429 body (as an observation); worker 2, which only knows the free
+        tier's 30, is told 1000 in its very next reply, and grants accordingly."""
+        first, second = Store(redis_url, namespace, "w1"), Store(redis_url, namespace, "w2")
+        free = {"rpm": 30, "rpd": 1000, "tpm": 8000, "tpd": 200_000}
+        first.sync(defaults=free, observations=(LimitObservation(window="rpm", limit=1000),))
+        reply = second.sync(defaults=free)
+        assert reply.limits.rpm == 1000
+        assert reply.limits.tpm == 8000  # nothing learned there: the asker's default
