@@ -78,13 +78,16 @@ _SOURCE_WORDS: Final = {
 }
 
 
-def render_rate_limits(rate_limits: Mapping[str, Any]) -> Table:
-    """One row per model and window: the limit, what is left, when it is full again, and where the number came from."""
-    table = Table(box=None, pad_edge=False, header_style="bold", show_edge=False)
-    for column, justify in (("model", "left"), ("window", "left"), ("limit", "right"), ("left", "right"),
-                            ("full in", "right"), ("from", "left")):
-        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+def render_rate_limits(rate_limits: Mapping[str, Any]) -> RenderableType:
+    """Per model, one row per window: the limit, what is left, when it is full again, and where the number came from."""
+    parts: list[RenderableType] = []
     for model, snap in sorted(rate_limits.items())[:_MAX_MODEL_ROWS]:
+        tier = f" (plan: {snap.tier})" if snap.tier else ""
+        parts.append(Text(f"{model}{tier}", style="bold"))
+        table = Table(box=None, pad_edge=False, header_style="bold", show_edge=False)
+        for column, justify in (("window", "left"), ("limit", "right"), ("left", "right"), ("full in", "right")):
+            table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        table.add_column("from", overflow="fold")
         rows = (
             ("RPM", "rpm", snap.remaining_requests_minute, snap.reset_requests_minute),
             ("RPD", "rpd", snap.remaining_requests_day, snap.reset_requests_day),
@@ -97,19 +100,19 @@ def render_rate_limits(rate_limits: Mapping[str, Any]) -> Table:
             limit, source = getattr(snap.limits, field), getattr(snap.sources, field)
             if source == "tier":
                 origin = f"{snap.tier or 'plan'} table"
+            elif limit is None and source == "unknown" and window in ("ITPM", "OTPM"):
+                origin = "unknown (most organizations have none)"
             else:
                 origin = _SOURCE_WORDS.get(source, source)
-            if limit is None and source == "unknown" and window in ("ITPM", "OTPM"):
-                origin = "unknown (most organizations have none)"
             table.add_row(
-                model if window == "RPM" else "",
                 window,
                 "-" if limit is None else _count(limit),
                 "-" if remaining is None else _count(remaining),
                 "" if not reset else f"{reset:.1f}s",
                 origin,
             )
-    return table
+        parts.append(table)
+    return Group(*parts)
 
 
 def _pair(remaining: float | None, limit: int | None) -> str:

@@ -88,6 +88,38 @@ class TestRenderHeadroom:
             remaining_tokens_day=None, reset_requests_minute=2.0, reset_requests_day=6.0,
             reset_tokens_minute=0.06, reset_tokens_day=0.0, paused_until=12.5, paused_for=2.5,
         )
-        out = text(render_headroom({"llama-3.1-8b-instant": snapshot}))
-        for expected in ("llama-3.1-8b-instant", "29/30", "14.4k/14.4k", "5,994/6,000", "learning", "2.5s"):
+        out = text(render_headroom({"openai/gpt-oss-20b": snapshot}))
+        for expected in ("openai/gpt-oss-20b", "29/30", "14.4k/14.4k", "5,994/6,000", "learning", "2.5s"):
             assert expected in out, expected
+
+
+def test_rate_limits_say_where_each_number_came_from() -> None:
+    """groq-orch rate-limits: every window with its limit and its source, the plan named once per model."""
+    from actors._budget import LimitSources
+    from orchestrator._progress import render_rate_limits
+
+    snapshot = BudgetSnapshot(
+        limits=ModelLimits(rpm=1000, rpd=500_000, tpm=250_000, tpd=None, otpm=9000),
+        remaining_requests_minute=990,
+        remaining_requests_day=499_990,
+        remaining_tokens_minute=240_000,
+        remaining_tokens_day=None,
+        reset_requests_minute=0.6,
+        reset_requests_day=86_000.0,
+        reset_tokens_minute=2.4,
+        reset_tokens_day=0.0,
+        paused_until=None,
+        paused_for=0.0,
+        sources=LimitSources(rpm="tier", rpd="headers", tpm="rate-limit", tpd="probe", otpm="configured"),
+        tier="developer",
+        remaining_output_tokens_minute=8000,
+    )
+    out = text(render_rate_limits({"openai/gpt-oss-20b": snapshot}))
+    assert "openai/gpt-oss-20b (plan: developer)" in out
+    lines = {line.split()[0]: line for line in out.splitlines()[2:]}
+    assert "1,000" in lines["RPM"] and "developer table" in lines["RPM"]
+    assert "response headers" in lines["RPD"]
+    assert "250k" in lines["TPM"] and "429 body" in lines["TPM"]
+    assert "unknown: probing" in lines["TPD"]
+    assert "9,000" in lines["OTPM"] and "configured" in lines["OTPM"]
+    assert "most organizations have none" in lines["ITPM"]
