@@ -12,6 +12,11 @@ Three steps, each a plain function or small class so the core can put rate limit
    (role chunk with ``x_groq.id`` first, then content or tool-call fragments, then the finish chunk with
    ``x_groq.usage``, the ``include_usage`` chunk if asked, and ``data: [DONE]``), paced by the latency model.
 
+Reasoning models (catalog ``reasoning=True``) think first: :func:`check_reasoning` applies Groq's rules for
+``reasoning_format``, ``include_reasoning`` and ``reasoning_effort``, :func:`reasoning_plan` decides where
+the reasoning goes, and the reasoning tokens (part of ``completion_tokens``, reported as
+``completion_tokens_details.reasoning_tokens``) come before the answer, streamed as ``delta.reasoning``.
+
 Unknown top-level request fields are refused like Groq does (400 ``property 'x' is unsupported``).
 """
 
@@ -27,7 +32,7 @@ from typing import Literal
 import msgspec
 import trio
 
-from orchestrator._catalog import ModelCatalog
+from orchestrator._catalog import ModelCatalog, ModelInfo
 from orchestrator._errors import ContextLengthError, ValidationError
 from orchestrator._tokens import estimate_text_tokens
 from orchestrator._validation import validate_chat_request
@@ -49,10 +54,14 @@ from orchestrator.emulator._textgen import StopScanner, generate_tokens, natural
 __all__ = [
     "ChatContext",
     "ChatRejected",
+    "ReasoningPlan",
     "Reply",
     "check_chat_request",
+    "check_reasoning",
     "parse_chat_request",
     "plan_reply",
+    "reasoning_efforts",
+    "reasoning_plan",
     "render_completion",
     "stream_completion",
 ]
@@ -103,7 +112,11 @@ def parse_chat_request(body: bytes) -> ChatRequest:
 
 
 def check_chat_request(request: ChatRequest, catalog: ModelCatalog) -> None:
-    """Apply Groq's request rules; raise :class:`ChatRejected` (400, or 413 for oversized base64 images)."""
+    """Apply Groq's request rules; raise :class:`ChatRejected` (400, or 413 for oversized base64 images).
+
+    The reasoning parameters are checked first, with Groq's own wording (:func:`check_reasoning`).
+    """
+    check_reasoning(request, catalog.get(request.model))
     try:
         validate_chat_request(request, catalog)
     except ContextLengthError:
@@ -121,6 +134,126 @@ def check_chat_request(request: ChatRequest, catalog: ModelCatalog) -> None:
         raise ChatRejected(400, exc.message, param=exc.field) from None
 
 
+# --------------------------------------------------------------------------- reasoning
+#
+# Groq's rules, from console.groq.com/docs/reasoning (copies of 2025-09 and 2026) unless noted:
+# - reasoning_format: parsed ("a dedicated message.reasoning field"), raw ("reasoning within <think> tags in
+#   the main text content"), hidden ("only the final answer"); its default is raw, and "defaults to raw or
+#   parsed when JSON mode or tool use are enabled ... If reasoning is explicitly set to raw with JSON mode or
+#   tool use enabled, we will return a 400 error" (parsed is the emulator's choice for those);
+# - "With openai/gpt-oss-20b and openai/gpt-oss-120b, the reasoning_format parameter is not supported. By
+#   default, these models will include reasoning content in the reasoning field"; in practice Groq accepts
+#   parsed and hidden for them and refuses raw (user reports of 2026-09, the GPT-OSS models have no <think>
+#   tags); the wording of that 400 is not published, the emulator's is a guess in Groq's style;
+# - include_reasoning: true (the default: message.reasoning) or false; "cannot be used together with
+#   reasoning_format", answered "cannot specify both `include_reasoning` and `reasoning_format`" (the live
+#   API, 2026-09-02);
+# - reasoning_effort: GPT-OSS low|medium|high (medium is the default, groq-python
+#   completion_create_params.py); Qwen none|default ("none: Disable reasoning"); the 2026 page also lists
+#   qwen/qwen3.8-27b with none|default|low|medium|high. Wrong values get "`reasoning_effort` must be one of
+#   `none` or `default`" (Qwen) or "... `low`, `medium`, or `high`" (GPT-OSS), as users quoted in 2026;
+# - a model without reasoning answers "`reasoning_format` is not supported with this model" (param
+#   reasoning_format; 0xPlaygrounds/rig#1134, 2025-12) and the same for reasoning_effort
+#   (iamsrikanthnani/pluely#242, 2026-04). For include_reasoning the changelog (2025-08-19) says "now
+#   supported for all models", meaning GPT-OSS too; the emulator refuses it on a model without reasoning
+#   the same way, as the client does (a guess: no capture shows either answer).
+#
+# How many tokens: reasoning tokens are completion tokens (groq-python CompletionTokensDetails). The
+# natural completion length (EmulatorSettings.completion_tokens) is the whole output, reasoning included;
+# the effort decides the reasoning share of it (low 1/4, medium and default 1/2, high 3/4), so for one
+# request more effort means more reasoning tokens. Reasoning comes first and spends the completion budget
+# first: a small max_completion_tokens can leave no room for the answer (finish_reason "length"), as on Groq.
+
+_GPT_OSS = "openai/gpt-oss"
+_GPT_OSS_EFFORTS = ("low", "medium", "high")
+_QWEN_EFFORTS = ("none", "default")
+_EFFORTS_BY_MODEL = {"qwen/qwen3.8-27b": ("none", "default", "low", "medium", "high")}
+_REASONING_SHARE = {"none": 0.0, "low": 0.25, "default": 0.5, "medium": 0.5, "high": 0.75}
+_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReasoningPlan:
+    """How a reasoning model reasons for one request: where the reasoning goes, and its share of the output.
+
+    ``mode`` is ``parsed`` (``message.reasoning``, ``delta.reasoning`` when streamed), ``raw``
+    (``<think>...</think>`` ahead of the content) or ``hidden`` (generated and counted, never shown).
+    """
+
+    mode: Literal["parsed", "raw", "hidden"]
+    share: float
+
+
+def reasoning_efforts(model: str) -> tuple[str, ...]:
+    """The ``reasoning_effort`` values Groq accepts for a reasoning model (GPT-OSS, or Qwen-style)."""
+    if model.startswith(_GPT_OSS):
+        return _GPT_OSS_EFFORTS
+    return _EFFORTS_BY_MODEL.get(model, _QWEN_EFFORTS)
+
+
+def _one_of(values: tuple[str, ...]) -> str:
+    """Groq's enumeration: "`a` or `b`", "`a`, `b`, or `c`"."""
+    quoted = [f"`{value}`" for value in values]
+    if len(quoted) <= 2:
+        return " or ".join(quoted)
+    return ", ".join(quoted[:-1]) + ", or " + quoted[-1]
+
+
+def _json_or_tools(request: ChatRequest) -> bool:
+    fmt = request.response_format
+    return bool(request.tools) or (fmt is not None and fmt.type in ("json_object", "json_schema"))
+
+
+def check_reasoning(request: ChatRequest, info: ModelInfo) -> None:
+    """Refuse reasoning parameters the way Groq does (see the rules above); raise :class:`ChatRejected`."""
+    fields = (
+        ("reasoning_format", request.reasoning_format),
+        ("reasoning_effort", request.reasoning_effort),
+        ("include_reasoning", request.include_reasoning),
+    )
+    if request.include_reasoning is not None and request.reasoning_format is not None:
+        raise ChatRejected(400, "cannot specify both `include_reasoning` and `reasoning_format`")
+    if not info.capabilities_known:
+        return  # a model first seen in /models: Groq judges, not the emulator's guesses
+    if not info.reasoning:
+        for name, value in fields:
+            if value is not None:
+                raise ChatRejected(400, f"`{name}` is not supported with this model", param=name)
+        return
+    efforts = reasoning_efforts(info.id)
+    if request.reasoning_effort is not None and request.reasoning_effort not in efforts:
+        raise ChatRejected(400, f"`reasoning_effort` must be one of {_one_of(efforts)}")
+    if request.reasoning_format == "raw":
+        if info.id.startswith(_GPT_OSS):
+            raise ChatRejected(
+                400, "`reasoning_format` `raw` is not supported with this model; use `parsed` or `hidden`",
+                param="reasoning_format",
+            )
+        if _json_or_tools(request):
+            raise ChatRejected(
+                400, "`reasoning_format` `raw` is not supported with JSON mode or tool use; use `parsed` or `hidden`",
+                param="reasoning_format",
+            )
+
+
+def reasoning_plan(request: ChatRequest, info: ModelInfo) -> ReasoningPlan | None:
+    """How ``info``'s model reasons for this (checked) request; None for a model that does not reason."""
+    if not info.reasoning:
+        return None
+    gpt_oss = info.id.startswith(_GPT_OSS)
+    effort = request.reasoning_effort or ("medium" if gpt_oss else "default")
+    mode: Literal["parsed", "raw", "hidden"]
+    if request.include_reasoning is not None:
+        mode = "parsed" if request.include_reasoning else "hidden"
+    elif request.reasoning_format is not None:
+        mode = request.reasoning_format
+    elif gpt_oss or _json_or_tools(request):
+        mode = "parsed"
+    else:
+        mode = "raw"
+    return ReasoningPlan(mode=mode, share=_REASONING_SHARE.get(effort, 0.5))
+
+
 # --------------------------------------------------------------------------- what the model says
 
 
@@ -132,6 +265,9 @@ class Reply:
     ``json`` (``content`` holds the JSON text) or ``tool_calls`` (``tool_calls`` holds (id, name,
     arguments) triples). ``completion_tokens`` and ``finish_reason`` are final for ``json`` and
     ``tool_calls``, and filled in by :meth:`text_pieces` for text.
+
+    A reasoning model first reasons ``reasoning_tokens`` tokens of filler (from ``reasoning_rng``, shown as
+    ``reasoning_mode`` says); they are part of ``completion_tokens``, and stop sequences never cut them.
     """
 
     kind: Literal["text", "json", "tool_calls"]
@@ -142,11 +278,29 @@ class Reply:
     stops: tuple[str, ...] = ()
     completion_tokens: int = 0
     finish_reason: str = "stop"
+    reasoning_tokens: int = 0
+    reasoning_mode: Literal["parsed", "raw", "hidden"] | None = None
+    reasoning_rng: random.Random | None = None
+
+    def reasoning_pieces(self, tokens_per_piece: int) -> Iterator[tuple[str, int]]:
+        """Yield (text, tokens) pieces of the reasoning (the same text every time it is called)."""
+        if not self.reasoning_tokens or self.reasoning_rng is None:
+            return
+        rng = random.Random()
+        rng.setstate(self.reasoning_rng.getstate())
+        batch: list[str] = []
+        for token in generate_tokens(rng, self.reasoning_tokens):
+            batch.append(token)
+            if len(batch) == tokens_per_piece:
+                yield "".join(batch), len(batch)
+                batch = []
+        if batch:
+            yield "".join(batch), len(batch)
 
     def text_pieces(self, tokens_per_piece: int) -> Iterator[tuple[str, int]]:
         """Yield (text, tokens) pieces of a text reply, then set ``completion_tokens`` and ``finish_reason``."""
         scanner = StopScanner(self.stops)
-        produced = 0
+        produced = self.reasoning_tokens
         batch: list[str] = []
         for token in generate_tokens(self.rng, self.text_tokens):
             produced += 1
@@ -213,8 +367,25 @@ def _structured_tokens(text: str) -> int:
     return max(1, estimate_text_tokens(text))
 
 
-def plan_reply(request: ChatRequest, rng: random.Random, completion_bounds: tuple[int, int]) -> Reply:
-    """Decide the reply to ``request``.
+def _reasoning(
+    rng: random.Random, bounds: tuple[int, int], plan: ReasoningPlan | None, budget: int | None
+) -> tuple[int, random.Random | None]:
+    """(reasoning tokens, their generator): the plan's share of a natural length, within the budget."""
+    if plan is None or plan.share <= 0:
+        return 0, None
+    tokens = round(natural_length(rng, bounds) * plan.share)
+    if budget is not None:
+        tokens = min(tokens, budget)
+    return tokens, random.Random(rng.getrandbits(64))
+
+
+def plan_reply(
+    request: ChatRequest,
+    rng: random.Random,
+    completion_bounds: tuple[int, int],
+    reasoning: ReasoningPlan | None = None,
+) -> Reply:
+    """Decide the reply to ``request`` (with ``reasoning``, a reasoning model's thinking comes first).
 
     Raises:
         ChatRejected: structured output that does not fit the completion budget (Groq's
@@ -222,6 +393,7 @@ def plan_reply(request: ChatRequest, rng: random.Random, completion_bounds: tupl
             no value satisfies.
     """
     budget = request.completion_budget
+    mode = reasoning.mode if reasoning is not None else None
     functions = _chosen_tools(request, rng)
     try:
         if functions:
@@ -231,14 +403,18 @@ def plan_reply(request: ChatRequest, rng: random.Random, completion_bounds: tupl
                 calls.append(("call_" + _random_id(rng, "abcdefghijklmnopqrstuvwxyz0123456789", 24),
                               function.name, _encode(arguments).decode()))
             tokens = sum(_structured_tokens(name + arguments) for _, name, arguments in calls)
-            reply = Reply("tool_calls", rng, tool_calls=calls, completion_tokens=tokens, finish_reason="tool_calls")
-            if budget is not None and tokens > budget:
+            thinking, thinking_rng = _reasoning(rng, completion_bounds, reasoning, budget)
+            reply = Reply(
+                "tool_calls", rng, tool_calls=calls, completion_tokens=thinking + tokens, finish_reason="tool_calls",
+                reasoning_tokens=thinking, reasoning_mode=mode, reasoning_rng=thinking_rng,
+            )
+            if budget is not None and thinking + tokens > budget:
                 generation = "".join(f"<function={name}>{arguments}</function>" for _, name, arguments in calls)
                 raise ChatRejected(
                     400,
                     "Failed to call a function. Please adjust your prompt. See 'failed_generation' for more details.",
                     code="tool_use_failed",
-                    failed_generation=generation[: budget * _CHARS_PER_TOKEN],
+                    failed_generation=generation[: (budget - thinking) * _CHARS_PER_TOKEN],
                 )
             return reply
         fmt = request.response_format
@@ -249,26 +425,42 @@ def plan_reply(request: ChatRequest, rng: random.Random, completion_bounds: tupl
                 value = _json_object(rng)
             content = _encode(value).decode()
             tokens = _structured_tokens(content)
-            if budget is not None and tokens > budget:
+            thinking, thinking_rng = _reasoning(rng, completion_bounds, reasoning, budget)
+            if budget is not None and thinking + tokens > budget:
                 raise ChatRejected(
                     400,
                     "Failed to generate JSON. Please adjust your prompt. See 'failed_generation' for more details.",
                     code="json_validate_failed",
-                    failed_generation=content[: budget * _CHARS_PER_TOKEN],
+                    failed_generation=content[: (budget - thinking) * _CHARS_PER_TOKEN],
                 )
-            return Reply("json", rng, content=content, completion_tokens=tokens)
+            return Reply(
+                "json", rng, content=content, completion_tokens=thinking + tokens,
+                reasoning_tokens=thinking, reasoning_mode=mode, reasoning_rng=thinking_rng,
+            )
     except UnsatisfiableSchemaError as exc:
         raise ChatRejected(400, str(exc), code="json_schema_invalid") from None
     natural = natural_length(rng, completion_bounds)
+    thinking, thinking_rng = 0, None
+    if reasoning is not None and reasoning.share > 0:
+        thinking = round(natural * reasoning.share)
+        if budget is not None:
+            thinking = min(thinking, budget)
+        thinking_rng = random.Random(rng.getrandbits(64))
+    answer = natural - thinking
+    room = None if budget is None else budget - thinking
+    cut = room is not None and room < answer
     stop = request.stop
     stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
-    cut = budget is not None and budget < natural
     return Reply(
         "text",
         rng,
-        text_tokens=budget if cut else natural,  # type: ignore[arg-type]
+        text_tokens=room if cut else answer,  # type: ignore[arg-type]
         stops=stops,
         finish_reason="length" if cut else "stop",
+        completion_tokens=thinking,
+        reasoning_tokens=thinking,
+        reasoning_mode=mode,
+        reasoning_rng=thinking_rng,
     )
 
 
@@ -290,11 +482,16 @@ class ChatContext:
     time_scale: float
     tokens_per_chunk: int
     include_usage: bool
+    #: Prompt tokens served from the prompt cache; None for a model without prompt caching (no details).
+    cached_tokens: int | None = None
+    #: Whether the model reasons (its usage then reports ``completion_tokens_details.reasoning_tokens``).
+    reasoning: bool = False
 
 
-def _usage(ctx: ChatContext, completion_tokens: int) -> dict[str, object]:
+def _usage(ctx: ChatContext, completion_tokens: int, reasoning_tokens: int = 0) -> dict[str, object]:
+    """Groq's usage object; the detail objects follow the timings, as in the prompt-caching page's example."""
     timing = ctx.latency.timing(completion_tokens).usage_fields()
-    return {
+    usage: dict[str, object] = {
         "queue_time": timing["queue_time"],
         "prompt_tokens": ctx.prompt_tokens,
         "prompt_time": timing["prompt_time"],
@@ -303,6 +500,11 @@ def _usage(ctx: ChatContext, completion_tokens: int) -> dict[str, object]:
         "total_tokens": ctx.prompt_tokens + completion_tokens,
         "total_time": timing["total_time"],
     }
+    if ctx.cached_tokens is not None:
+        usage["prompt_tokens_details"] = {"cached_tokens": ctx.cached_tokens}
+    if ctx.reasoning:
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
+    return usage
 
 
 def _tool_calls_json(reply: Reply) -> list[dict[str, object]]:
@@ -315,12 +517,17 @@ def _tool_calls_json(reply: Reply) -> list[dict[str, object]]:
 def render_completion(ctx: ChatContext, reply: Reply) -> bytes:
     """The non-streamed ``chat.completion`` body (generates the text of a text reply)."""
     message: dict[str, object] = {"role": "assistant"}
+    reasoning = "".join(text for text, _ in reply.reasoning_pieces(1 << 30))
     if reply.kind == "tool_calls":
         message["tool_calls"] = _tool_calls_json(reply)
     elif reply.kind == "json":
         message["content"] = reply.content
     else:
         message["content"] = "".join(text for text, _ in reply.text_pieces(1 << 30))
+    if reasoning and reply.reasoning_mode == "parsed":
+        message["reasoning"] = reasoning
+    elif reasoning and reply.reasoning_mode == "raw":
+        message["content"] = _THINK_OPEN + reasoning + _THINK_CLOSE + str(message.get("content") or "")
     return _encode(
         {
             "id": ctx.chat_id,
@@ -328,7 +535,7 @@ def render_completion(ctx: ChatContext, reply: Reply) -> bytes:
             "created": ctx.created,
             "model": ctx.model,
             "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": reply.finish_reason}],
-            "usage": _usage(ctx, reply.completion_tokens),
+            "usage": _usage(ctx, reply.completion_tokens, reply.reasoning_tokens),
             "usage_breakdown": None,
             "system_fingerprint": ctx.fingerprint,
             "x_groq": {"id": ctx.request_id},
@@ -377,6 +584,24 @@ async def stream_completion(
             delta_head + b'{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}],"x_groq":{"id":"'
             + ctx.request_id.encode() + b'","seed":' + str(ctx.seed).encode() + b"}}\n\n"
         )
+        # Reasoning first: delta.reasoning (parsed), <think>...</think> content (raw), or nothing but the
+        # time it takes (hidden). Its tokens count as generated either way.
+        mode = reply.reasoning_mode
+        field = b'{"reasoning":' if mode == "parsed" else b'{"content":'
+        opened = False
+        for piece, tokens in reply.reasoning_pieces(ctx.tokens_per_chunk):
+            produced += tokens
+            offset += tokens * per_token
+            if not instant:
+                await trio.sleep_until(start + offset / scale)
+            if mode == "hidden":
+                continue
+            if mode == "raw" and not opened:
+                opened = True
+                piece = _THINK_OPEN + piece
+            yield delta_head + field + _encode(piece) + b"}" + delta_tail
+        if opened:
+            yield delta_head + b'{"content":' + _encode(_THINK_CLOSE) + b"}" + delta_tail
         if reply.kind == "tool_calls":
             for index, (call_id, name, arguments) in enumerate(reply.tool_calls):
                 first = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
@@ -401,7 +626,7 @@ async def stream_completion(
                     await trio.sleep_until(start + offset / scale)
                 yield delta_head + b'{"content":' + _encode(piece) + b"}" + delta_tail
             produced = reply.completion_tokens
-        usage = _encode(_usage(ctx, produced))
+        usage = _encode(_usage(ctx, produced, reply.reasoning_tokens))
         yield (
             delta_head + b'{},"logprobs":null,"finish_reason":"' + reply.finish_reason.encode()
             + b'"}],"x_groq":{"id":"' + ctx.request_id.encode() + b'","usage":' + usage + b"}}\n\n"

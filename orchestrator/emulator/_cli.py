@@ -6,7 +6,9 @@ refused by argparse with the flag, the value and the expected form (exit status 
 Example::
 
     groq-orch emulate --port 8000 --latency realistic --time-scale 60 \\
-        --limits llama-3.1-8b-instant=30/14400/6000/500000 --faults 503:p=0.05 --faults drop-mid-stream:every=50
+        --limits openai/gpt-oss-20b=30/1000/8000/200000 --faults 503:p=0.05 --faults drop-mid-stream:every=50
+
+    groq-orch emulate --tier developer --limits openai/gpt-oss-120b=1000/500000/300000/100000000/250000/50000
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from orchestrator._tiers import TIER_NAMES
 from orchestrator.emulator._faults import parse_fault
 from orchestrator.emulator._server import serve
 from orchestrator.emulator._settings import EmulatorSettings, parse_limits
@@ -110,7 +113,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_argtype(_token_range, "range"),
         default=(16, 160),
         metavar="MIN,MAX",
-        help="natural completion length in tokens when max_completion_tokens does not cut it first (default: 16,160)",
+        help="natural completion length in tokens (a reasoning model's reasoning included) when max_completion_tokens "
+        "does not cut it first (default: 16,160)",
     )
     parser.add_argument(
         "--tokens-per-chunk", type=_argtype(_positive_int, "count"), default=1, help="tokens per SSE chunk (default: 1)"
@@ -121,8 +125,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         type=_argtype(parse_limits, "limits"),
         default=[],
-        metavar="MODEL=RPM/RPD/TPM/TPD",
-        help="override a model's rate limits (repeatable; default: Groq's free tier)",
+        metavar="MODEL=RPM/RPD/TPM/TPD[/ITPM/OTPM]",
+        help="override a model's rate limits, optionally with separate input and output tokens per minute "
+        "(repeatable; default: the --tier plan's published limits)",
+    )
+    parser.add_argument(
+        "--tier",
+        choices=TIER_NAMES,
+        default="free",
+        help="the organisation's plan, whose published limits each model starts from: free or developer "
+        "(a model the Developer table does not list keeps its free limits; default: free)",
     )
     parser.add_argument(
         "--faults", action="append", type=_argtype(parse_fault, "fault"), default=[], metavar="SPEC", help=_FAULTS_HELP
@@ -153,6 +165,7 @@ def settings_from(args: argparse.Namespace) -> EmulatorSettings:
         tokens_per_second=args.tokens_per_second,
         time_scale=args.time_scale,
         seed=args.seed,
+        tier=args.tier,
         limits=dict(args.limits),
         faults=tuple(args.faults),
         api_keys=args.api_key,

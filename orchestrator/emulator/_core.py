@@ -4,7 +4,8 @@ Every request goes through the same gates, in Groq's order as far as it can be o
 
 1. routing (``404 unknown_url``, ``405``) and the body size limit (``413``);
 2. auth (``401 invalid_api_key``; carries ``x-request-id`` but no rate-limit headers);
-3. decoding and Groq's request rules (``400``; ``404 model_not_found`` for an unknown model);
+3. decoding, retired models (``400 model_decommissioned``) and Groq's request rules (``400``;
+   ``404 model_not_found`` for an unknown model);
 4. fault injection (``500/502/503/498`` or a reset; not charged against the limits);
 5. rate limits per (key, model) (``413`` when one request exceeds TPM, ``429`` with ``retry-after``);
 6. the reply, after the latency model's delays, possibly bent by a body fault.
@@ -13,6 +14,10 @@ Responses tied to a model (chat and audio, including their 400/413/429/5xx) carr
 ``x-ratelimit-*`` headers; every response carries ``x-request-id``. Time is ``trio.current_time()``,
 so tests under ``autojump_clock`` run instantly; the limiter sees emulated time (real time multiplied
 by ``time_scale``), and waits it reports are divided back into real seconds.
+
+A chat request admitted by the limiter is looked up in the prompt cache (:mod:`._prompt_cache`) for the
+models that have one, and its charge is reconciled to ``prompt_tokens - cached_tokens + completion_tokens``
+when it is done (reasoning tokens are completion tokens).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import trio
 
 from actors._duration import format_go_duration
 from orchestrator._catalog import ModelInfo
+from orchestrator._retired import decommissioned_message, retired_model
 from orchestrator._tokens import estimate_prompt_tokens
 from orchestrator.emulator import _shaping
 from orchestrator.emulator._asgi import asgi_app_for
@@ -40,6 +46,7 @@ from orchestrator.emulator._chat import (
     check_chat_request,
     parse_chat_request,
     plan_reply,
+    reasoning_plan,
     render_completion,
     stream_completion,
     text_rng,
@@ -59,6 +66,7 @@ from orchestrator.emulator._limiter import (
     RateLimitState,
     TooLarge,
 )
+from orchestrator.emulator._prompt_cache import PromptCache, prompt_prefixes
 from orchestrator.emulator._settings import EmulatorSettings
 from orchestrator.emulator._stats import EmulatorStats, StatsRecorder
 
@@ -119,6 +127,9 @@ class Emulator:
         self._scale = self.settings.time_scale
         self._limiter = RateLimiter(self.settings.limits_for, max_pairs=self.settings.max_tracked_pairs)
         self._faults = FaultPlan(self.settings.faults, seed=self.settings.seed)
+        self._prompt_cache = PromptCache(
+            ttl=self.settings.prompt_cache_ttl, max_entries=self.settings.prompt_cache_entries
+        )
         self._stats = StatsRecorder()
         self._counter = 0
         self._epoch: float | None = None
@@ -215,10 +226,14 @@ class Emulator:
         if route.startswith("/audio/"):
             return await self._audio(request, route[len("/audio/") :], key, number, request_id, rng)
         catalog = self.settings.catalog
+        # Retired models are not served, even while a catalog still lists them: Groq's /models lists what
+        # can be called, and /models/{id} of a retired id is the same 404 as any unknown id (the
+        # deprecations page says nothing of /models; this is what a shut-down model most plausibly gets).
         if route == "/models":
-            return json_response(200, {"object": "list", "data": [self._model_json(info) for info in catalog]})
+            served = [self._model_json(info) for info in catalog if retired_model(info.id) is None]
+            return json_response(200, {"object": "list", "data": served})
         model = route[len("/models/") :]
-        if not catalog.known(model):
+        if not catalog.known(model) or retired_model(model) is not None:
             return self._model_not_found(model)
         return json_response(200, self._model_json(catalog.get(model)))
 
@@ -281,21 +296,41 @@ class Emulator:
         return error_response(int(rule.kind), message, type=type_, code=code, headers=headers)
 
     def _admit(
-        self, limiter: KeyModelLimiter, model: str, *, tokens: int = 0, audio_seconds: int = 0
+        self,
+        limiter: KeyModelLimiter,
+        model: str,
+        *,
+        tokens: int = 0,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        audio_seconds: int = 0,
     ) -> tuple[EmulatorResponse | None, list[tuple[str, str]]]:
-        """Charge one request; on refusal return Groq's 413/429 response (with headers), else the headers."""
+        """Charge one request; on refusal return Groq's 413/429 response (with headers), else the headers.
+
+        The bodies name the window with its numbers in Groq's words, for every window (RPM, RPD, TPM,
+        TPD, ITPM, OTPM, ASH, ASD), with ``type`` ``requests`` or ``tokens`` (GROQ-API.md 1.3, captured
+        429 and 413 bodies). The 413's "Upgrade to Dev Tier" line is for free organisations only: a
+        Developer organisation has nothing to upgrade to there (Groq's paid-tier wording is not
+        published; the line is dropped rather than invented).
+        """
         now = self.emulated_now()
-        decision = limiter.admit(now, tokens=tokens, audio_seconds=audio_seconds)
+        decision = limiter.admit(
+            now, tokens=tokens, input_tokens=input_tokens, output_tokens=output_tokens, audio_seconds=audio_seconds
+        )
         headers = _rate_headers(limiter.state(now), self._scale)
         if isinstance(decision, TooLarge):
-            unit = "message size" if decision.window.unit == "tokens" else "request"
+            unit = "message size" if decision.window.kind == "tokens" else "request"
+            upsell = (
+                " Need more tokens? Upgrade to Dev Tier today at https://console.groq.com/settings/billing"
+                if self.settings.tier == "free"
+                else ""
+            )
             return error_response(
                 413,
                 f"Request too large for model `{model}` in organization `{_ORGANIZATION}` service tier `on_demand` "
                 f"on {decision.window.description}: Limit {decision.limit}, Requested {decision.requested}, please "
-                f"reduce your {unit} and try again. Need more tokens? Upgrade to Dev Tier today at "
-                "https://console.groq.com/settings/billing",
-                type=decision.window.unit,
+                f"reduce your {unit} and try again.{upsell}",
+                type=decision.window.kind,
                 code="rate_limit_exceeded",
                 headers=headers,
             ), headers
@@ -308,7 +343,7 @@ class Emulator:
                 f"on {decision.window.description}: Limit {decision.limit}, Used {decision.used}, Requested "
                 f"{decision.requested}. Please try again in {format_go_duration(wait)}. "
                 "Visit https://console.groq.com/docs/rate-limits for more information.",
-                type=decision.window.unit,
+                type=decision.window.kind,
                 code="rate_limit_exceeded",
                 headers=headers,
             ), headers
@@ -346,6 +381,8 @@ class Emulator:
         except ChatRejected as exc:
             return self._rejected(exc, None)
         model = request.model
+        if retired_model(model) is not None:
+            return self._decommissioned(model)
         if not settings.catalog.known(model):
             return self._model_not_found(model)
         limiter = self._limiter.get(key, model, self.emulated_now())
@@ -359,13 +396,21 @@ class Emulator:
             return self._fault_response(rule, self._headers_now(limiter))
         prompt_tokens = estimate_prompt_tokens(request)
         budget = request.completion_budget or 0
-        refused, headers = self._admit(limiter, model, tokens=prompt_tokens + budget)
+        refused, headers = self._admit(
+            limiter, model, tokens=prompt_tokens + budget, input_tokens=prompt_tokens, output_tokens=budget
+        )
         if refused is not None:
             return refused
+        cached: int | None = None
+        if model in settings.prompt_cache_models:
+            cached = self._prompt_cache.serve(key, model, prompt_prefixes(request), self.emulated_now())
+        info = settings.catalog.get(model)
         content_rng = text_rng(settings.seed, request)
         try:
-            reply = plan_reply(request, content_rng, settings.completion_tokens)
+            reply = plan_reply(request, content_rng, settings.completion_tokens, reasoning_plan(request, info))
         except ChatRejected as exc:
+            if cached:  # the prompt was processed; its cached part never counts
+                limiter.charge(self.emulated_now(), tokens=-cached, input_tokens=-cached)
             return self._rejected(exc, headers)
         seed = request.seed if request.seed is not None else content_rng.getrandbits(31)
         ctx = ChatContext(
@@ -380,11 +425,13 @@ class Emulator:
             time_scale=self._scale,
             tokens_per_chunk=settings.tokens_per_chunk,
             include_usage=bool(request.stream_options and request.stream_options.include_usage),
+            cached_tokens=cached,
+            reasoning=info.reasoning,
         )
         if streaming:
             return self._stream_response(ctx, reply, limiter, budget, headers, rule)
         body = render_completion(ctx, reply)
-        limiter.charge(self.emulated_now(), tokens=reply.completion_tokens - budget)
+        self._reconcile(limiter, reply.completion_tokens, budget, cached or 0)
         if not self._latency.instant:
             timing = self._latency.timing(reply.completion_tokens)
             await self._delay(timing.queue_time + timing.total_time)
@@ -408,7 +455,7 @@ class Emulator:
             dropped = True
 
         def on_finish(completion_tokens: int, completed: bool) -> None:
-            limiter.charge(self.emulated_now(), tokens=completion_tokens - budget)
+            self._reconcile(limiter, completion_tokens, budget, ctx.cached_tokens or 0)
             if completed:
                 stats.streams_completed += 1
             elif not dropped:
@@ -420,6 +467,23 @@ class Emulator:
             body = _shaping.coalesce(body, _COALESCE_BYTES)  # type: ignore[arg-type]
         headers.extend((("content-type", "text/event-stream"), ("cache-control", "no-cache")))
         return EmulatorResponse(200, headers, body)
+
+    def _reconcile(self, limiter: KeyModelLimiter, completion_tokens: int, budget: int, cached: int) -> None:
+        """Turn the admission charge (prompt + budget) into what was used: uncached prompt + completion.
+
+        TPM and TPD get ``completion - budget - cached``, ITPM ``-cached``, OTPM ``completion - budget``
+        (reasoning tokens are inside ``completion``: they are output).
+        """
+        limiter.charge(
+            self.emulated_now(),
+            tokens=completion_tokens - budget - cached,
+            input_tokens=-cached,
+            output_tokens=completion_tokens - budget,
+        )
+
+    def _decommissioned(self, model: str) -> EmulatorResponse:
+        """Groq's 400 for a model it has shut down (orchestrator._retired), before any rate limit."""
+        return error_response(400, decommissioned_message(model), code="model_decommissioned")
 
     def _rejected(self, exc: ChatRejected, headers: list[tuple[str, str]] | None) -> EmulatorResponse:
         return error_response(exc.status, exc.message, headers=headers, **exc.fields)  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ When a rule fires (all given conditions must hold; with none, it fires on every 
 Each rule counts the requests it "sees" (those passing ``model`` and the time window) itself. Rules are
 tried in order and the first one that fires wins, so a request gets at most one fault.
 
-Examples: ``503:p=0.1``, ``reset:p=0.05,model=llama-3.1-8b-instant``, ``drop-mid-stream:every=10``,
+Examples: ``503:p=0.1``, ``reset:p=0.05,model=openai/gpt-oss-20b``, ``drop-mid-stream:every=10``,
 ``500:burst=5,after=20``, ``498:p=0.2,from=10s,to=20s``, ``malformed-sse:p=0.5``,
 ``slow:p=0.1,bytes_per_s=50``.
 

@@ -1,14 +1,16 @@
-"""Groq-style rate limits for the emulator: four continuously refilling buckets per (API key, model).
+"""Groq-style rate limits for the emulator: continuously refilling buckets per (API key, model).
 
 Theory of operation
 -------------------
 Groq enforces, per organisation and model, requests per minute (RPM), requests per day (RPD), tokens per
-minute (TPM) and tokens per day (TPD), plus audio seconds per hour/day (ASH/ASD) on whisper models. Its
-headers show continuously refilling buckets, not fixed windows: after one request against a 14,400 RPD
-limit, ``x-ratelimit-reset-requests`` says ``6s`` (86,400 s / 14,400), and after 157 tokens against a
-6,000 TPM limit, ``x-ratelimit-reset-tokens`` says ``1.57s``. So each limit here is a bucket of capacity
-``limit`` that refills at ``limit / period`` per second, and "reset" means "seconds until the bucket is
-full again".
+minute (TPM) and tokens per day (TPD), plus audio seconds per hour/day (ASH/ASD) on whisper models, and for
+some organisations input and output tokens per minute (ITPM, OTPM: "some organizations are also subject to
+separate per-minute limits on input tokens (ITPM) and output tokens (OTPM)", console.groq.com/docs/rate-limits,
+as read 2026-11). Its headers show continuously refilling buckets, not fixed windows: after one request
+against a 14,400 RPD limit, ``x-ratelimit-reset-requests`` says ``6s`` (86,400 s / 14,400), and after 157
+tokens against a 6,000 TPM limit, ``x-ratelimit-reset-tokens`` says ``1.57s``. So each limit here is a
+bucket of capacity ``limit`` that refills at ``limit / period`` per second, and "reset" means "seconds
+until the bucket is full again".
 
 Rule 1: this module does no IO and reads no clock. Every method takes ``now`` (emulated seconds; the
 emulator multiplies trio's clock by its time scale) and returns decisions as values.
@@ -22,8 +24,14 @@ How tokens are counted
   ``estimate_prompt_tokens(request) + completion budget`` tokens (TPM and TPD), where the completion
   budget is ``max_completion_tokens`` or ``max_tokens`` if the request gives one, else 0. This mirrors
   Groq, which counts the requested ``max_tokens`` against TPM before the request runs.
+- ITPM is charged the prompt estimate and OTPM the completion budget at admission, each reconciled like TPM
+  (ITPM to the uncached prompt tokens, OTPM to the completion tokens, reasoning included: reasoning tokens
+  are output).
 - When the response is finished (or the client disconnects) the charge is reconciled to what was really
-  used, ``prompt_tokens + completion_tokens``: an unused budget is given back, tokens generated beyond the
+  used, ``prompt_tokens - cached_tokens + completion_tokens``: Groq says "Cached tokens do not count towards
+  your rate limits. However, cached tokens are subtracted from your limits after processing"
+  (console.groq.com/docs/prompt-caching, as read 2026-11), so a cache hit is charged in full at admission
+  and given back afterwards. An unused budget is given back, tokens generated beyond the
   reservation (possible only when no budget was given) are taken, even if that drives a bucket into debt.
   A bucket in debt reports 0 remaining and a reset time that includes the debt. A request refused after
   admission because of its output (``json_validate_failed``, ``tool_use_failed``) keeps its charge: the
@@ -64,24 +72,36 @@ _EPSILON = 1e-6
 
 
 class Window(enum.Enum):
-    """One of Groq's rate-limit windows: what it counts, over what period, and how Groq names it."""
+    """One of Groq's rate-limit windows: what it counts, over what period, and how Groq names it.
 
-    RPM = ("requests", 60.0, "requests per minute (RPM)")
-    RPD = ("requests", 86_400.0, "requests per day (RPD)")
-    TPM = ("tokens", 60.0, "tokens per minute (TPM)")
-    TPD = ("tokens", 86_400.0, "tokens per day (TPD)")
-    ASH = ("audio_seconds", 3_600.0, "audio seconds per hour (ASH)")
-    ASD = ("audio_seconds", 86_400.0, "audio seconds per day (ASD)")
+    ``unit`` is the amount a request is charged in (``admit``'s keyword), ``description`` the words Groq's
+    429 and 413 bodies use for the window, and ``kind`` the error body's ``type`` (Groq sends ``requests``
+    or ``tokens``; the input and output token windows are token limits too).
+    """
 
-    def __init__(self, unit: str, period: float, description: str) -> None:
+    RPM = ("requests", 60.0, "requests per minute (RPM)", "requests")
+    RPD = ("requests", 86_400.0, "requests per day (RPD)", "requests")
+    TPM = ("tokens", 60.0, "tokens per minute (TPM)", "tokens")
+    TPD = ("tokens", 86_400.0, "tokens per day (TPD)", "tokens")
+    ITPM = ("input_tokens", 60.0, "input tokens per minute (ITPM)", "tokens")
+    OTPM = ("output_tokens", 60.0, "output tokens per minute (OTPM)", "tokens")
+    ASH = ("audio_seconds", 3_600.0, "audio seconds per hour (ASH)", "audio_seconds")
+    ASD = ("audio_seconds", 86_400.0, "audio seconds per day (ASD)", "audio_seconds")
+
+    def __init__(self, unit: str, period: float, description: str, kind: str) -> None:
         self.unit = unit
         self.period = period
         self.description = description
+        self.kind = kind
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class LimitSpec:
-    """The limits of one model for one key; ``None`` means "not limited"."""
+    """The limits of one model for one key; ``None`` means "not limited".
+
+    ``itpm`` and ``otpm`` are the separate input and output token limits some organisations have besides
+    TPM; Groq's headers never report them.
+    """
 
     rpm: int | None = None
     rpd: int | None = None
@@ -89,6 +109,8 @@ class LimitSpec:
     tpd: int | None = None
     ash: int | None = None
     asd: int | None = None
+    itpm: int | None = None
+    otpm: int | None = None
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -187,6 +209,8 @@ class KeyModelLimiter:
             Window.RPD: spec.rpd,
             Window.TPM: spec.tpm,
             Window.TPD: spec.tpd,
+            Window.ITPM: spec.itpm,
+            Window.OTPM: spec.otpm,
             Window.ASH: spec.ash,
             Window.ASD: spec.asd,
         }
@@ -197,14 +221,30 @@ class KeyModelLimiter:
         }
 
     def admit(
-        self, now: float, *, requests: int = 1, tokens: int = 0, audio_seconds: int = 0
+        self,
+        now: float,
+        *,
+        requests: int = 1,
+        tokens: int = 0,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        audio_seconds: int = 0,
     ) -> Admitted | Denied | TooLarge:
         """Charge one request's cost to every bucket at once, or to none.
+
+        ``tokens`` goes to TPM and TPD, ``input_tokens`` to ITPM, ``output_tokens`` to OTPM: the caller
+        says what each window counts (a chat request's ``tokens`` is its input plus output estimate).
 
         Returns :class:`Admitted` (charged), :class:`Denied` (nothing charged; wait and retry) or
         :class:`TooLarge` (nothing charged; never admissible).
         """
-        amounts = {"requests": requests, "tokens": tokens, "audio_seconds": audio_seconds}
+        amounts = {
+            "requests": requests,
+            "tokens": tokens,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "audio_seconds": audio_seconds,
+        }
         worst: Denied | None = None
         for window, bucket in self._buckets.items():
             amount = amounts[window.unit]
@@ -221,9 +261,23 @@ class KeyModelLimiter:
             bucket.level -= amounts[window.unit]
         return Admitted()
 
-    def charge(self, now: float, *, tokens: int = 0, audio_seconds: int = 0) -> None:
+    def charge(
+        self,
+        now: float,
+        *,
+        tokens: int = 0,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        audio_seconds: int = 0,
+    ) -> None:
         """Add (or give back, if negative) tokens or audio seconds after admission; debt is allowed."""
-        amounts = {"requests": 0, "tokens": tokens, "audio_seconds": audio_seconds}
+        amounts = {
+            "requests": 0,
+            "tokens": tokens,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "audio_seconds": audio_seconds,
+        }
         for window, bucket in self._buckets.items():
             amount = amounts[window.unit]
             if amount:

@@ -1,7 +1,7 @@
 """Everything that shapes an emulator's behaviour, in one frozen value.
 
-``EmulatorSettings()`` is an emulator for tests: instant, seed 0, the catalog's free-tier limits, no
-faults, any ``gsk_`` key. The command line (``groq-orch emulate``) builds the same object from flags.
+``EmulatorSettings()`` is an emulator for tests: instant, seed 0, the free plan's limits, no faults,
+any ``gsk_`` key. The command line (``groq-orch emulate``) builds the same object from flags.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from types import MappingProxyType
 from typing import Literal
 
 from orchestrator._catalog import DEFAULT_CATALOG, ModelCatalog
+from orchestrator._tiers import TIER_NAMES, TierName, tier_limits
 from orchestrator.emulator._faults import FaultRule, parse_fault
 from orchestrator.emulator._latency import LatencyModel
 from orchestrator.emulator._limiter import LimitSpec
+from orchestrator.emulator._prompt_cache import PROMPT_CACHE_MODELS, PROMPT_CACHE_TTL
 
 __all__ = ["EmulatorSettings", "parse_limits"]
 
@@ -23,11 +25,14 @@ __all__ = ["EmulatorSettings", "parse_limits"]
 DEFAULT_MAX_BODY_SIZE = 32 * 1024 * 1024
 
 
-def parse_limits(text: str) -> tuple[str, tuple[int, int, int, int]]:
-    """Parse ``MODEL=RPM/RPD/TPM/TPD`` (the ``--limits`` flag) into ``(model, (rpm, rpd, tpm, tpd))``.
+def parse_limits(text: str) -> tuple[str, tuple[int, ...]]:
+    """Parse the ``--limits`` flag: ``MODEL=RPM/RPD/TPM/TPD`` or ``MODEL=RPM/RPD/TPM/TPD/ITPM/OTPM``.
+
+    Returns ``(model, numbers)`` with four or six numbers, in that order (the last two are the separate
+    input and output tokens-per-minute limits some organisations have).
 
     Raises:
-        ValueError: naming the text and the expected form.
+        ValueError: naming the text and the expected forms.
     """
     model, eq, numbers = text.partition("=")
     parts = numbers.split("/")
@@ -36,12 +41,13 @@ def parse_limits(text: str) -> tuple[str, tuple[int, int, int, int]]:
         values = tuple(int(part) for part in parts)
     except ValueError:
         values = ()
-    if not eq or not model or len(values) != 4 or any(value <= 0 for value in values):
+    if not eq or not model or len(values) not in (4, 6) or any(value <= 0 for value in values):
         raise ValueError(
-            f"limits {text!r} must look like MODEL=RPM/RPD/TPM/TPD with four positive integers, "
-            "e.g. llama-3.1-8b-instant=30/14400/6000/500000"
+            f"limits {text!r} must look like MODEL=RPM/RPD/TPM/TPD or MODEL=RPM/RPD/TPM/TPD/ITPM/OTPM with "
+            "positive integers, e.g. openai/gpt-oss-20b=30/1000/8000/200000 or "
+            "openai/gpt-oss-20b=1000/500000/250000/100000000/200000/50000"
         )
-    return model, values  # type: ignore[return-value]
+    return model, values
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -56,15 +62,25 @@ class EmulatorSettings:
             passes in one real second, and delays, reset headers and ``retry-after`` shrink to match
             (headers report what a client must wait in real time).
         seed: seeds generated text, ids and fault draws; the same seed gives the same run.
-        limits: per-model ``(rpm, rpd, tpm, tpd)`` overriding the catalog's free-tier limits.
+        tier: the organisation's plan, ``free`` or ``developer``: a model's limits are its row in that
+            plan's published table (:mod:`orchestrator._tiers`); a model the Developer table does not list
+            has its free row, and a model in neither table the catalog's limits.
+        limits: per-model ``(rpm, rpd, tpm, tpd)`` or ``(rpm, rpd, tpm, tpd, itpm, otpm)``, overriding the
+            tier's numbers (audio seconds still come from the tier or the catalog).
         faults: fault rules, parsed or as ``--faults`` strings (see :mod:`._faults`).
         api_keys: accepted keys; ``None`` accepts any key that starts with ``gsk_``.
         max_body_size: larger request bodies get a 413.
-        catalog: the models served by ``/models`` and accepted by chat and audio.
+        catalog: the models served by ``/models`` and accepted by chat and audio (minus the retired
+            ones in :mod:`orchestrator._retired`, which get Groq's 400 ``model_decommissioned``).
         tokens_per_chunk: generated tokens per SSE chunk (Groq sends about one).
         completion_tokens: (min, max) natural completion length in tokens, when no smaller
-            ``max_completion_tokens`` cuts it first.
+            ``max_completion_tokens`` cuts it first; for a reasoning model it includes the reasoning
+            (its share depends on ``reasoning_effort``), as Groq's ``completion_tokens`` does.
         max_tracked_pairs: how many (API key, model) rate-limit states to remember.
+        prompt_cache_models: the models whose prompt prefixes are cached (``cached_tokens`` in usage).
+        prompt_cache_ttl: emulated seconds a cached prefix lives without use (Groq: two hours).
+        prompt_cache_entries: how many cached prefixes to remember in all; the least recently used
+            are forgotten first, so memory stays bounded however many prompts arrive.
     """
 
     latency: Literal["instant", "realistic"] = "instant"
@@ -73,7 +89,8 @@ class EmulatorSettings:
     tokens_per_second: float | None = None
     time_scale: float = 1.0
     seed: int = 0
-    limits: Mapping[str, tuple[int, int, int, int]] = dataclasses.field(default_factory=dict)
+    tier: TierName = "free"
+    limits: Mapping[str, tuple[int, ...]] = dataclasses.field(default_factory=dict)
     faults: Iterable[FaultRule | str] = ()
     api_keys: Iterable[str] | None = None
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
@@ -81,6 +98,9 @@ class EmulatorSettings:
     tokens_per_chunk: int = 1
     completion_tokens: tuple[int, int] = (16, 160)
     max_tracked_pairs: int = 4096
+    prompt_cache_models: Iterable[str] = PROMPT_CACHE_MODELS
+    prompt_cache_ttl: float = PROMPT_CACHE_TTL
+    prompt_cache_entries: int = 16_384
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.time_scale) and self.time_scale > 0):
@@ -94,12 +114,21 @@ class EmulatorSettings:
             raise ValueError(
                 f"completion_tokens={self.completion_tokens!r} must be (min, max) with 1 <= min <= max"
             )
+        if self.tier not in TIER_NAMES:
+            raise ValueError(f"tier={self.tier!r} must be one of {', '.join(TIER_NAMES)}")
+        if not (math.isfinite(self.prompt_cache_ttl) and self.prompt_cache_ttl > 0):
+            raise ValueError(f"prompt_cache_ttl={self.prompt_cache_ttl!r} must be a number of seconds > 0")
+        if self.prompt_cache_entries < 1:
+            raise ValueError(f"prompt_cache_entries={self.prompt_cache_entries!r} must be at least 1")
         limits = {}
         for model, values in self.limits.items():
             values = tuple(values)
-            if len(values) != 4:
-                raise ValueError(f"limits[{model!r}]={values!r} must be (rpm, rpd, tpm, tpd)")
-            LimitSpec(*values)  # validates the numbers
+            if len(values) not in (4, 6):
+                raise ValueError(
+                    f"limits[{model!r}]={values!r} must be (rpm, rpd, tpm, tpd) or (rpm, rpd, tpm, tpd, itpm, otpm)"
+                )
+            LimitSpec(*values[:4], itpm=values[4] if len(values) == 6 else None,
+                      otpm=values[5] if len(values) == 6 else None)  # validates the numbers
             limits[model] = values
         faults = tuple(parse_fault(rule) if isinstance(rule, str) else rule for rule in self.faults)
         keys = None if self.api_keys is None else frozenset(self.api_keys)
@@ -108,6 +137,7 @@ class EmulatorSettings:
         object.__setattr__(self, "limits", MappingProxyType(limits))
         object.__setattr__(self, "faults", faults)
         object.__setattr__(self, "api_keys", keys)
+        object.__setattr__(self, "prompt_cache_models", frozenset(self.prompt_cache_models))
         self.latency_model()  # validates the profile and the knobs
 
     def latency_model(self) -> LatencyModel:
@@ -122,14 +152,28 @@ class EmulatorSettings:
         )
 
     def limits_for(self, model: str) -> LimitSpec:
-        """The rate limits of ``model`` for one key: an override, else the catalog's free tier."""
+        """The rate limits of ``model`` for one key (Groq's limits are the organisation's; a key stands for one).
+
+        An explicit ``limits`` override wins; else the tier's row (a model missing from the Developer
+        table keeps its free row: the Developer page lists only a few models, and a paid plan is never
+        below the free one); else the catalog's limits. ``None`` in a row is the page's "-": no such limit.
+        """
+        row = tier_limits(self.tier, model)
+        if row is None and self.tier != "free":
+            row = tier_limits("free", model)
         info = self.catalog.get(model)
+        if row is not None:
+            base = (row.rpm, row.rpd, row.tpm, row.tpd, row.ash, row.asd)
+        else:
+            base = (info.rpm, info.rpd, info.tpm, info.tpd, info.ash, info.asd)
+        rpm, rpd, tpm, tpd, ash, asd = base
+        itpm = otpm = None
         override = self.limits.get(model)
         if override is not None:
-            rpm, rpd, tpm, tpd = override
-        else:
-            rpm, rpd, tpm, tpd = info.rpm, info.rpd, info.tpm, info.tpd
-        return LimitSpec(rpm=rpm, rpd=rpd, tpm=tpm, tpd=tpd, ash=info.ash, asd=info.asd)
+            rpm, rpd, tpm, tpd = override[:4]
+            if len(override) == 6:
+                itpm, otpm = override[4:]
+        return LimitSpec(rpm=rpm, rpd=rpd, tpm=tpm, tpd=tpd, ash=ash, asd=asd, itpm=itpm, otpm=otpm)
 
     def accepts_key(self, key: str) -> bool:
         """Whether ``key`` is a valid API key for this emulator."""

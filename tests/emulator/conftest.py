@@ -13,8 +13,9 @@ import pytest
 from orchestrator.emulator import Emulator, EmulatorSettings, open_emulator_server
 
 KEY = "gsk_test"
-MODEL = "llama-3.1-8b-instant"
-VISION_MODEL = "meta-llama/llama-4-scout-17b-16e-instruct"
+MODEL = "openai/gpt-oss-20b"
+#: Llama 4 Scout is retired (orchestrator._retired); Qwen 3.6 27B is the catalog's vision chat model now.
+VISION_MODEL = "qwen/qwen3.6-27b"
 
 
 @dataclasses.dataclass

@@ -254,7 +254,7 @@ class TestErrors:
              (400, None, "timestamp_granularities[]", "not supported for translations")),
             ("transcriptions", {"model": ""}, None, (400, None, "model", "model is required")),
             ("transcriptions", {"model": "whisper-tiny"}, None, (404, "model_not_found", None, "`whisper-tiny` does not exist")),
-            ("transcriptions", {"model": "llama-3.1-8b-instant"}, None, (400, None, "model", "does not support audio")),
+            ("transcriptions", {"model": "openai/gpt-oss-20b"}, None, (400, None, "model", "does not support audio")),
             ("transcriptions", {"url": "ftp://x.test/a.wav"}, ForceMultipart(), (400, None, "url", "http(s) URL")),
             ("transcriptions", {"url": "https://x.test/readme.txt"}, ForceMultipart(), (400, None, "url", "following types")),
             ("transcriptions", {"url": "data:audio/wav,plain"}, ForceMultipart(), (400, None, "url", "base64")),

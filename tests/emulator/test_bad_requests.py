@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from orchestrator.emulator import Emulator, EmulatorSettings
 from orchestrator.emulator._http import EmulatorRequest
-from tests.emulator.conftest import MODEL, Harness, chat, open_harness
+from tests.emulator.conftest import MODEL, VISION_MODEL, Harness, chat, open_harness
 
 
 def error_of(response) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -29,14 +29,14 @@ def error_of(response) -> dict[str, str]:  # type: ignore[no-untyped-def]
         (b"[1, 2]", 400, None, "Expected `object`"),
         (b'"text"', 400, None, "Expected `object`"),
         (b"\xff\xfe", 400, None, "not valid JSON"),
-        (b'{"model": "llama-3.1-8b-instant"}', 400, "messages", "missing required field"),
+        (b'{"model": "openai/gpt-oss-20b"}', 400, "messages", "missing required field"),
         (b'{"model": 5, "messages": []}', 400, "model", "Expected `str`"),
-        (b'{"model": "llama-3.1-8b-instant", "messages": [{"role": "wizard", "content": "x"}]}', 400, "messages[0].role", "'wizard'"),
-        (b'{"model": "llama-3.1-8b-instant", "messages": [{"role": "user", "content": 5}]}', 400, "messages[0].content", "Expected"),
-        (b'{"model": "llama-3.1-8b-instant", "messages": [], "temprature": 1}', 400, "temprature", "property 'temprature' is unsupported"),
-        (b'{"model": "llama-3.1-8b-instant", "messages": []}', 400, "messages", "non-empty"),
-        (b'{"model": "llama-3.1-8b-instant", "messages": [{"role": "user", "content": "x"}], "temperature": 9}', 400, "temperature", "between"),
-        (b'{"model": "llama-3.1-8b-instant", "messages": [{"role": "user", "content": "x"}], "n": 2}', 400, "n", "n=1"),
+        (b'{"model": "openai/gpt-oss-20b", "messages": [{"role": "wizard", "content": "x"}]}', 400, "messages[0].role", "'wizard'"),
+        (b'{"model": "openai/gpt-oss-20b", "messages": [{"role": "user", "content": 5}]}', 400, "messages[0].content", "Expected"),
+        (b'{"model": "openai/gpt-oss-20b", "messages": [], "temprature": 1}', 400, "temprature", "property 'temprature' is unsupported"),
+        (b'{"model": "openai/gpt-oss-20b", "messages": []}', 400, "messages", "non-empty"),
+        (b'{"model": "openai/gpt-oss-20b", "messages": [{"role": "user", "content": "x"}], "temperature": 9}', 400, "temperature", "between"),
+        (b'{"model": "openai/gpt-oss-20b", "messages": [{"role": "user", "content": "x"}], "n": 2}', 400, "n", "n=1"),
     ],
 )
 async def test_malformed_bodies(harness: Harness, body: bytes, status: int, param: str | None, fragment: str) -> None:
@@ -57,7 +57,7 @@ async def test_base64_images_over_4mb_are_413(harness: Harness) -> None:
     """Base64 images totalling over 4 MB on a vision model get Groq's 413."""
     url = "data:image/png;base64," + "A" * (4 * 1024 * 1024 + 4)
     content = [{"type": "image_url", "image_url": {"url": url}}]
-    body = {"model": "meta-llama/llama-4-scout-17b-16e-instruct", "messages": [{"role": "user", "content": content}]}
+    body = {"model": VISION_MODEL, "messages": [{"role": "user", "content": content}]}
     response = await harness.client.post("/chat/completions", json=body)
     assert response.status_code == 413
 

@@ -91,8 +91,10 @@ class TestNonStreamed:
         assert re.fullmatch(r"chatcmpl-[0-9a-f-]{36}", body["id"]) and body["object"] == "chat.completion"
         assert body["x_groq"]["id"] == response.headers["x-request-id"]
         assert re.fullmatch(r"req_[0-9a-z]{26}", response.headers["x-request-id"])
+        # The default model caches prompts and reasons, so both detail objects follow the timings.
         assert list(body["usage"]) == [
-            "queue_time", "prompt_tokens", "prompt_time", "completion_tokens", "completion_time", "total_tokens", "total_time"
+            "queue_time", "prompt_tokens", "prompt_time", "completion_tokens", "completion_time", "total_tokens",
+            "total_time", "prompt_tokens_details", "completion_tokens_details",
         ]
         assert body["system_fingerprint"].startswith("fp_") and body["model"] == MODEL
 
@@ -145,15 +147,18 @@ class TestNonStreamed:
 
 class TestStreamed:
     async def test_event_sequence(self, harness: Harness) -> None:
-        """Role chunk with x_groq.id first, content chunks, finish chunk with x_groq.usage, usage chunk, [DONE]."""
-        payloads = await events(harness, chat(max_tokens=4, stream_options={"include_usage": True}))
+        """Role chunk with x_groq.id first, reasoning then content chunks, finish chunk with x_groq.usage, usage chunk, [DONE]."""
+        payloads = await events(harness, chat(max_tokens=60, stream_options={"include_usage": True}))
         chunks = chunks_of(payloads)
-        first, *content, last, usage_chunk = chunks
+        first, *middle, last, usage_chunk = chunks
         assert (first.choices[0].delta.role, first.choices[0].delta.content) == ("assistant", "")
         assert first.x_groq.id.startswith("req_")
-        assert [c.choices[0].delta.content for c in content] == [c.choices[0].delta.content for c in content if c.choices[0].delta.content]
-        assert len(content) == 4 and last.choices[0].finish_reason == "length"
-        assert last.x_groq.usage.completion_tokens == 4 and last.x_groq.id == first.x_groq.id
+        kinds = ["reasoning" if c.choices[0].delta.reasoning else "content" for c in middle]
+        assert all(bool(c.choices[0].delta.reasoning) != bool(c.choices[0].delta.content) for c in middle)
+        assert kinds == sorted(kinds, key=lambda kind: kind != "reasoning") and {"reasoning", "content"} <= set(kinds)
+        usage = last.x_groq.usage
+        assert usage.completion_tokens == len(middle) and usage.completion_tokens_details.reasoning_tokens == kinds.count("reasoning")
+        assert last.x_groq.id == first.x_groq.id and last.choices[0].finish_reason in ("stop", "length")
         assert usage_chunk.choices == [] and usage_chunk.usage == last.x_groq.usage
         assert len({c.id for c in chunks}) == 1
 

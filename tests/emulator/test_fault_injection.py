@@ -48,10 +48,10 @@ async def test_capacity_exceeded_498(transport_kind: str) -> None:
 
 async def test_model_filter(transport_kind: str) -> None:
     """A fault limited to one model leaves the others alone."""
-    settings = EmulatorSettings(faults=["502:model=llama-3.3-70b-versatile"])
+    settings = EmulatorSettings(faults=["502:model=openai/gpt-oss-120b"])
     async with open_harness(transport_kind, settings) as harness:
         other = await statuses(harness, 1)
-        hit = await statuses(harness, 1, {**chat(), "model": "llama-3.3-70b-versatile"})
+        hit = await statuses(harness, 1, {**chat(), "model": "openai/gpt-oss-120b"})
     assert (other, hit) == ([200], [502])
 
 

@@ -22,8 +22,8 @@ class TestParse:
         [
             ("503:p=0.1", FaultRule(kind="503", probability=0.1)),
             (
-                "reset:p=0.05,model=llama-3.1-8b-instant",
-                FaultRule(kind="reset", probability=0.05, model="llama-3.1-8b-instant"),
+                "reset:p=0.05,model=openai/gpt-oss-20b",
+                FaultRule(kind="reset", probability=0.05, model="openai/gpt-oss-20b"),
             ),
             ("drop-mid-stream:every=10", FaultRule(kind="drop-mid-stream", every=10)),
             ("500:burst=5,after=20", FaultRule(kind="500", burst=5, after=20)),

@@ -41,7 +41,7 @@ async def test_tpm_counts_down_then_429_then_recovers(autojump_clock: trio.testi
         assert (refused.status_code, refused.headers["retry-after"]) == (429, "1")
         assert refused.json() == {
             "error": {
-                "message": "Rate limit reached for model `llama-3.1-8b-instant` in organization `org_emulator` service tier "
+                "message": "Rate limit reached for model `openai/gpt-oss-20b` in organization `org_emulator` service tier "
                 "`on_demand` on tokens per minute (TPM): Limit 600, Used 525, Requested 105. Please try again in 50ms. "
                 "Visit https://console.groq.com/docs/rate-limits for more information.",
                 "type": "tokens",
@@ -85,7 +85,7 @@ async def test_request_over_tpm_is_413(autojump_clock: trio.testing.MockClock) -
         response = await harness.client.post("/chat/completions", json={**BODY, "max_completion_tokens": 1_000})
     assert response.status_code == 413
     assert response.json()["error"] == {
-        "message": "Request too large for model `llama-3.1-8b-instant` in organization `org_emulator` service tier "
+        "message": "Request too large for model `openai/gpt-oss-20b` in organization `org_emulator` service tier "
         "`on_demand` on tokens per minute (TPM): Limit 600, Requested 1005, please reduce your message size and try "
         "again. Need more tokens? Upgrade to Dev Tier today at https://console.groq.com/settings/billing",
         "type": "tokens",

@@ -27,7 +27,7 @@ class TestEmulatorSettings:
         """An override replaces RPM/RPD/TPM/TPD; ASH/ASD still come from the catalog."""
         settings = EmulatorSettings(limits={"whisper-large-v3": (1, 2, 3, 4)})
         assert settings.limits_for("whisper-large-v3") == LimitSpec(rpm=1, rpd=2, tpm=3, tpd=4, ash=7_200, asd=28_800)
-        assert settings.limits_for("llama-3.1-8b-instant") == LimitSpec(rpm=30, rpd=14_400, tpm=6_000, tpd=500_000)
+        assert settings.limits_for("openai/gpt-oss-20b") == LimitSpec(rpm=30, rpd=1_000, tpm=8_000, tpd=200_000)
 
     def test_keys(self) -> None:
         """Without api_keys any gsk_ key passes; with them, only those."""
