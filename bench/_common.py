@@ -72,7 +72,7 @@ __all__ = [
     "write_json",
 ]
 
-MODEL: Final = "llama-3.1-8b-instant"
+MODEL: Final = "openai/gpt-oss-20b"
 #: Our client's base URL (the OpenAI-compatible prefix is part of it, as in Groq's docs).
 BASE_URL: Final = "https://api.groq.com/openai/v1"
 #: The groq SDK adds ``/openai/v1`` itself.

@@ -21,7 +21,7 @@ translate      10 %    paragraph of 60-200 words           400
 
 Prompts come to 85-860 tokens (mean about 395); the emulator writes 16-160 tokens unless the
 budget cuts it first. So a job uses about 470 tokens on average while reserving about 710 up
-front (prompt + budget): the workload is bound by the 6,000 tokens-per-minute limit (about 13
+front (prompt + budget): the workload is bound by the 8,000 tokens-per-minute limit (about 17
 jobs a minute), not by the 30 requests-per-minute one.
 
 Everything is drawn from ``random.Random(seed)``: the same seed gives the same jobs, in the
@@ -35,7 +35,7 @@ from typing import Any, Final
 
 __all__ = ["KINDS", "MODEL", "make_jobs"]
 
-MODEL: Final = "llama-3.1-8b-instant"
+MODEL: Final = "openai/gpt-oss-20b"
 
 _WORDS: Final = (
     "account access after again agent already amount answer application approve april area "

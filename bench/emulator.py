@@ -47,7 +47,7 @@ import httpx  # noqa: E402
 import msgspec  # noqa: E402
 import trio  # noqa: E402
 
-MODEL = "llama-3.1-8b-instant"
+MODEL = "openai/gpt-oss-20b"
 KEY = "gsk_bench"
 HUGE_LIMITS = f"{MODEL}=1000000000/1000000000/1000000000000/1000000000000"
 REQUEST = msgspec.json.encode(

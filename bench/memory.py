@@ -121,7 +121,8 @@ def child_stream_ours(tokens: int) -> dict[str, Any]:
         peaks: list[int] = []
         limits = {MODEL: orchestrator.ModelLimits(**GENEROUS)}
         async with httpx.AsyncClient(transport=httpx.MockTransport(recorder)) as http:
-            async with orchestrator.open_client(api_key=API_KEY, base_url=BASE_URL, http_client=http, limits=limits) as client:
+            async with orchestrator.open_client(api_key=API_KEY, base_url=BASE_URL, http_client=http, limits=limits,
+                                                refresh_catalog=False) as client:
                 await consume(client, recorder, WARMUP_TOKENS)
                 samples.append(("after warm-up", *_measure()))
                 for number in (1, 2):
@@ -214,7 +215,7 @@ def child_queue(jobs: int, trace: bool) -> dict[str, Any]:
         limits = {MODEL: orchestrator.ModelLimits(rpm=1, rpd=GENEROUS["rpd"], tpm=GENEROUS["tpm"], tpd=GENEROUS["tpd"])}
         async with httpx.AsyncClient(transport=httpx.MockTransport(completion_handler)) as http:
             async with orchestrator.open_client(
-                api_key=API_KEY, base_url=BASE_URL, http_client=http, limits=limits, queue_size=jobs
+                api_key=API_KEY, base_url=BASE_URL, http_client=http, limits=limits, queue_size=jobs, refresh_catalog=False
             ) as client:
                 warm = await client.submit(_job_request(-1))
                 await warm.result()  # spends the one request this minute allows

@@ -110,7 +110,9 @@ class Handler:
 async def _ours(handler: Handler) -> AsyncIterator[Call]:
     limits = {MODEL: orchestrator.ModelLimits(**GENEROUS)}
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        async with orchestrator.open_client(api_key=API_KEY, base_url=BASE_URL, http_client=http, limits=limits) as client:
+        async with orchestrator.open_client(
+            api_key=API_KEY, base_url=BASE_URL, http_client=http, limits=limits, refresh_catalog=False
+        ) as client:
             create = client.chat.completions.create
 
             async def call() -> Any:

@@ -113,7 +113,8 @@ def child(jobs: int) -> dict[str, Any]:
         limits = {MODEL: orchestrator.ModelLimits(**GENEROUS)}
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
             async with orchestrator.open_client(
-                api_key=API_KEY, base_url=BASE_URL, http_client=http, limits=limits, queue_size=jobs, workers=WORKERS
+                api_key=API_KEY, base_url=BASE_URL, http_client=http, limits=limits, queue_size=jobs, workers=WORKERS,
+                refresh_catalog=False,  # the mock transport is not Groq: it serves no /models
             ) as client:
                 warm = [await client.submit(_job_request(-index)) for index in range(1, WARMUP_JOBS + 1)]
                 for handle in warm:

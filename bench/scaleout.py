@@ -2,7 +2,7 @@
 
 Every run works the same batch as a **shared batch through Redis** (``groq-orch batch --workers-join``):
 N worker processes, each ``run_shared_batch_async`` with its own client, against one fresh emulator process
-on loopback with ``llama-3.1-8b-instant``'s free-tier limits (30 RPM, 6,000 TPM) and realistic latency on a
+on loopback with ``openai/gpt-oss-20b``'s free-tier limits (30 RPM, 8,000 TPM) and realistic latency on a
 clock ``--time-scale`` times faster than real time. Each run uses a fresh API key, so it starts from full
 emulator limits and an empty shared budget.
 
@@ -59,8 +59,8 @@ import redis  # noqa: E402
 
 from _ratelimit_workload import MODEL, make_jobs  # noqa: E402
 
-#: llama-3.1-8b-instant's free tier: (RPM, RPD, TPM, TPD), the emulator's default for it.
-FREE_TIER: Final = (30, 14_400, 6_000, 500_000)
+#: openai/gpt-oss-20b's free tier: (RPM, RPD, TPM, TPD), the emulator's default for it.
+FREE_TIER: Final = (30, 1_000, 8_000, 200_000)
 MODES: Final = ("shared", "own")
 LABELS: Final = {"shared": "shared budget", "own": "own budget"}
 #: The fixed workload's completion: the emulator writes exactly this much, all of the job's budget.

@@ -140,7 +140,9 @@ OpenStream = Callable[[], Awaitable[Opened]]
 async def _ours(recorder: StreamRecorder, batches: bool) -> AsyncIterator[OpenStream]:
     limits = {MODEL: orchestrator.ModelLimits(**GENEROUS)}
     async with httpx.AsyncClient(transport=httpx.MockTransport(recorder)) as http:
-        async with orchestrator.open_client(api_key=API_KEY, base_url=BASE_URL, http_client=http, limits=limits) as client:
+        async with orchestrator.open_client(
+            api_key=API_KEY, base_url=BASE_URL, http_client=http, limits=limits, refresh_catalog=False
+        ) as client:
 
             async def open_stream() -> Opened:
                 stream = await client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)

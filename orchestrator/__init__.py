@@ -8,7 +8,7 @@ not pay for trio, httpx or jsonschema)::
 
     async with orchestrator.open_client() as groq:
         reply = await groq.chat.completions.create(
-            model="llama-3.1-8b-instant",
+            model="openai/gpt-oss-20b",
             messages=[{"role": "user", "content": "Hello"}],
         )
 """
@@ -60,6 +60,7 @@ _EXPORTS: dict[str, str] = {
     "AuthenticationError": "._errors",
     "AuthorizationError": "._errors",
     "NotFoundError": "._errors",
+    "ModelDecommissionedError": "._errors",
     "ModelError": "._errors",
     "ValidationError": "._errors",
     "ConfigError": "._errors",

@@ -245,6 +245,7 @@ async def run_batch_async(
     workers_join: str | None = None,
     reclaim_after: float = 30.0,
     tier: str | None = None,
+    model_map: Mapping[str, str] | None = None,
 ) -> BatchSummary:
     """Run every chat job in ``input_path`` and append one result line per job to ``output_path`` (trio).
 
@@ -283,6 +284,10 @@ async def run_batch_async(
         reclaim_after: in a shared batch, seconds a job may sit untouched on a worker before another
             worker takes it over (the first is presumed dead).
         tier: the account's Groq plan (``Config.tier``): RPM and TPD start from its published table.
+        model_map: ``{old: new}`` model ids (``Config.model_map``, merged over the config's): every job
+            naming ``old`` is sent to ``new``, e.g. to move a file of jobs off a retired model
+            (``--model-map OLD=NEW``). Jobs are still recorded under their custom_id. A job whose model
+            Groq has shut down, and that no mapping moves, gets one ``model_decommissioned`` error record.
 
     Returns:
         The run's `BatchSummary`; ``summary.exit_code`` is what the CLI exits with.
@@ -309,6 +314,9 @@ async def run_batch_async(
     console = console or Console(stderr=True)
     if tier is not None:
         endpoint = msgspec.structs.replace(endpoint, config=endpoint.config.replace(tier=tier))
+    if model_map:
+        merged_map = {**endpoint.config.model_map, **model_map}
+        endpoint = msgspec.structs.replace(endpoint, config=endpoint.config.replace(model_map=merged_map))
     if redis_url and endpoint.config.redis_url != redis_url:
         # The Redis of a shared batch also carries the shared rate budget of every process using the key.
         endpoint = msgspec.structs.replace(endpoint, config=endpoint.config.replace(redis_url=redis_url))

@@ -46,7 +46,7 @@ __all__ = ["DEFAULT_LEVELS", "add_arguments", "run"]
 #: The concurrency sweep when neither ``--concurrency`` nor ``--rate`` is given.
 DEFAULT_LEVELS: Final = "1,2,4,8"
 DEFAULT_REQUESTS: Final = 20
-DEFAULT_MODEL: Final = "llama-3.1-8b-instant"
+DEFAULT_MODEL: Final = "openai/gpt-oss-20b"
 _EXIT_OK: Final = 0
 _EXIT_FAILED: Final = 1
 _EXIT_USAGE: Final = 2

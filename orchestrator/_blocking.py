@@ -118,7 +118,7 @@ class BlockingClient:
 
         with orchestrator.BlockingClient() as groq:
             reply = groq.chat.completions.create(
-                model="llama-3.1-8b-instant",
+                model="openai/gpt-oss-20b",
                 messages=[{"role": "user", "content": "Hello"}],
             )
 

@@ -3,9 +3,25 @@
 The scheduler needs limits to start from (it learns the real ones from response headers), the
 validator needs context windows and capabilities (does this model take images? tools? audio?),
 and the emulator serves the same table from ``/models``. Groq adds and retires models often, so
-this is data, not code: :data:`DEFAULT_CATALOG` is a snapshot of the late-2025 model list and
-free-tier limits, :meth:`ModelCatalog.refreshed` folds in a live ``GET /models``, and a model the
-catalog has never heard of gets conservative defaults instead of an error.
+this is data, not code: :data:`DEFAULT_CATALOG` is a snapshot of the models Groq served on
+2026-12-01, :meth:`ModelCatalog.refreshed` folds in a live ``GET /models`` (the client does so
+when it opens), and a model the catalog has never heard of gets conservative defaults instead of
+an error. Models Groq has shut down are not here: they are in :mod:`orchestrator._retired`, with
+their shutdown date and replacement, and a request naming one is refused before it is sent.
+
+Sources, as read 2026-12-01:
+
+- Ids, sizes and capabilities: console.groq.com/docs/models (production: ``openai/gpt-oss-120b``,
+  ``openai/gpt-oss-20b``, ``whisper-large-v3``, ``whisper-large-v3-turbo``; systems:
+  ``groq/compound``, ``groq/compound-mini``; preview: ``qwen/qwen3.6-27b``,
+  ``openai/gpt-oss-safeguard-20b``, the Llama Guard / Prompt Guard models, the Orpheus TTS models),
+  and GROQ-API.md 1.6 (a live ``/models`` capture) for context windows and completion caps.
+  ``qwen/qwen3.6-27b``: console.groq.com/docs/model/qwen/qwen3.6-27b (text and image input,
+  thinking and non-thinking modes, tool use, a 131K window, 16,384 completion tokens).
+- Free-tier limits: :data:`orchestrator._tiers.TIERS` ``["free"]`` (console.groq.com/docs/rate-limits,
+  Free Plan Limits, 2026-06), read from that one table so the numbers live in one place. A model
+  that table does not list (``qwen/qwen3.6-27b``, added after it) starts from :class:`ModelInfo`'s
+  conservative defaults, and the budget learns the real limits from the first response's headers.
 
 Free-tier limits are per organization and per model: requests per minute and per day (RPM,
 RPD), tokens per minute and per day (TPM, TPD), and for Whisper audio seconds per hour and per
@@ -20,6 +36,8 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
+from orchestrator._tiers import TIERS
+
 if TYPE_CHECKING:
     from orchestrator._wire import ModelList
 
@@ -30,13 +48,15 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
     """One model's limits and capabilities.
 
     Attributes:
-        id: the id sent as ``model`` (e.g. ``meta-llama/llama-4-scout-17b-16e-instruct``).
+        id: the id sent as ``model`` (e.g. ``openai/gpt-oss-120b``).
         context_window: prompt plus completion tokens the model accepts.
         max_completion_tokens: the largest ``max_completion_tokens`` Groq allows.
         vision: accepts ``image_url`` content parts.
         tools: accepts ``tools`` / ``tool_choice``.
         json_mode: accepts ``response_format`` ``json_object`` / ``json_schema``.
         audio: a speech-to-text model (``/audio/transcriptions``), not a chat model.
+        speech: a text-to-speech model (``/audio/speech``), not a chat model. The client has no
+            speech endpoint; the flag lets validation refuse such a model for chat and audio.
         translation: also serves ``/audio/translations`` (only ``whisper-large-v3``).
         reasoning: accepts ``reasoning_format`` / ``reasoning_effort``.
         owned_by, created: as ``/models`` reports them.
@@ -57,6 +77,7 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
     tools: bool = True
     json_mode: bool = True
     audio: bool = False
+    speech: bool = False
     translation: bool = False
     reasoning: bool = False
     owned_by: str = "unknown"
@@ -81,11 +102,27 @@ def unknown_model(model_id: str) -> ModelInfo:
     return ModelInfo(id=model_id, context_window=8192, max_completion_tokens=4096, capabilities_known=False)
 
 
+def _free_tier(model_id: str) -> dict[str, int | None]:
+    """``model_id``'s limits from the free plan's published table (``_tiers.TIERS["free"]``).
+
+    A ``None`` there is the page's "-" (no such limit, e.g. ``groq/compound``'s TPD) and is kept; a
+    model the table does not list gets :class:`ModelInfo`'s conservative defaults (an empty dict).
+    """
+    row = TIERS["free"].models.get(model_id)
+    if row is None:
+        return {}
+    limits: dict[str, int | None] = {"tpm": row.tpm, "tpd": row.tpd, "ash": row.ash, "asd": row.asd}
+    if row.rpm is not None:
+        limits["rpm"] = row.rpm
+    if row.rpd is not None:
+        limits["rpd"] = row.rpd
+    return limits
+
+
 def _chat(
     id: str,
     context: int,
     completion: int,
-    limits: tuple[int, int, int, int],
     *,
     owned_by: str,
     created: int,
@@ -94,7 +131,6 @@ def _chat(
     json_mode: bool = True,
     reasoning: bool = False,
 ) -> ModelInfo:
-    rpm, rpd, tpm, tpd = limits
     return ModelInfo(
         id=id,
         context_window=context,
@@ -105,10 +141,7 @@ def _chat(
         reasoning=reasoning,
         owned_by=owned_by,
         created=created,
-        rpm=rpm,
-        rpd=rpd,
-        tpm=tpm,
-        tpd=tpd,
+        **_free_tier(id),  # type: ignore[arg-type]
     )
 
 
@@ -123,99 +156,62 @@ def _whisper(id: str, *, translation: bool, created: int) -> ModelInfo:
         translation=translation,
         owned_by="OpenAI",
         created=created,
-        rpm=20,
-        rpd=2_000,
-        tpm=None,
-        tpd=None,
-        ash=7_200,
-        asd=28_800,
+        **_free_tier(id),  # type: ignore[arg-type]
     )
 
 
-_K: Final = 1_000
+def _speech(id: str) -> ModelInfo:
+    # /models reports a 4,000 "context window" (the input text) and 50,000 "completion tokens"
+    # (GROQ-API.md 1.6); for a TTS model neither is a chat window, and both are kept as listed.
+    return ModelInfo(
+        id=id,
+        context_window=4_000,
+        max_completion_tokens=50_000,
+        tools=False,
+        json_mode=False,
+        speech=True,
+        owned_by="Canopy Labs",
+        **_free_tier(id),  # type: ignore[arg-type]
+    )
+
+
 _CTX: Final = 131_072
 
-# Context windows and completion caps: GROQ-API.md 1.6 (live /models capture).
-# Free-tier limits (RPM, RPD, TPM, TPD): console.groq.com/docs/rate-limits, late 2025.
+# The models Groq serves as of 2026-12-01 (console.groq.com/docs/models; sizes from GROQ-API.md 1.6
+# unless noted). ``created`` is as /models reports it; 0 where no capture gives it.
 _DEFAULT_MODELS: Final = (
-    _chat("llama-3.1-8b-instant", _CTX, 131_072, (30, 14_400, 6 * _K, 500 * _K), owned_by="Meta", created=1693721698),
-    _chat("llama-3.3-70b-versatile", _CTX, 32_768, (30, 1 * _K, 12 * _K, 100 * _K), owned_by="Meta", created=1733447754),
+    # Production models.
+    _chat("openai/gpt-oss-120b", _CTX, 65_536, owned_by="OpenAI", created=1754408224, reasoning=True),
+    _chat("openai/gpt-oss-20b", _CTX, 65_536, owned_by="OpenAI", created=1754407957, reasoning=True),
+    # Systems: server-side tools (web search, code execution); they take no tools of the caller's.
+    _chat("groq/compound", _CTX, 8_192, owned_by="Groq", created=1756949530, tools=False),
+    _chat("groq/compound-mini", _CTX, 8_192, owned_by="Groq", created=0, tools=False),
+    # Preview models. Qwen 3.6 27B: text and images in, thinking and non-thinking modes, tool use
+    # (console.groq.com/docs/model/qwen/qwen3.6-27b, 2026-06 onwards).
+    _chat("qwen/qwen3.6-27b", _CTX, 16_384, owned_by="Alibaba Cloud", created=0, vision=True, reasoning=True),
+    _chat("allam-2-7b", 4_096, 4_096, owned_by="SDAIA", created=1737672203, tools=False),
+    # Guard models classify content and take no tools; the Llama guards take no JSON mode either.
     _chat(
-        "meta-llama/llama-4-scout-17b-16e-instruct",
-        _CTX,
-        8_192,
-        (30, 1 * _K, 30 * _K, 500 * _K),
-        owned_by="Meta",
-        created=1743874824,
-        vision=True,
-    ),
-    _chat(
-        "meta-llama/llama-4-maverick-17b-128e-instruct",
-        _CTX,
-        8_192,
-        (30, 1 * _K, 6 * _K, 500 * _K),
-        owned_by="Meta",
-        created=1743877158,
-        vision=True,
-    ),
-    _chat(
-        "openai/gpt-oss-20b", _CTX, 65_536, (30, 1 * _K, 8 * _K, 200 * _K), owned_by="OpenAI", created=1754407957, reasoning=True
-    ),
-    _chat(
-        "openai/gpt-oss-120b", _CTX, 65_536, (30, 1 * _K, 8 * _K, 200 * _K), owned_by="OpenAI", created=1754408224, reasoning=True
-    ),
-    _chat(
-        "qwen/qwen3-32b", _CTX, 40_960, (60, 1 * _K, 6 * _K, 500 * _K), owned_by="Alibaba Cloud", created=1748396646, reasoning=True
-    ),
-    _chat("moonshotai/kimi-k2-instruct", _CTX, 16_384, (60, 1 * _K, 10 * _K, 300 * _K), owned_by="Moonshot AI", created=1752435491),
-    _chat(
-        "moonshotai/kimi-k2-instruct-0905", 262_144, 16_384, (60, 1 * _K, 10 * _K, 300 * _K), owned_by="Moonshot AI", created=1757046093
-    ),
-    _chat("allam-2-7b", 4_096, 4_096, (30, 7 * _K, 6 * _K, 500 * _K), owned_by="SDAIA", created=1737672203, tools=False),
-    # Guard models classify content; they take neither tools nor JSON mode.
-    _chat(
-        "openai/gpt-oss-safeguard-20b",
-        _CTX,
-        65_536,
-        (30, 1 * _K, 8 * _K, 200 * _K),
-        owned_by="OpenAI",
-        created=1761708789,
-        tools=False,
-        reasoning=True,
+        "openai/gpt-oss-safeguard-20b", _CTX, 65_536, owned_by="OpenAI", created=1761708789, tools=False, reasoning=True
     ),
     _chat(
         "meta-llama/llama-guard-4-12b",
         _CTX,
         1_024,
-        (30, 14_400, 15 * _K, 500 * _K),
         owned_by="Meta",
         created=1746743847,
         vision=True,
         tools=False,
         json_mode=False,
     ),
-    _chat(
-        "meta-llama/llama-prompt-guard-2-22m",
-        512,
-        512,
-        (30, 14_400, 15 * _K, 500 * _K),
-        owned_by="Meta",
-        created=1748632101,
-        tools=False,
-        json_mode=False,
-    ),
-    _chat(
-        "meta-llama/llama-prompt-guard-2-86m",
-        512,
-        512,
-        (30, 14_400, 15 * _K, 500 * _K),
-        owned_by="Meta",
-        created=1748632165,
-        tools=False,
-        json_mode=False,
-    ),
+    _chat("meta-llama/llama-prompt-guard-2-22m", 512, 512, owned_by="Meta", created=1748632101, tools=False, json_mode=False),
+    _chat("meta-llama/llama-prompt-guard-2-86m", 512, 512, owned_by="Meta", created=1748632165, tools=False, json_mode=False),
+    # Speech to text.
     _whisper("whisper-large-v3", translation=True, created=1693721698),
     _whisper("whisper-large-v3-turbo", translation=False, created=1728413088),
+    # Text to speech (/audio/speech, which this client does not call).
+    _speech("canopylabs/orpheus-v1-english"),
+    _speech("canopylabs/orpheus-arabic-saudi"),
 )
 
 
@@ -288,5 +284,5 @@ class ModelCatalog:
         return ModelCatalog(table.values())
 
 
-#: The late-2025 model list with free-tier limits; refresh from ``/models`` for the live one.
+#: The model list of 2026-12-01 with free-tier limits; ``open_client`` refreshes it from ``/models``.
 DEFAULT_CATALOG: Final = ModelCatalog(_DEFAULT_MODELS)

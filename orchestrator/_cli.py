@@ -87,6 +87,36 @@ def _limits(text: str) -> Any:
         raise argparse.ArgumentTypeError(exc.message) from None
 
 
+def _model_mapping(text: str) -> tuple[str, str]:
+    from orchestrator._config import parse_model_mapping
+    from orchestrator._errors import ConfigError
+
+    try:
+        return parse_model_mapping(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(f"{exc.message} ({exc.field}: {text!r})") from None
+
+
+def _model_map(args: argparse.Namespace) -> dict[str, str] | None:
+    """The repeated ``--model-map OLD=NEW`` flags as one mapping; the same OLD twice must agree."""
+    from orchestrator._errors import ConfigError
+
+    pairs = getattr(args, "model_map", None)
+    if not pairs:
+        return None
+    mapping: dict[str, str] = {}
+    for old, new in pairs:
+        if mapping.get(old, new) != new:
+            raise ConfigError(field="--model-map", value=f"{old}={new}",
+                              rule=f"maps {old!r} a second time (already to {mapping[old]!r}); give each model once")
+        mapping[old] = new
+    return mapping
+
+
+_MODEL_MAP_HELP: Final = ("send every request for model OLD to NEW instead, e.g. to move jobs off a retired model "
+                          "(llama-3.1-8b-instant=openai/gpt-oss-20b); repeatable")
+
+
 def _connection_options() -> argparse.ArgumentParser:
     """Options every command that talks to an endpoint shares."""
     parent = argparse.ArgumentParser(add_help=False)
@@ -139,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("-o", "--output", type=Path, required=True, metavar="RESULTS.jsonl",
                        help="results file (appended to when resuming)")
     batch.add_argument("--model", help="use this model for every job, whatever the body says")
+    batch.add_argument("--model-map", type=_model_mapping, action="append", metavar="OLD=NEW", help=_MODEL_MAP_HELP)
     batch.add_argument("--concurrency", type=_positive_int, metavar="N",
                        help="requests in flight at once (default 64, or the config file's)")
     batch.add_argument("--priority-field", metavar="FIELD",
@@ -167,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
                                description="Send one prompt and print the reply.")
     chat.add_argument("prompt", metavar="PROMPT", help="the user message ('-' reads standard input)")
     chat.add_argument("--model", default=DEFAULT_CHAT_MODEL, help=f"model id (default {DEFAULT_CHAT_MODEL})")
+    chat.add_argument("--model-map", type=_model_mapping, action="append", metavar="OLD=NEW", help=_MODEL_MAP_HELP)
     chat.add_argument("--system", metavar="TEXT", help="a system message")
     chat.add_argument("--max-tokens", type=_positive_int, metavar="N", help="max completion tokens")
     chat.add_argument("--temperature", type=float, metavar="T", help="sampling temperature 0-2")
@@ -342,6 +374,7 @@ def _run_batch(args: argparse.Namespace) -> Any:
         redis_url=args.redis_url,
         workers_join=args.workers_join,
         tier=args.tier,
+        model_map=_model_map(args),
     )
 
 
@@ -365,9 +398,11 @@ def _async(command: Callable[[argparse.Namespace, Any], Awaitable[int]]) -> Call
         )
         if endpoint.notice:
             print(endpoint.notice, file=sys.stderr)
+        model_map = _model_map(args)
+        options = {"model_map": model_map} if model_map else {}
 
         async def run() -> int:
-            async with open_endpoint(endpoint) as client:
+            async with open_endpoint(endpoint, **options) as client:
                 return await command(args, client)
 
         return trio.run(run)

@@ -36,6 +36,7 @@ from actors._worker import WorkerPool
 
 from ._account_limits import recognised_limits, starting_limits
 from ._catalog import DEFAULT_CATALOG, ModelCatalog
+from ._catalog_refresh import note_unlisted, refresh_catalog, should_refresh
 from ._config import Config, RateLimitConfig
 from ._secret import SecretString
 from ._errors import ConfigError, GroqError, RequestTooLargeError, unwrapped_errors
@@ -99,6 +100,10 @@ class Client:
     ) -> None:
         self.config = config
         self.catalog = catalog
+        #: The model ids ``GET /models`` listed when the client opened, or None if it was not asked.
+        self.listed_models: frozenset[str] | None = None
+        #: Models already warned about as not listed (one ``model_not_listed`` event each).
+        self.unlisted_warned: set[str] = set()
         self._scheduler = scheduler
         self._pool = pool
         self._budgets = budgets
@@ -143,10 +148,17 @@ class Client:
         extra_headers: Mapping[str, str] | None = None,
         on_settle: Any = None,
     ) -> Job:
-        """Validate a chat request and make the job that carries it (not yet queued)."""
+        """Validate a chat request and make the job that carries it (not yet queued).
+
+        The model is first rewritten by ``Config.model_map``; a model Groq has shut down raises
+        ``ModelDecommissionedError`` here, before anything is sent.
+        """
         check_call_options(priority=priority, timeout=timeout, max_retries=max_retries, extra_headers=extra_headers)
         chat = chat_request_from(request)
+        if (mapped := self.mapped_model(chat.model)) != chat.model:
+            chat = msgspec.structs.replace(chat, model=mapped)
         validate_chat_request(chat, self.catalog)
+        note_unlisted(self, chat.model)
         prompt = estimate_prompt_tokens(chat)
         return Job(
             model=chat.model,
@@ -165,6 +177,10 @@ class Client:
             key=key,
             on_settle=on_settle,
         )
+
+    def mapped_model(self, model: Any) -> Any:
+        """The model a request naming ``model`` is sent to: ``Config.model_map`` applied once."""
+        return self.config.model_map.get(model, model) if isinstance(model, str) else model
 
     async def submit_job(self, job: Job) -> None:
         """Queue a prepared job (waits only for queue space)."""
@@ -317,7 +333,10 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
               emulator's ``--time-scale``; 1.0 for Groq): rate-limit windows, retry backoff and
               the breaker's open time shrink by this factor;
             - ``catalog``: a :class:`ModelCatalog`; ``observer``: telemetry (see
-              ``orchestrator.Telemetry``).
+              ``orchestrator.Telemetry``);
+            - ``model_map``: ``{old: new}`` model ids rewritten on every request
+              (``Config.model_map``); ``refresh_catalog``: ask ``GET /models`` at open
+              (``Config.refresh_catalog``; by default only for a non-loopback base URL).
 
     Jobs still queued when the block exits are cancelled; use :meth:`Client.map` or await
     your handles inside the block.
@@ -423,7 +442,7 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
                 await nursery.start(scheduler.run)
                 await nursery.start(pool.run)
                 try:
-                    yield Client(
+                    client = Client(
                         config=config,
                         catalog=catalog,
                         scheduler=scheduler,
@@ -432,6 +451,9 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
                         gate=gate,
                         estimator=estimator,
                     )
+                    if should_refresh(config):
+                        await refresh_catalog(client, http)
+                    yield client
                 finally:
                     nursery.cancel_scope.cancel()
     finally:

@@ -42,6 +42,7 @@ __all__ = [
     "RateLimitConfig",
     "RetryConfig",
     "SecretString",
+    "parse_model_mapping",
 ]
 
 DEFAULT_BASE_URL: Final = "https://api.groq.com/openai/v1"
@@ -321,6 +322,52 @@ def _checked_headers(value: Any) -> MappingProxyType[str, str]:
     return MappingProxyType(headers)
 
 
+def _model_id_problem(model: Any) -> str | None:
+    if not isinstance(model, str) or not model.strip():
+        return "model ids must be non-empty strings"
+    if any(ch.isspace() for ch in model):
+        return "model ids contain no whitespace"
+    return None
+
+
+def _checked_model_map(value: Any) -> MappingProxyType[str, str]:
+    """``{old: new}`` with two different, non-empty model ids on every entry."""
+    if not isinstance(value, Mapping):
+        _fail("model_map", value, "must be a mapping of old model id to new model id, e.g. "
+              "{'llama-3.1-8b-instant': 'openai/gpt-oss-20b'}")
+    checked: dict[str, str] = {}
+    for old, new in value.items():
+        if (problem := _model_id_problem(old)) is not None:
+            _fail("model_map", old, f"keys: {problem}")
+        if (problem := _model_id_problem(new)) is not None:
+            _fail(f"model_map[{old!r}]", new, problem)
+        if old == new:
+            _fail(f"model_map[{old!r}]", new, "maps the model to itself; map it to a different model")
+        checked[old] = new
+    return MappingProxyType(checked)
+
+
+def parse_model_mapping(text: str) -> tuple[str, str]:
+    """``"OLD=NEW"`` (the ``--model-map`` flag) as ``(old, new)``.
+
+    Raises:
+        ConfigError: naming ``model_map`` and the text, when there is no ``=``, a side is empty, or
+            both sides are the same model.
+    """
+    old, eq, new = (text if isinstance(text, str) else "").partition("=")
+    old, new = old.strip(), new.strip()
+    if not eq:
+        _fail("model_map", text, "must look like OLD=NEW, e.g. llama-3.1-8b-instant=openai/gpt-oss-20b")
+    if not old or not new:
+        side = "old (left of '=')" if not old else "new (right of '=')"
+        _fail("model_map", text, f"has an empty {side} model; write OLD=NEW")
+    if any(ch.isspace() for ch in old + new):
+        _fail("model_map", text, "model ids contain no whitespace; write OLD=NEW")
+    if old == new:
+        _fail("model_map", text, "maps a model to itself; map it to a different model")
+    return old, new
+
+
 class Config(msgspec.Struct, frozen=True, kw_only=True):
     """Everything a client needs to reach Groq: credentials, endpoint, timeouts, and policies.
 
@@ -345,6 +392,14 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
         tier: your Groq plan, ``"free"`` or ``"developer"`` (``GROQ_ORCH_TIER``): limits the
             headers do not report (RPM, TPD) start from that plan's published table. None (the
             default) recognises the plan from the first response's headers; ``limits`` still win.
+        model_map: ``{old: new}`` model ids: every chat and audio request naming ``old`` is sent to
+            ``new`` instead, rewritten before validation (applied once, not chained). Moves a whole
+            workload off a retired model without editing it (``--model-map OLD=NEW``).
+        refresh_catalog: refresh the model catalog from ``GET /models`` when the client opens (one
+            request, bounded by a 2 s timeout, never fatal), so models Groq added since this release
+            work with their real sizes. None (the default) refreshes only for a non-loopback
+            ``base_url`` (Groq, a proxy), not for the bundled emulator, which serves the built-in
+            catalog; True or False force it on or off.
 
     Raises:
         ConfigError: naming the field and value, when any setting is out of range.
@@ -363,6 +418,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     user_agent: str = DEFAULT_USER_AGENT
     redis_url: str | None = None
     tier: str | None = None
+    model_map: Mapping[str, str] = msgspec.field(default_factory=dict)
+    refresh_catalog: bool | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.api_key, str):
@@ -390,6 +447,9 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
         msgspec.structs.force_setattr(self, "redis_url", _checked_redis_url(self.redis_url))
         if self.tier is not None and self.tier not in TIER_NAMES:
             _fail("tier", self.tier, f"must be one of {', '.join(TIER_NAMES)} (or None to recognise it from the headers)")
+        msgspec.structs.force_setattr(self, "model_map", _checked_model_map(self.model_map))
+        if self.refresh_catalog is not None:
+            _boolean("refresh_catalog", self.refresh_catalog)
 
     def __copy__(self) -> Config:
         return self  # immutable: a copy would be indistinguishable

@@ -12,7 +12,8 @@ exceptions. The tree (status codes in brackets)::
     │   └── ModelError               [404 model_not_found]  unknown or retired model
     ├── ValidationError              [400, 422]  the request itself is wrong
     │   ├── ConfigError                      a Config/ConfigBuilder value is wrong
-    │   └── ContextLengthError       [400 context_length_exceeded]
+    │   ├── ContextLengthError       [400 context_length_exceeded]
+    │   └── ModelDecommissionedError [400 model_decommissioned]  Groq shut the model down
     ├── ContentFilterError                   content blocked by the safety filter
     ├── RequestTooLargeError         [413]  one request alone exceeds TPM or 4 MB: never retryable
     ├── RateLimitError               [429]  RPM/RPD/TPM/TPD hit: retry after ``retry_after``
@@ -34,6 +35,7 @@ attributes (``status``, ``type``, ``code``, ``param``, ``request_id``, ``retry_a
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -43,6 +45,8 @@ from typing import Any, ClassVar, Final, Literal
 import msgspec
 
 from actors._duration import parse_go_duration
+
+from orchestrator._retired import current_replacement, retired_model
 
 __all__ = [
     "AuthenticationError",
@@ -54,6 +58,7 @@ __all__ = [
     "ContextLengthError",
     "CoordinationError",
     "GroqError",
+    "ModelDecommissionedError",
     "ModelError",
     "NetworkError",
     "NotFoundError",
@@ -359,6 +364,70 @@ class ContextLengthError(ValidationError):
         )
 
 
+# Groq's wording: "The model `X` has been decommissioned and is no longer supported." (backticks
+# are missing in some older answers).
+_DECOMMISSIONED_MODEL: Final = re.compile(r"[Mm]odel `?([^`\s]+?)`? has been decommissioned")
+_DEPRECATIONS_PAGE: Final = "https://console.groq.com/docs/deprecations"
+
+
+class ModelDecommissionedError(ValidationError):
+    """Groq has shut the model down: no request to it can succeed (HTTP 400 ``model_decommissioned``).
+
+    The client raises it before sending anything when the model is in the retired table
+    (:data:`orchestrator._retired.RETIRED_MODELS`), and maps Groq's own 400 answer to it.
+
+    Attributes:
+        model: the retired model id (parsed from Groq's message when not given).
+        shutdown: the day Groq switched it off (a ``datetime.date``), or None if the table does not
+            know the model.
+        replacement: what to use instead today: Groq's recommended replacement, followed through
+            replacements retired since; None if unknown.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        model: str | None = None,
+        shutdown: datetime.date | None = None,
+        replacement: str | None = None,
+        **fields: Any,
+    ) -> None:
+        if model is None and (match := _DECOMMISSIONED_MODEL.search(message) or _MODEL_IN_MESSAGE.search(message)):
+            model = match.group(1)
+        record = retired_model(model) if model else None
+        if record is not None:
+            shutdown = shutdown or record.shutdown
+            replacement = replacement or current_replacement(record.id)
+        if not message:
+            message = f"model: {model!r} has been decommissioned by Groq and can no longer be used"
+        fields.setdefault("code", "model_decommissioned")
+        fields.setdefault("field", "model")
+        fields.setdefault("rule", "model_decommissioned")
+        if model is not None:
+            fields.setdefault("value", model)
+        super().__init__(message, **fields)
+        self.model = model
+        self.shutdown = shutdown
+        self.replacement = replacement
+
+    def advice(self) -> str:
+        """Name the date and the replacement, and the two ways to move a whole workload onto it."""
+        which = repr(self.model) if self.model else "this model"
+        when = f" on {self.shutdown.isoformat()}" if self.shutdown else ""
+        old = self.model or "OLD"
+        new = self.replacement or "NEW"
+        use = (
+            f"Use {self.replacement!r} instead (Groq's recommended replacement)"
+            if self.replacement
+            else f"Pick a current model (client.models.list(); {_DEPRECATIONS_PAGE})"
+        )
+        return (
+            f"Groq shut down {which}{when}. {use}: change the request's model, or move every job at once "
+            f"with --model-map {old}={new} (Config(model_map={{{old!r}: {new!r}}}) or open_client(model_map=...))."
+        )
+
+
 class ContentFilterError(GroqError):
     """The input or output was blocked by a safety filter (``content_filter``)."""
 
@@ -603,6 +672,7 @@ _BY_CODE: Final[dict[str, type[GroqError]]] = {
     "invalid_api_key": AuthenticationError,
     "insufficient_quota": RateLimitError,
     "model_not_found": ModelError,
+    "model_decommissioned": ModelDecommissionedError,
     "context_length_exceeded": ContextLengthError,
     "content_filter": ContentFilterError,
     "server_error": ServerError,

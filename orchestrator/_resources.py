@@ -124,6 +124,7 @@ class _AudioEndpoint:
         locally from ``verbose_json`` segments (Groq itself does not produce them).
         """
         check_call_options(timeout=timeout, max_retries=max_retries)
+        model = self._client.mapped_model(model)  # Config.model_map, before validation
         filename, content = await _read_audio(file) if file is not None else (None, None)
         validate_transcription(
             model=model,
@@ -231,7 +232,7 @@ class Models:
         check_call_options(timeout=timeout, max_retries=max_retries)
         if not model or model.strip() != model or any(ch in model for ch in "?#% "):
             raise ValidationError(
-                f"model: {model!r} is not a model id; ids look like 'llama-3.3-70b-versatile' [rule: model_id]",
+                f"model: {model!r} is not a model id; ids look like 'openai/gpt-oss-120b' [rule: model_id]",
                 field="model",
                 value=model,
                 rule="model_id",

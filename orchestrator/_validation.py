@@ -34,7 +34,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from orchestrator._errors import ContextLengthError, ValidationError
+from orchestrator._errors import ContextLengthError, ModelDecommissionedError, ValidationError
+from orchestrator._retired import retired_model
 from orchestrator._tokens import estimate_prompt_tokens
 from orchestrator._wire import (
     AssistantMessage,
@@ -159,6 +160,8 @@ def validate_chat_request(request: ChatRequest, catalog: ModelCatalog) -> None:
         catalog: where the model's context window, completion cap and capabilities come from.
 
     Raises:
+        ModelDecommissionedError: the model is one Groq has shut down (and the catalog does not
+            list it); it names the shutdown date and the replacement.
         ContextLengthError: the estimated prompt plus the completion budget exceed the
             model's context window.
         ValidationError: any other broken rule; ``field``, ``value`` and ``rule`` say which.
@@ -172,8 +175,9 @@ def validate_chat_request(request: ChatRequest, catalog: ModelCatalog) -> None:
             model,
             "not_empty",
             "must name a model",
-            "pass a model id such as 'llama-3.1-8b-instant'",
+            "pass a model id such as 'openai/gpt-oss-20b'",
         )
+    _check_not_retired(model, catalog)
     info = catalog.get(model) if catalog.known(model) else None
     # Sizes (context window, completion cap) are known for every catalogued model; capabilities
     # only for models we describe ourselves, not ones first seen in /models.
@@ -186,6 +190,14 @@ def validate_chat_request(request: ChatRequest, catalog: ModelCatalog) -> None:
             "is a speech-to-text model, not a chat model",
             "use a chat model, or the audio API",
         )
+    if capable is not None and capable.speech:
+        raise _invalid(
+            "model",
+            model,
+            "chat_model",
+            "is a text-to-speech model, not a chat model",
+            "use a chat model such as 'openai/gpt-oss-20b'",
+        )
     _check_parameters(request, info)
     _check_messages(request.messages)
     _check_tools(request, capable)
@@ -193,6 +205,19 @@ def validate_chat_request(request: ChatRequest, catalog: ModelCatalog) -> None:
     _check_images(request, capable)
     if info is not None:
         _check_context(request, info)
+
+
+def _check_not_retired(model: str, catalog: ModelCatalog) -> None:
+    """Refuse a model Groq has shut down (the retired table), unless the catalog lists it.
+
+    A catalog that knows the model wins: the built-in one never lists a retired model, so it does
+    only when ``/models`` did (Groq keeps some models for enterprise contracts) or the caller put
+    it there on purpose.
+    """
+    if catalog.known(model):
+        return
+    if retired_model(model) is not None:
+        raise ModelDecommissionedError(model=model)
 
 
 def _check_parameters(request: ChatRequest, info: ModelInfo | None) -> None:
@@ -556,7 +581,7 @@ def _check_images(request: ChatRequest, info: ModelInfo | None) -> None:
                     part.image_url.url if isinstance(part.image_url, ImageUrl) else part,
                     "model_lacks_vision",
                     f"model {info.id} does not accept images",
-                    "use a vision model such as meta-llama/llama-4-scout-17b-16e-instruct",
+                    "use a vision model such as qwen/qwen3.6-27b",
                 )
             count += 1
             if count > MAX_IMAGES:
@@ -694,10 +719,12 @@ def validate_transcription(
         catalog: where the model's audio capabilities come from.
 
     Raises:
+        ModelDecommissionedError: the model is one Groq has shut down (``distil-whisper-large-v3-en``).
         ValidationError: naming the field, value and rule of the first broken rule.
     """
     if not isinstance(model, str) or not model.strip():
         raise _invalid("model", model, "not_empty", "must name a model", "pass a model id such as 'whisper-large-v3'")
+    _check_not_retired(model, catalog)
     if catalog.known(model) and catalog.get(model).capabilities_known:
         info = catalog.get(model)
         if not info.audio:

@@ -14,7 +14,7 @@ from actors._stream import PARTIAL_CONTENT_LIMIT
 
 from ..helpers import EMULATOR_URL, KEY, user
 
-MODEL = "llama-3.1-8b-instant"
+MODEL = "openai/gpt-oss-20b"
 HEADERS = {"content-type": "text/event-stream", "x-request-id": "req_scripted"}
 
 

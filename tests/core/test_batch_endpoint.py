@@ -22,8 +22,8 @@ KEY = "gsk_unit_test_key_abcdef"
 class TestParseModelLimits:
     def test_four_numbers(self) -> None:
         """MODEL=RPM/RPD/TPM/TPD gives the model and its four limits."""
-        assert parse_model_limits("llama-3.1-8b-instant=30/14400/6000/500000") == (
-            "llama-3.1-8b-instant", ModelLimits(rpm=30, rpd=14400, tpm=6000, tpd=500000))
+        assert parse_model_limits("openai/gpt-oss-20b=30/1000/8000/200000") == (
+            "openai/gpt-oss-20b", ModelLimits(rpm=30, rpd=1000, tpm=8000, tpd=200000))
 
     def test_dash_leaves_a_window_to_learn(self) -> None:
         """A dash leaves that window unset (learned from headers)."""

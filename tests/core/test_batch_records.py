@@ -22,7 +22,7 @@ from orchestrator._batch_records import (
 from orchestrator._errors import ModelError, NetworkError, ServerError, ValidationError
 from orchestrator._wire import decode_chat_response
 
-BODY = {"model": "llama-3.1-8b-instant", "messages": [{"role": "user", "content": "hi"}]}
+BODY = {"model": "openai/gpt-oss-20b", "messages": [{"role": "user", "content": "hi"}]}
 
 
 def line(obj: object) -> bytes:
@@ -33,7 +33,7 @@ class TestParseLine:
     def test_batch_format_line_becomes_a_job(self) -> None:
         """A batch-format line yields a Job with its custom_id, line number and request."""
         job = parse_line(line({"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": BODY}), 7)
-        assert isinstance(job, Job) and (job.custom_id, job.line, job.request.model) == ("a", 7, "llama-3.1-8b-instant")
+        assert isinstance(job, Job) and (job.custom_id, job.line, job.request.model) == ("a", 7, "openai/gpt-oss-20b")
 
     def test_openai_prefixed_url_is_accepted(self) -> None:
         """The /openai/v1 path prefix names the same endpoint."""
@@ -46,8 +46,8 @@ class TestParseLine:
 
     def test_model_override_replaces_body_model(self) -> None:
         """--model replaces the model named in the body."""
-        job = parse_line(line(BODY), 1, model="qwen/qwen3-32b")
-        assert isinstance(job, Job) and job.request.model == "qwen/qwen3-32b"
+        job = parse_line(line(BODY), 1, model="qwen/qwen3.6-27b")
+        assert isinstance(job, Job) and job.request.model == "qwen/qwen3.6-27b"
 
     def test_priority_field_is_read(self) -> None:
         """The priority field's integer becomes the job priority."""
@@ -127,7 +127,7 @@ class TestIdentify:
 
 
 RESPONSE = decode_chat_response(
-    b'{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"llama-3.1-8b-instant",'
+    b'{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"openai/gpt-oss-20b",'
     b'"choices":[{"index":0,"message":{"role":"assistant","content":"hello"},"finish_reason":"stop"}],'
     b'"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4},"x_groq":{"id":"req_abc"}}'
 )

@@ -54,7 +54,7 @@ def record(**fields: object) -> RequestRecord:
 
 def plan(**changes: object) -> BenchPlan:
     fields: dict[str, object] = {
-        "model": "llama-3.1-8b-instant", "mode": "concurrency", "levels": (1, 2), "requests": 3, "duration": None,
+        "model": "openai/gpt-oss-20b", "mode": "concurrency", "levels": (1, 2), "requests": 3, "duration": None,
         "prompt_tokens": LengthSpec(100, 30.0), "output_tokens": LengthSpec(50, 20.0),
         "context_window": 1000, "max_completion_tokens": 80,
     }

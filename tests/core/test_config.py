@@ -54,7 +54,7 @@ class TestDefaults:
 
     def test_no_limit_overrides_by_default(self) -> None:
         """Without overrides the scheduler starts from the catalog."""
-        assert config().rate_limit_config.limits_for("llama-3.1-8b-instant") is None
+        assert config().rate_limit_config.limits_for("openai/gpt-oss-20b") is None
 
     def test_frozen(self) -> None:
         """A Config cannot be changed in place."""
@@ -368,7 +368,7 @@ class TestBuilder:
             .max_retries(6)
             .circuit_breaker_config(BreakerConfig(when_open="fail"))
             .rate_limit_config(RateLimitConfig(model_limits={"a": ModelLimits(rpd=10)}))
-            .model_limits("llama-3.1-8b-instant", limits)
+            .model_limits("openai/gpt-oss-20b", limits)
             .default_header("X-Team", "search")
             .workers(8)
             .queue_size(16)
@@ -383,7 +383,7 @@ class TestBuilder:
             0.5,
             "fail",
         )
-        assert dict(c.rate_limit_config.model_limits) == {"a": ModelLimits(rpd=10), "llama-3.1-8b-instant": limits}
+        assert dict(c.rate_limit_config.model_limits) == {"a": ModelLimits(rpd=10), "openai/gpt-oss-20b": limits}
         assert (dict(c.default_headers), c.workers, c.queue_size, c.http2, c.user_agent) == ({"X-Team": "search"}, 8, 16, True, "pipeline/2")
 
     def test_requires_key(self) -> None:

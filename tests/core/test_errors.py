@@ -22,6 +22,7 @@ from orchestrator._errors import (
     ContentFilterError,
     ContextLengthError,
     GroqError,
+    ModelDecommissionedError,
     ModelError,
     NetworkError,
     NotFoundError,
@@ -46,7 +47,7 @@ RATE_LIMIT_TPM = (
     "Visit https://console.groq.com/docs/rate-limits for more information."
 )
 TOO_LARGE_TPM = (
-    "Request too large for model `llama-3.1-8b-instant` in organization `org_xxx` service tier `on_demand` on tokens "
+    "Request too large for model `openai/gpt-oss-20b` in organization `org_xxx` service tier `on_demand` on tokens "
     "per minute (TPM): Limit 6000, Requested 12328, please reduce your message size and try again. Need more tokens? "
     "Upgrade to Dev Tier today at https://console.groq.com/settings/billing"
 )
@@ -64,6 +65,16 @@ MAPPING = [
             code="model_not_found",
         ),
         ModelError,
+    ),
+    (
+        400,
+        body(
+            message="The model `llama-3.3-70b-versatile` has been decommissioned and is no longer supported. Please "
+            "refer to https://console.groq.com/docs/deprecations for a recommendation on which model to use instead.",
+            type="invalid_request_error",
+            code="model_decommissioned",
+        ),
+        ModelDecommissionedError,
     ),
     (
         400,
@@ -125,6 +136,7 @@ RETRYABLE = {
     ValidationError: False,
     ConfigError: False,
     ContextLengthError: False,
+    ModelDecommissionedError: False,
     ContentFilterError: False,
     RequestTooLargeError: False,
     RateLimitError: True,

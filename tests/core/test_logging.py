@@ -220,8 +220,8 @@ class TestPayloadTracing:
             for level, expect in (("info", False), ("trace", True)):
                 run_at(level)
                 async with client_for(make_emulator()) as groq:
-                    await groq.chat.completions.create(model="llama-3.1-8b-instant", messages=user("trace me"))
+                    await groq.chat.completions.create(model="openai/gpt-oss-20b", messages=user("trace me"))
                 err = capsys.readouterr().err
-                assert ('"event": "request"' in err and '"job_id"' in err and "llama-3.1-8b-instant" in err) is expect
+                assert ('"event": "request"' in err and '"job_id"' in err and "openai/gpt-oss-20b" in err) is expect
         finally:
             structlog.reset_defaults()

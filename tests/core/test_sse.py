@@ -14,7 +14,7 @@ BOM = b"\xef\xbb\xbf"
 
 GROQ_STREAM = (
     b'data: {"id":"chatcmpl-814de58f","object":"chat.completion.chunk","created":1711681319,'
-    b'"model":"llama-3.1-8b-instant","choices":[{"index":0,"delta":{"role":"assistant","content":""},'
+    b'"model":"openai/gpt-oss-20b","choices":[{"index":0,"delta":{"role":"assistant","content":""},'
     b'"logprobs":null,"finish_reason":null}],"x_groq":{"id":"req_01ht42gbv3ev59x93kqrkbstnr"}}\n\n'
     b'data: {"id":"chatcmpl-814de58f","choices":[{"index":0,"delta":{"content":" soft"}}]}\n\n'
     b": keep-alive\n\n"

@@ -27,8 +27,8 @@ from orchestrator._wire import (
     chat_request_from,
 )
 
-TEXT = "llama-3.1-8b-instant"  # tools, JSON mode, no vision
-VISION = "meta-llama/llama-4-scout-17b-16e-instruct"  # max_completion_tokens 8192
+TEXT = "openai/gpt-oss-20b"  # tools, JSON mode, no vision (a reasoning model)
+VISION = "qwen/qwen3.6-27b"  # images; max_completion_tokens 16384
 SMALL = "allam-2-7b"  # 4096-token window, no tools
 GUARD = "meta-llama/llama-guard-4-12b"  # no JSON mode
 REASONING = "openai/gpt-oss-20b"
@@ -73,7 +73,7 @@ CHAT_ROWS: list[tuple[str, dict[str, Any], str, str]] = [
     ("presence-penalty", chat(presence_penalty=2.1), "presence_penalty", "range"),
     ("max-completion-zero", chat(max_completion_tokens=0), "max_completion_tokens", "range"),
     ("max-tokens-zero", chat(max_tokens=0), "max_tokens", "range"),
-    ("max-completion-over-cap", chat(model=VISION, max_completion_tokens=8193), "max_completion_tokens", "model_max_completion_tokens"),
+    ("max-completion-over-cap", chat(model=VISION, max_completion_tokens=16_385), "max_completion_tokens", "model_max_completion_tokens"),
     ("n", chat(n=2), "n", "n_must_be_1"),
     ("stop-count", chat(stop=["a", "b", "c", "d", "e"]), "stop", "max_stop_sequences"),
     ("top-logprobs-range", chat(top_logprobs=21, logprobs=True), "top_logprobs", "range"),
@@ -81,7 +81,7 @@ CHAT_ROWS: list[tuple[str, dict[str, Any], str, str]] = [
     ("logit-bias", chat(logit_bias={"50256": 200}), "logit_bias.50256", "range"),
     ("reasoning-effort", chat(model=REASONING, reasoning_effort="extreme"), "reasoning_effort", "allowed_values"),
     ("service-tier", chat(service_tier="gold"), "service_tier", "allowed_values"),
-    ("reasoning-on-plain-model", chat(reasoning_format="parsed"), "reasoning_format", "model_lacks_reasoning"),
+    ("reasoning-on-plain-model", chat(model=SMALL, reasoning_format="parsed"), "reasoning_format", "model_lacks_reasoning"),
     (
         "include-reasoning-with-format",
         chat(model=REASONING, reasoning_format="hidden", include_reasoning=True),
@@ -279,7 +279,7 @@ VALID_ROWS: list[tuple[str, dict[str, Any]]] = [
             top_p=1,
             frequency_penalty=-2,
             presence_penalty=2,
-            max_completion_tokens=131_072 - 100,
+            max_completion_tokens=65_536,  # the model's completion cap
             n=1,
             seed=-5,
             stop=["a", "b", "c", "d"],

@@ -235,7 +235,7 @@ _CHUNK_FIRST = (
     b'"x_groq":{"id":"req_01","seed":1414499071}}'
 )
 _CHUNK_TOOL_FRAGMENTS = (
-    b'{"id":"chatcmpl-2","object":"chat.completion.chunk","created":1,"model":"llama-3.3-70b-versatile",'
+    b'{"id":"chatcmpl-2","object":"chat.completion.chunk","created":1,"model":"openai/gpt-oss-120b",'
     b'"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function",'
     b'"function":{"name":"get_weather","arguments":""}},{"index":1,"function":{"arguments":"{\\"city\\""}}]},'
     b'"logprobs":null,"finish_reason":null}]}'
@@ -261,7 +261,7 @@ _ERROR_BODIES = {
     "400-tools": b'{"error":{"message":"Failed to call a function. Please adjust your prompt. See \'failed_generation\' for more details.",'
     b'"type":"invalid_request_error","code":"tool_use_failed",'
     b'"failed_generation":"<function=brave_search>{\\"query\\": \\"Hello!\\"}</function>"}}',
-    "413": b'{"error":{"message":"Request too large for model `llama-3.1-8b-instant` in organization `org_xxx` service tier '
+    "413": b'{"error":{"message":"Request too large for model `openai/gpt-oss-20b` in organization `org_xxx` service tier '
     b"`on_demand` on tokens per minute (TPM): Limit 6000, Requested 12328, please reduce your message size and try again. "
     b'Need more tokens? Upgrade to Dev Tier today at https://console.groq.com/settings/billing","type":"tokens",'
     b'"code":"rate_limit_exceeded"}}',
@@ -274,7 +274,7 @@ _ERROR_BODIES = {
 }
 
 _MODEL_LIST = (
-    b'{"object":"list","data":[{"id":"llama-3.3-70b-versatile","object":"model","created":1733447754,"owned_by":"Meta",'
+    b'{"object":"list","data":[{"id":"openai/gpt-oss-120b","object":"model","created":1733447754,"owned_by":"Meta",'
     b'"active":true,"context_window":131072,"public_apps":null,"max_completion_tokens":32768},'
     b'{"id":"whisper-large-v3","object":"model","created":1693721698,"owned_by":"OpenAI","active":true,'
     b'"context_window":448,"public_apps":["chat"]}]}'
@@ -351,19 +351,19 @@ class TestCapturedBodies:
         """The /models list decodes, including null and list public_apps and a missing max_completion_tokens."""
         models = decode_model_list(_MODEL_LIST).data
         assert [(m.id, m.context_window, m.max_completion_tokens, m.public_apps) for m in models] == [
-            ("llama-3.3-70b-versatile", 131072, 32768, None),
+            ("openai/gpt-oss-120b", 131072, 32768, None),
             ("whisper-large-v3", 448, None, ["chat"]),
         ]
 
     def test_single_model_with_few_fields(self) -> None:
         """GET /models/{id} may return only id, object, created and owned_by."""
-        m = decode_model(b'{"id":"llama-3.1-8b-instant","object":"model","created":1693721698,"owned_by":"Meta"}')
-        assert (m.id, m.context_window, m.active) == ("llama-3.1-8b-instant", None, None)
+        m = decode_model(b'{"id":"openai/gpt-oss-20b","object":"model","created":1693721698,"owned_by":"Meta"}')
+        assert (m.id, m.context_window, m.active) == ("openai/gpt-oss-20b", None, None)
 
     def test_spec_tool_call_response(self) -> None:
         """The spec's tool-call response decodes into a ToolCall with JSON arguments and null content."""
         body = (
-            b'{"id":"chatcmpl-abc123","object":"chat.completion","created":1705312345,"model":"llama-3.3-70b-versatile",'
+            b'{"id":"chatcmpl-abc123","object":"chat.completion","created":1705312345,"model":"openai/gpt-oss-120b",'
             b'"choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_abc123",'
             b'"type":"function","function":{"name":"get_weather","arguments":"{\\"location\\": \\"San Francisco\\"}"}}]},'
             b'"finish_reason":"tool_calls","logprobs":null}],"usage":{"prompt_tokens":50,"completion_tokens":25,"total_tokens":75}}'

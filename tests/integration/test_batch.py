@@ -18,7 +18,7 @@ from orchestrator._batch_records import bad_line_record, BadLine, encode_record
 from orchestrator._config import Config
 from orchestrator.emulator import EmulatorSettings
 
-MODEL = "llama-3.1-8b-instant"
+MODEL = "openai/gpt-oss-20b"
 
 
 def chat(content: str = "Say hello.", model: str = MODEL, **extra: Any) -> dict[str, Any]:
@@ -108,7 +108,7 @@ async def test_unknown_model_gets_the_404(tmp_path: Path, autojump_clock: trio.t
 async def test_oversize_image_is_refused_with_field_path(tmp_path: Path, autojump_clock: trio.testing.MockClock) -> None:
     """A base64 image over Groq's 4 MB limit becomes an error record naming the image field."""
     blob = base64.b64encode(b"\x89PNG" + bytes(3_200_000)).decode()
-    body = {"model": "meta-llama/llama-4-scout-17b-16e-instruct", "max_completion_tokens": 16, "messages": [
+    body = {"model": "qwen/qwen3.6-27b", "max_completion_tokens": 16, "messages": [
         {"role": "user", "content": [{"type": "text", "text": "What is this?"},
                                      {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{blob}"}}]}]}
     source = write(tmp_path / "jobs.jsonl", [job("big", body), job("fine")])
@@ -163,8 +163,8 @@ async def test_corrupt_results_file_is_refused(tmp_path: Path, autojump_clock: t
 async def test_model_override(tmp_path: Path, autojump_clock: trio.testing.MockClock) -> None:
     """--model replaces every job's model."""
     source = write(tmp_path / "jobs.jsonl", [job("a", chat(model="llama-9-imaginary"))])
-    await run(source, tmp_path / "out.jsonl", model="qwen/qwen3-32b")
-    assert results(tmp_path / "out.jsonl")["a"]["response"]["body"]["model"] == "qwen/qwen3-32b"
+    await run(source, tmp_path / "out.jsonl", model="qwen/qwen3.6-27b")
+    assert results(tmp_path / "out.jsonl")["a"]["response"]["body"]["model"] == "qwen/qwen3.6-27b"
 
 
 async def test_priority_field_reorders_within_window(tmp_path: Path, autojump_clock: trio.testing.MockClock) -> None:

@@ -35,7 +35,7 @@ from orchestrator._batch_redis_store import GROUP, BatchStore, LoadChunk, Record
 from ..redis_support import RedisServer, redis_server, redis_url  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
-MODEL = "llama-3.1-8b-instant"
+MODEL = "openai/gpt-oss-20b"
 SCALE = 60.0
 # Per emulated minute; at 60x that is 600 requests and 600k tokens a real second: limits that are real
 # (the client learns and paces them) but leave the test time to the coordination, not to throttling.

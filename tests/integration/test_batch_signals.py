@@ -33,7 +33,7 @@ sys.exit(summary.exit_code)
 
 
 def write_jobs(path: Path) -> Path:
-    body = {"model": "llama-3.1-8b-instant", "max_completion_tokens": 16,
+    body = {"model": "openai/gpt-oss-20b", "max_completion_tokens": 16,
             "messages": [{"role": "user", "content": "Name a colour."}]}
     path.write_text("".join(json.dumps({"custom_id": f"job-{i}", "body": body}) + "\n" for i in range(JOBS)))
     return path

@@ -85,7 +85,7 @@ class TestSweep:
             summary["timeline"][-1]["tokens"], summary["tokens_per_minute"]["tpm_limit"],
         ) == (
             [1, 2], {"ttft": 10.0, "tpot": None, "e2e": 20.0}, 60.0, [1, 2], True, [3, 3], 3,
-            {"count", "mean", "min", "max", "p50", "p90", "p99"}, 6, 48, 6 * 24, 6000,
+            {"count", "mean", "min", "max", "p50", "p90", "p99"}, 6, 48, 6 * 24, 8000,
         )
 
     def test_plots_are_pngs(self, run: tuple[int, Path, str, str]) -> None:
@@ -166,7 +166,7 @@ class TestBadFlags:
     @pytest.mark.parametrize(("argv", "words"), [
         (["--arrivals", "constant"], ["--arrivals", "only with --rate"]),
         (["--max-concurrency", "4"], ["--max-concurrency", "only with --rate"]),
-        (["--output-tokens", "999999"], ["--output-tokens", "999999", "131072"]),
+        (["--output-tokens", "999999"], ["--output-tokens", "999999", "65536"]),
         (["--prompt-tokens", "131000", "--output-tokens", "1000"], ["--prompt-tokens", "context window"]),
     ])
     def test_flags_that_do_not_fit_exit_2(self, argv: list[str], words: list[str],
@@ -199,7 +199,7 @@ class TestHelp:
 class TestRateLimitCounting:
     async def test_429_and_498_are_counted_per_request(self, autojump_clock: object) -> None:
         """A 498 and the 429s of an emulator stricter than the client believes are counted and timed per request."""
-        model = "llama-3.1-8b-instant"
+        model = "openai/gpt-oss-20b"
         emulator = make_emulator(limits={model: (2, 14_400, 60_000, 500_000)}, faults=["498:burst=1"])
         plan = BenchPlan(model=model, mode="concurrency", levels=(1,), requests=4, duration=None,
                          prompt_tokens=LengthSpec(16), output_tokens=LengthSpec(8), context_window=131_072,

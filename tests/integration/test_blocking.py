@@ -25,7 +25,7 @@ from orchestrator.emulator import Emulator
 
 from ..helpers import EMULATOR_URL, KEY, make_emulator, user
 
-MODEL = "llama-3.1-8b-instant"
+MODEL = "openai/gpt-oss-20b"
 #: Far above anything these tests send, on both sides, so no call waits for rate budget.
 HIGH = (1_000_000, 10_000_000, 1_000_000_000, 10_000_000_000)
 JOIN_TIMEOUT = 30.0
@@ -96,7 +96,7 @@ class TestCalls:
     def test_create_returns_a_chat_response(self, emulator: Emulator) -> None:
         """A blocking chat call returns the same typed ChatResponse as the async client."""
         with blocking_client(emulator) as groq:
-            reply = groq.chat.completions.create(model=MODEL, messages=user("Hello"), max_completion_tokens=20)
+            reply = groq.chat.completions.create(model=MODEL, messages=user("Hello"), max_completion_tokens=200)
         assert isinstance(reply, ChatResponse) and reply.choices[0].message.content
 
     def test_reply_belongs_to_its_request(self, emulator: Emulator) -> None:
@@ -177,19 +177,19 @@ class TestStreaming:
         """A blocking stream yields ChatChunks whose text joins up, then exposes the final usage."""
         with blocking_client(emulator) as groq:
             with groq.chat.completions.create(
-                model=MODEL, messages=user("Tell me a story"), max_completion_tokens=40, stream=True
+                model=MODEL, messages=user("Tell me a story"), max_completion_tokens=200, stream=True
             ) as stream:
                 assert isinstance(stream, BlockingChatStream)
                 chunks = list(stream)
             streams_open = groq.statistics().streams_open
         assert all(isinstance(chunk, ChatChunk) for chunk in chunks)
         assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-        assert stream.usage is not None and 0 < stream.usage.completion_tokens <= 40
+        assert stream.usage is not None and 0 < stream.usage.completion_tokens <= 200
         assert (streams_open, emulator.stats().streams_started) == (0, 1)
 
     def test_batches_cover_the_whole_stream(self, emulator: Emulator) -> None:
         """batches() yields lists of chunks that together hold the same text as plain iteration."""
-        params = {"model": MODEL, "messages": user("Count"), "max_completion_tokens": 30, "seed": 7, "stream": True}
+        params = {"model": MODEL, "messages": user("Count"), "max_completion_tokens": 200, "seed": 7, "stream": True}
         with blocking_client(emulator) as groq:
             with groq.chat.completions.create(**params) as stream:
                 first = next(stream)

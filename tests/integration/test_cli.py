@@ -11,7 +11,7 @@ import pytest
 
 from orchestrator._cli import main
 
-MODEL = "llama-3.1-8b-instant"
+MODEL = "openai/gpt-oss-20b"
 
 
 @pytest.fixture(autouse=True)
@@ -99,10 +99,10 @@ class TestBatch:
     def test_limits_and_model_flags(self, tmp_path: Path) -> None:
         """--limits and --model are accepted and applied."""
         source = jobs_file(tmp_path / "jobs.jsonl", ["a", "b"])
-        code = main(["batch", str(source), "-o", str(tmp_path / "out.jsonl"), "-q", "--model", "qwen/qwen3-32b",
-                     "--limits", "qwen/qwen3-32b=600/-/60000/-", "--concurrency", "2"])
+        code = main(["batch", str(source), "-o", str(tmp_path / "out.jsonl"), "-q", "--model", "qwen/qwen3.6-27b",
+                     "--limits", "qwen/qwen3.6-27b=600/-/60000/-", "--concurrency", "2"])
         models = {json.loads(line)["response"]["body"]["model"] for line in (tmp_path / "out.jsonl").open()}
-        assert (code, models) == (0, {"qwen/qwen3-32b"})
+        assert (code, models) == (0, {"qwen/qwen3.6-27b"})
 
 
 class TestConfigFile:
@@ -123,7 +123,7 @@ class TestConfigFile:
     def test_settings_are_used(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """Limits and concurrency from the file are accepted by a batch."""
         config = tmp_path / "groq.toml"
-        config.write_text('concurrency = 4\ntimeout = 20\n[limits]\n"llama-3.1-8b-instant" = "600/-/60000/-"\n')
+        config.write_text('concurrency = 4\ntimeout = 20\n[limits]\n"openai/gpt-oss-20b" = "600/-/60000/-"\n')
         source = jobs_file(tmp_path / "jobs.jsonl", ["a"])
         assert main(["batch", str(source), "-o", str(tmp_path / "o.jsonl"), "-q", "--config", str(config)]) == 0
 
@@ -136,13 +136,13 @@ class TestConfigFile:
 class TestChat:
     def test_prints_reply(self, capsys: pytest.CaptureFixture[str]) -> None:
         """chat prints the assistant's reply text."""
-        code = main(["chat", "Say hi", "--max-tokens", "8", "--system", "Be brief."])
+        code = main(["chat", "Say hi", "--max-tokens", "200", "--system", "Be brief."])  # room to answer after reasoning
         out = capsys.readouterr().out
         assert (code, bool(out.strip())) == (0, True)
 
     def test_stream_prints_tokens(self, capsys: pytest.CaptureFixture[str]) -> None:
         """chat --stream prints the streamed text followed by a newline."""
-        code = main(["chat", "Say hi", "--stream", "--max-tokens", "8"])
+        code = main(["chat", "Say hi", "--stream", "--max-tokens", "200"])
         out = capsys.readouterr().out
         assert (code, out.endswith("\n"), len(out.strip()) > 0) == (0, True, True)
 
@@ -238,8 +238,8 @@ class TestHealthAndLimits:
 
     def test_rate_limits_json(self, capsys: pytest.CaptureFixture[str]) -> None:
         """rate-limits --json prints one snapshot per probed model."""
-        code = main(["rate-limits", "--json", "--model", MODEL, "--model", "qwen/qwen3-32b"])
-        assert (code, sorted(json.loads(capsys.readouterr().out))) == (0, sorted([MODEL, "qwen/qwen3-32b"]))
+        code = main(["rate-limits", "--json", "--model", MODEL, "--model", "qwen/qwen3.6-27b"])
+        assert (code, sorted(json.loads(capsys.readouterr().out))) == (0, sorted([MODEL, "qwen/qwen3.6-27b"]))
 
 
 class TestArgumentErrors:

@@ -57,7 +57,7 @@ def groq_orch(args: list[str], key: str, base_url: str) -> subprocess.CompletedP
 def test_key_never_printed_or_written(server: str, tmp_path: Path) -> None:
     """Across batch, chat, models, health, rate-limits and a rejected key, neither key is printed or written."""
     jobs = tmp_path / "jobs.jsonl"
-    body = {"model": "llama-3.1-8b-instant", "max_completion_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+    body = {"model": "openai/gpt-oss-20b", "max_completion_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
     jobs.write_text("".join(json.dumps({"custom_id": f"j{i}", "body": body}) + "\n" for i in range(5)) + "oops\n")
     runs = [
         groq_orch(["batch", str(jobs), "-o", str(tmp_path / "out.jsonl"), "--summary-json",

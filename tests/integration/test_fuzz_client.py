@@ -22,7 +22,7 @@ from orchestrator._wire import ChatRequest, chat_request_from
 
 from ..helpers import EMULATOR_URL, KEY, make_emulator
 
-MODEL = "llama-3.1-8b-instant"
+MODEL = "openai/gpt-oss-20b"
 #: Virtual seconds a call may take. A daily window may rightly park a job for up to a day (and the retry
 #: policy caps a server's retry-after at 10 minutes); waiting longer than that is a hang.
 PATIENCE = 25 * 3600.0
@@ -75,8 +75,7 @@ _odd = st.one_of(
     st.just(object()),
     st.just(b"\xff" * 3),
 )
-_CHAT_MODELS = ["llama-3.1-8b-instant", "llama-3.3-70b-versatile", "openai/gpt-oss-20b", "qwen/qwen3-32b",
-                "meta-llama/llama-4-scout-17b-16e-instruct"]
+_CHAT_MODELS = ["openai/gpt-oss-20b", "openai/gpt-oss-120b", "qwen/qwen3.6-27b", "groq/compound", "allam-2-7b"]
 _text_part = st.fixed_dictionaries({"type": st.just("text"), "text": st.text(min_size=1, max_size=20)})
 _image_part = st.fixed_dictionaries({"type": st.just("image_url"), "image_url": st.fixed_dictionaries(
     {"url": st.sampled_from(["https://example.org/a.png", "data:image/png;base64,iVBORw0KGgo="])})})

@@ -13,7 +13,7 @@ from orchestrator.emulator import EmulatorSettings, open_emulator_server
 
 from ..helpers import KEY, user
 
-MODEL = "llama-3.1-8b-instant"
+MODEL = "openai/gpt-oss-20b"
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from orchestrator._cli import main
 from orchestrator.emulator import EmulatorSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-MODEL = "llama-3.1-8b-instant"
+MODEL = "openai/gpt-oss-20b"
 KEY = "gsk_test_key_0123456789"
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -31,7 +31,7 @@ from orchestrator.emulator import EmulatorSettings, open_emulator_server
 from ..helpers import user
 
 KEY = "gsk_live_SECRET_scan_9f8e7d6c5b4a3210"
-MODEL = "llama-3.1-8b-instant"
+MODEL = "openai/gpt-oss-20b"
 
 
 @pytest.fixture(autouse=True)

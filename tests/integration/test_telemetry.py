@@ -26,7 +26,7 @@ from orchestrator.emulator import Emulator
 
 from ..helpers import EMULATOR_URL, KEY, make_emulator, user
 
-MODEL = "llama-3.1-8b-instant"
+MODEL = "openai/gpt-oss-20b"
 #: The emulator allows 2 requests a minute; the client is told 100, so the third request meets a 429.
 TIGHT = {MODEL: (2, 14_400, 60_000, 500_000)}
 LOOSE = {MODEL: orchestrator.ModelLimits(rpm=100)}

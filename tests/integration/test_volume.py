@@ -11,7 +11,7 @@ import orchestrator
 
 from ..helpers import client_for, make_emulator, user
 
-MODEL = "llama-3.1-8b-instant"
+MODEL = "openai/gpt-oss-20b"
 
 
 def jobs(count: int, model: str = MODEL, max_tokens: int = 40):
@@ -27,7 +27,8 @@ class TestVolume:
         keys: Counter[int] = Counter()
         with trio.fail_after(24 * 3600):
             async with client_for(emulator, time_scale=60.0, workers=64, queue_size=2000) as groq:
-                async with groq.map(jobs(2000), max_in_flight=2000) as results:
+                # gpt-oss reasons before it answers: 200 tokens leave room for both.
+                async with groq.map(jobs(2000, max_tokens=200), max_in_flight=2000) as results:
                     async for result in results:
                         assert result.error is None, result.error
                         assert result.response.choices[0].message.content
@@ -115,7 +116,8 @@ class TestFaults:
         async with client_for(emulator) as groq:
             with pytest.raises(orchestrator.StreamError) as caught:
                 async with await groq.chat.completions.create(
-                    model=MODEL, messages=user("long story"), max_completion_tokens=100, stream=True
+                    model=MODEL, messages=user("long story"), max_completion_tokens=100, stream=True,
+                    reasoning_format="hidden",  # no reasoning deltas: the first chunks carry the answer's text
                 ) as stream:
                     async for chunk in stream:
                         if chunk.choices and chunk.choices[0].delta.content:
