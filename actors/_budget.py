@@ -29,7 +29,8 @@ Learning from the server:
   ``remaining-*`` clamps our view: if we think a window has more room than the server says
   remains, the difference is spent now and comes back when the server says the window is full
   again (``reset-*``, a Go duration), but no sooner than a bucket refilling at
-  ``limit/period`` could make up the deficit. We never raise our view to the server's: our own
+  ``limit/period`` could make up the deficit (without a ``reset``, it comes back at that refill
+  rate, bit by bit). We never raise our view to the server's: our own
   requests in flight may not be counted there yet. Unparsable values are ignored.
   The headers report no other window, so the two reported limits also *reveal the plan*: a
   ``recognise`` callback maps them to a published table (TPM 250,000 where the free tier's is
@@ -586,12 +587,17 @@ class RateBudget:
             excess = window.limit - window.spent - remaining
             if excess <= 0:
                 continue
-            # A bucket refills at limit/period at most, so the deficit cannot be gone sooner than
-            # that, whatever ``reset`` says; a missing or garbled reset means exactly that long.
-            refill = (window.limit - remaining) * window.period / window.limit if window.limit else window.period
             reset = _parse_duration(values.get("reset-" + kind))
-            until = refill if reset is None else max(reset, refill)
-            window.spend(excess, now + min(until, window.period))
+            if reset is None:
+                # Without a reset, the deficit comes back as the server's bucket refills it
+                # (limit/period), not all at once a whole refill later: one request of a day's
+                # allowance is back in minutes, not after a day.
+                window.spend_gradually(excess, now)
+                continue
+            # A bucket refills at limit/period at most, so the deficit cannot be gone sooner than
+            # that, whatever ``reset`` says.
+            refill = (window.limit - remaining) * window.period / window.limit if window.limit else window.period
+            window.spend(excess, now + min(max(reset, refill), window.period))
         pair = (reported[0], reported[1])
         if self._recognise is not None and pair != self._recognised and pair != (None, None):
             self._recognised = pair

@@ -251,3 +251,14 @@ class TestTokenAccounting:
 
     def test_without_details_everything_is_charged(self) -> None:
         assert charged_tokens(Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15)) == 15
+
+
+class TestRemainingWithoutReset:
+    def test_an_empty_day_without_a_reset_comes_back_at_the_refill_rate(self) -> None:
+        """remaining-requests 0 and no reset: one request of a 1,000-a-day budget is back within one slot (6 min),
+        not all of them after a day (a call retried twice must not take two days)."""
+        budget = RateBudget(FREE, 0.0)
+        budget.observe_headers({"x-ratelimit-remaining-requests": "0"}, 0.0)
+        wait = budget.try_acquire(10, 0.0)
+        assert 0 < wait <= 86_400 / 240
+        assert budget.try_acquire(10, wait) == 0.0
