@@ -72,7 +72,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from ._duration import parse_go_duration
+from ._ratelimit_headers import read_rate_limit_headers
 
 __all__ = [
     "DEFAULT_RATE_LIMIT_PAUSE",
@@ -571,23 +571,20 @@ class RateBudget:
         restarts the windows they do not report (see :data:`Recognise`). Never raises: a header
         that does not parse is ignored. Names are matched case-insensitively.
         """
-        values = ratelimit_headers(headers)
-        if not values:
+        report = read_rate_limit_headers(headers)
+        if report is None:
             return
-        reported: list[int | None] = []
-        for window, kind in ((self._rpd, "requests"), (self._tpm, "tokens")):
-            limit = _parse_count(values.get("limit-" + kind))
-            reported.append(limit)
-            if limit is not None:
-                window.learn(limit, "headers")
-            remaining = _parse_count(values.get("remaining-" + kind))
+        for window, seen in ((self._rpd, report.requests), (self._tpm, report.tokens)):
+            if seen.limit is not None:
+                window.learn(seen.limit, "headers")
+            remaining = seen.remaining
             if remaining is None or window.limit is None:
                 continue
             window.expire(now)
             excess = window.limit - window.spent - remaining
             if excess <= 0:
                 continue
-            reset = _parse_duration(values.get("reset-" + kind))
+            reset = seen.reset
             if reset is None:
                 # Without a reset, the deficit comes back as the server's bucket refills it
                 # (limit/period), not all at once a whole refill later: one request of a day's
@@ -598,7 +595,7 @@ class RateBudget:
             # that, whatever ``reset`` says.
             refill = (window.limit - remaining) * window.period / window.limit if window.limit else window.period
             window.spend(excess, now + min(max(reset, refill), window.period))
-        pair = (reported[0], reported[1])
+        pair = (report.requests.limit, report.tokens.limit)
         if self._recognise is not None and pair != self._recognised and pair != (None, None):
             self._recognised = pair
             self._restart_from(self._recognise(*pair))
@@ -782,16 +779,6 @@ class RateBudgets:
         return f"<RateBudgets {len(self._budgets)} models>"
 
 
-def ratelimit_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Groq's ``x-ratelimit-*`` headers, by the rest of their lower-cased name (``limit-tokens``...)."""
-    values = {}
-    for name, value in headers.items():
-        lowered = name.lower()
-        if lowered.startswith("x-ratelimit-"):
-            values[lowered[12:]] = value
-    return values
-
-
 def make_room(budgets: OrderedDict[str, Any], model: str, now: float, max_models: int, owner: str) -> None:
     """Forget the least recently used idle budget if ``budgets`` is full, so ``model`` can have one.
 
@@ -815,21 +802,3 @@ def _remaining(window: _Window) -> int | None:
     return None if level is None else max(0, level)
 
 
-def _parse_count(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        count = int(value.strip())
-    except ValueError:
-        return None
-    return count if count >= 0 else None
-
-
-def _parse_duration(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = parse_go_duration(value)
-    except ValueError:
-        return None
-    return seconds if math.isfinite(seconds) else None

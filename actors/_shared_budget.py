@@ -76,10 +76,8 @@ from ._budget import (
     Recognise,
     RequestExceedsLimit,
     StartingLimits,
-    _parse_count,
-    _parse_duration,
-    ratelimit_headers,
 )
+from ._ratelimit_headers import read_rate_limit_headers
 
 __all__ = [
     "DEFAULT_LEASE_FRACTION",
@@ -413,23 +411,18 @@ class SharedRateBudget:
         (an immediate one if the limit changed); ``remaining`` travels with the next round trip
         and clamps the shared view there. Never raises.
         """
-        values = ratelimit_headers(headers)
-        if not values:
+        report = read_rate_limit_headers(headers)
+        if report is None:
             return
-        reported: list[int | None] = []
-        for window, kind in (("rpd", "requests"), ("tpm", "tokens")):
-            limit = _parse_count(values.get("limit-" + kind))
-            reported.append(limit)
-            remaining = _parse_count(values.get("remaining-" + kind))
-            reset = _parse_duration(values.get("reset-" + kind))
-            if limit is None and remaining is None:
+        for window, seen in report.windows():
+            if seen.empty:
                 continue
-            limit = self._capped(window, limit, "headers")
-            self._observations[window] = (LimitObservation(window, limit, remaining, reset), now)
+            limit = self._capped(window, seen.limit, "headers")
+            self._observations[window] = (LimitObservation(window, limit, seen.remaining, seen.reset), now)
             self._flush_due = min(self._flush_due, now + self.flush_after)
             if limit is not None:
                 self._believe(window, limit, now)
-        pair = (reported[0], reported[1])
+        pair = (report.requests.limit, report.tokens.limit)
         if self._recognise is not None and pair != self._recognised and pair != (None, None):
             self._recognised = pair
             self._restart_from(self._recognise(*pair), now)
