@@ -44,12 +44,9 @@ field per answered custom_id.
 from __future__ import annotations
 
 import hashlib
-import signal
 import socket
-import threading
 from collections.abc import AsyncIterator, Callable
 from functools import partial
-from os import PathLike
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -57,7 +54,6 @@ import msgspec
 import trio
 from rich.console import Console
 
-from orchestrator._batch import show_progress, watch_signals
 from orchestrator._batch_io import (
     AnsweredIds,
     BatchFileError,
@@ -67,6 +63,7 @@ from orchestrator._batch_io import (
     open_results,
     scan_input,
 )
+from orchestrator._batch_options import DEFAULT_RECLAIM_AFTER, BatchOptions, PathArg, batch_options
 from orchestrator._batch_records import (
     BadLine,
     Job,
@@ -86,20 +83,11 @@ from orchestrator._batch_redis_store import (
     SharedBatchError,
     redact_url,
 )
+from orchestrator._batch_run import RunState, finish_run, open_run
 from orchestrator._batch_summary import BatchSummary, BatchTally
-from orchestrator._client import Client
-from orchestrator._endpoint import Endpoint, open_endpoint
-from orchestrator._errors import (
-    AuthenticationError,
-    AuthorizationError,
-    CircuitOpenError,
-    CoordinationError,
-    GroqError,
-)
+from orchestrator._endpoint import Endpoint
 from orchestrator._logging import get_logger
 from orchestrator._map import JobResult
-from orchestrator._progress import render_summary
-from orchestrator._telemetry import Telemetry
 
 __all__ = [
     "CollectReport",
@@ -112,11 +100,8 @@ __all__ = [
 
 log = get_logger("orchestrator.batch.shared")
 
-PathArg = str | PathLike[str]
 T = TypeVar("T")
 
-#: Seconds a job may sit untouched on a worker before another takes it over (the worker is presumed dead).
-DEFAULT_RECLAIM_AFTER: Final = 30.0
 #: Unfinished jobs the loader lets accumulate in Redis before it pauses.
 DEFAULT_BACKLOG: Final = 4096
 _LOAD_CHUNK_JOBS = 256
@@ -126,8 +111,6 @@ _RECORD_AT_MOST = 64
 _BLOCK_SECONDS = 0.25
 _REFRESH_SECONDS = 0.5
 _COLLECT_PAGE = 512
-# Errors about the run, not the job: no result is recorded (resume retries the job) and the worker stops.
-_ABORTS_RUN = (AuthenticationError, AuthorizationError, CircuitOpenError, CoordinationError)
 
 
 def fingerprint_file(path: Path) -> str:
@@ -202,7 +185,7 @@ class _Finished(msgspec.Struct):
     completion_tokens: int = 0
 
 
-class _Worker:
+class _Worker(RunState):
     """One worker's run: its store, window, in-flight entries, tally and stop flags."""
 
     def __init__(
@@ -217,6 +200,7 @@ class _Worker:
         backlog: int,
         tally: BatchTally,
     ) -> None:
+        super().__init__(tally)
         self.store = store
         self.source = source
         self.target = target
@@ -225,11 +209,7 @@ class _Worker:
         self.reclaim_after = reclaim_after
         self.lease = max(3.0, reclaim_after)
         self.backlog = backlog
-        self.tally = tally
         self.in_flight: dict[str, None] = {}  # entry ids read and not yet recorded (touched to keep them)
-        self.stopping = False
-        self.interrupted_by: str | None = None
-        self.fatal: GroqError | None = None
         self.finished = False
         self.duplicates = 0
         self.reclaimed = 0
@@ -339,10 +319,7 @@ class _Worker:
     async def finish(self, result: JobResult) -> bool:
         """Queue one finished job for recording; False (nothing queued) for an error about the whole run."""
         entry, job = result.key
-        if isinstance(result.error, _ABORTS_RUN):
-            if self.fatal is None:
-                self.fatal = result.error
-            self.stopping = True
+        if self.aborts(result.error):
             return False
         if result.error is None:
             response = result.response
@@ -411,12 +388,6 @@ class _Worker:
         mine = self.tally.succeeded + self.tally.failed
         self.tally.already_done = max(0, progress.done - mine)
 
-    def stop(self, signum: int) -> None:
-        """Stop taking new jobs (the first signal names the interruption)."""
-        if self.interrupted_by is None:
-            self.interrupted_by = signal.Signals(signum).name
-        self.stopping = True
-
 
 async def run_shared_batch_async(
     input_path: PathArg,
@@ -425,18 +396,10 @@ async def run_shared_batch_async(
     redis_url: str,
     name: str,
     endpoint: Endpoint,
-    model: str | None = None,
-    grace: float = 10.0,
-    quiet: bool = False,
-    summary_json: PathArg | None = None,
-    console: Console | None = None,
-    handle_signals: bool = True,
-    reclaim_after: float = DEFAULT_RECLAIM_AFTER,
+    options: BatchOptions | None = None,
     backlog: int = DEFAULT_BACKLOG,
     time_scale: float = 1.0,
-    telemetry: Telemetry | None = None,
-    metrics_port: int | None = None,
-    metrics_host: str = "127.0.0.1",
+    **keywords: Any,
 ) -> BatchSummary:
     """Work batch ``name`` in Redis together with every other worker that joins it (trio).
 
@@ -450,17 +413,13 @@ async def run_shared_batch_async(
         redis_url: ``redis://HOST:PORT/DB``.
         name: the batch's name in Redis (``--workers-join``).
         endpoint: where requests go (`orchestrator._endpoint.resolve_endpoint`).
-        model: replace every job's model.
-        grace: seconds in-flight jobs get after SIGINT/SIGTERM.
-        quiet: no progress display or summary table.
-        summary_json: also write this worker's `BatchSummary` as JSON here.
-        console: where progress and the summary are drawn (default: stderr).
-        handle_signals: catch SIGINT/SIGTERM (main thread only).
-        reclaim_after: seconds a job may sit untouched on a worker before another worker takes it over.
+        options: the run's `BatchOptions`, of which a worker reads ``model``, ``grace``, ``quiet``,
+            ``summary_json``, ``console``, ``handle_signals``, ``reclaim_after``, ``telemetry``,
+            ``metrics_port`` and ``metrics_host``; what shapes the endpoint (``config``, ``base_url``,
+            ``concurrency``...) is already in ``endpoint``.
         backlog: unfinished jobs the loader lets wait in Redis before pausing.
         time_scale: the emulator's clock factor when ``endpoint`` is an emulator on a URL (1.0 for Groq).
-        telemetry, metrics_port, metrics_host: observe this worker's client and serve its metrics, as
-            `run_batch` does.
+        keywords: `BatchOptions` fields one by one (``quiet=True, grace=5.0``), over ``options``.
 
     Returns:
         This worker's `BatchSummary`: ``succeeded``/``failed`` count the results it recorded,
@@ -471,81 +430,61 @@ async def run_shared_batch_async(
         SharedBatchError: Redis failed or holds another input under ``name``; the worker stopped cleanly.
         DuplicateCustomIdError: the input repeats custom_ids (nothing sent, by any worker).
         BatchFileError: the batch was refused, or an output file line is corrupt.
-        AuthenticationError, AuthorizationError, CircuitOpenError: the endpoint refused the run.
+        AuthenticationError, AuthorizationError, CircuitOpenError, CoordinationError: the endpoint (or the
+            Redis of the shared rate budget) refused the run.
     """
-    if reclaim_after <= 0:
-        raise ValueError(f"reclaim_after={reclaim_after!r} must be a positive number of seconds")
+    options = batch_options(options, keywords)
+    if options.reclaim_after <= 0:
+        raise ValueError(f"reclaim_after={options.reclaim_after!r} must be a positive number of seconds")
     if backlog < 1:
         raise ValueError(f"backlog={backlog!r} must be at least 1")
     source, target = Path(input_path), Path(output_path)
-    console = console or Console(stderr=True)
     store = BatchStore(redis_url, name)
     try:
-        return await _run(
-            store, source, target, endpoint=endpoint, model=model, grace=grace, quiet=quiet,
-            summary_json=summary_json, console=console, handle_signals=handle_signals,
-            reclaim_after=reclaim_after, backlog=backlog, time_scale=time_scale, telemetry=telemetry,
-            metrics_port=metrics_port, metrics_host=metrics_host,
-        )
+        return await _run(store, source, target, endpoint=endpoint, options=options, backlog=backlog,
+                          time_scale=time_scale)
     finally:
         store.close()
 
 
 async def _run(
-    store: BatchStore, source: Path, target: Path, *, endpoint: Endpoint, model: str | None, grace: float,
-    quiet: bool, summary_json: PathArg | None, console: Console, handle_signals: bool, reclaim_after: float,
-    backlog: int, time_scale: float, telemetry: Telemetry | None, metrics_port: int | None, metrics_host: str,
+    store: BatchStore, source: Path, target: Path, *, endpoint: Endpoint, options: BatchOptions, backlog: int,
+    time_scale: float,
 ) -> BatchSummary:
-    from orchestrator._batch import _observed, encode_summary
-
+    console = options.console or Console(stderr=True)
     fingerprint = await _call(fingerprint_file, source)
     joined = await _call(store.join, fingerprint)
     if joined.status == "refused":
         raise BatchFileError(joined.refusal or f"batch {store.name!r} was refused by its loader")
     where = f"{endpoint.description} · batch {store.name} on {redact_url(store.url)}"
-    if not quiet and endpoint.notice:
+    if not options.quiet and endpoint.notice:
         console.print(endpoint.notice, style="yellow", highlight=False, soft_wrap=True)
     log.info("shared_batch_joined", batch=store.name, consumer=store.consumer, status=joined.status,
              redis=redact_url(store.url), endpoint=endpoint.description)
     worker = _Worker(
-        store, source=source, target=target, model=model, window=2 * endpoint.config.workers,
-        reclaim_after=reclaim_after, backlog=backlog,
+        store, source=source, target=target, model=options.model, window=2 * endpoint.config.workers,
+        reclaim_after=options.reclaim_after, backlog=backlog,
         tally=BatchTally(jobs=0, already_done=0, now=trio.current_time()),
     )
-    retries = rate_limited = 0
     try:
         # An emulator on a URL with a compressed clock: the client's budget must run on that clock too.
         scaled = {} if endpoint.emulator is not None or time_scale == 1.0 else {"time_scale": time_scale}
-        if metrics_port is not None and telemetry is None:
-            telemetry = Telemetry()
-        async with open_endpoint(endpoint, observer=telemetry, **scaled) as client, _observed(
-            client, telemetry, metrics_port, metrics_host, None if quiet else console
-        ):
-            async with trio.open_nursery() as services:
-                jobs_scope = trio.CancelScope()
-                if handle_signals and threading.current_thread() is threading.main_thread():
-                    await services.start(watch_signals, worker, jobs_scope, grace)
-                services.start_soon(worker.load)
-                services.start_soon(worker.touch)
-                if not quiet:
-                    services.start_soon(worker.refresh)
-                    services.start_soon(
-                        partial(
-                            show_progress, worker, client, console, input_path=str(worker.source),
-                            output_path=str(worker.target), endpoint=where,
-                        )
-                    )
-                async with trio.open_nursery() as recording:
-                    recording.start_soon(worker.record)
-                    async with worker.record_send:
-                        with jobs_scope:
-                            async with client.map(worker.entries(), max_in_flight=worker.window) as results:
-                                async for result in results:
-                                    if not await worker.finish(result):
-                                        jobs_scope.cancel()
-                stats = client.statistics()
-                retries, rate_limited = stats.retried, stats.rate_limited
-                services.cancel_scope.cancel()
+        async with open_run(worker, endpoint, options, console, where=where, input_path=source,
+                            output_path=target, **scaled) as services:
+            services.nursery.start_soon(worker.load)
+            services.nursery.start_soon(worker.touch)
+            if not options.quiet:
+                services.nursery.start_soon(worker.refresh)
+            client, jobs_scope = services.client, services.jobs_scope
+            async with trio.open_nursery() as recording:
+                recording.start_soon(worker.record)
+                async with worker.record_send:
+                    with jobs_scope:
+                        async with client.map(worker.entries(), max_in_flight=worker.window) as results:
+                            async for result in results:
+                                if not await worker.finish(result):
+                                    jobs_scope.cancel()
+            stats = client.statistics()
     except BaseExceptionGroup as group:
         error = _first_error(group)
         if error is None:
@@ -553,25 +492,19 @@ async def _run(
         raise error from None
     if worker.finished:
         await _call(store.leave)
-        await _collect_when_done(store, target, worker.lease, quiet=quiet, console=console)
+        await _collect_when_done(store, target, worker.lease, quiet=options.quiet, console=console)
     else:
         await _call(store.release, store.loader_key)
-        handed = await _call(store.hand_back, reclaim_after)
+        handed = await _call(store.hand_back, options.reclaim_after)
         log.info("shared_batch_handed_back", batch=store.name, jobs=handed)
     worker.update_tally(await _call(store.progress))
     summary = worker.tally.summary(
         input_path=str(source), output_path=str(target), endpoint=where, now=trio.current_time(),
-        retries=retries, rate_limited=rate_limited, interrupted_by=worker.interrupted_by,
+        retries=stats.retried, rate_limited=stats.rate_limited, interrupted_by=worker.interrupted_by,
     )
     log.info("shared_batch_left", batch=store.name, succeeded=summary.succeeded, failed=summary.failed,
              not_run=summary.not_run, reclaimed=worker.reclaimed, duplicates_dropped=worker.duplicates)
-    if summary_json is not None:
-        Path(summary_json).write_bytes(encode_summary(summary))
-    if not quiet:
-        console.print(render_summary(summary))
-    if worker.fatal is not None:
-        raise worker.fatal
-    return summary
+    return finish_run(worker, summary, options, console)
 
 
 # -------------------------------------------------------------------------------------- collect

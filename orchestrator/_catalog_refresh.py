@@ -23,22 +23,20 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 import trio
 
+from ._catalog import ModelCatalog
 from ._config import Config, _loopback
 from ._errors import error_from_response
 from ._logging import get_logger
 from ._retired import retired_model
 from ._wire import ModelList, decode_model_list
 
-if TYPE_CHECKING:
-    from ._client import Client
-
-__all__ = ["LISTING_TTL", "REFRESH_TIMEOUT", "note_unlisted", "refresh_catalog", "should_refresh"]
+__all__ = ["LISTING_TTL", "REFRESH_TIMEOUT", "CatalogHolder", "note_unlisted", "refresh_catalog", "should_refresh"]
 
 #: Seconds (on the trio clock) the open-time ``GET /models`` may take before the built-in catalog is kept.
 REFRESH_TIMEOUT: Final = 2.0
@@ -51,6 +49,22 @@ log = get_logger("orchestrator.catalog")
 
 # (base URL, key fingerprint) -> (time.monotonic() of the answer, the answer).
 _listings: dict[tuple[str, str], tuple[float, ModelList]] = {}
+
+
+class CatalogHolder(Protocol):
+    """What the refresh reads and updates on a client (`orchestrator.Client`): this module never imports the class.
+
+    Attributes:
+        config: the client's settings (base URL, key, ``refresh_catalog``).
+        catalog: the catalog, replaced by the refreshed one.
+        listed_models: the ids ``GET /models`` listed, or None if it was not asked.
+        unlisted_warned: models already warned about as not listed.
+    """
+
+    config: Config
+    catalog: ModelCatalog
+    listed_models: frozenset[str] | None
+    unlisted_warned: set[str]
 
 
 def should_refresh(config: Config) -> bool:
@@ -72,7 +86,7 @@ async def _fetch(config: Config, http: httpx.AsyncClient) -> ModelList:
     return decode_model_list(response.content)
 
 
-async def refresh_catalog(client: Client, http: httpx.AsyncClient) -> bool:
+async def refresh_catalog(client: CatalogHolder, http: httpx.AsyncClient) -> bool:
     """Refresh ``client.catalog`` from ``GET /models`` (or the process cache); True if it was refreshed.
 
     Never raises (but for cancellation): a failure, an unreadable answer or a timeout of
@@ -114,7 +128,7 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[:300]}"
 
 
-def note_unlisted(client: Client, model: Any) -> None:
+def note_unlisted(client: CatalogHolder, model: Any) -> None:
     """Warn once per model when ``/models`` was read and does not list ``model`` (nor is it retired)."""
     listed = client.listed_models
     if listed is None or not isinstance(model, str) or model in listed or model in client.unlisted_warned:

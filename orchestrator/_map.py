@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 import trio
@@ -26,9 +26,7 @@ import trio
 from actors._job import Job
 
 from ._errors import GroqError, unwrapped_errors
-
-if TYPE_CHECKING:
-    from ._client import Client
+from ._runner import JobRunner
 
 __all__ = ["JobResult", "map_jobs"]
 
@@ -86,7 +84,7 @@ async def _pairs(items: Iterable[tuple[Any, Any]] | AsyncIterable[tuple[Any, Any
 
 @asynccontextmanager
 async def map_jobs(
-    client: Client,
+    client: JobRunner,
     items: Iterable[tuple[Any, Any]] | AsyncIterable[tuple[Any, Any]],
     max_in_flight: int,
 ) -> AsyncIterator[AsyncIterator[JobResult]]:

@@ -18,8 +18,8 @@ Everything lives on one ``CollectorRegistry`` that the :class:`orchestrator.Tele
 the process-wide ``prometheus_client.REGISTRY`` is used only when the application passes it.
 :func:`open_metrics_server` serves a registry at ``/metrics`` with hypercorn on trio, inside an
 ``async with``, so the scrape runs in the same trio run as the actors (no thread reads their
-state) and nothing outlives the block. :class:`EmulatorCollector` exports the emulator's own
-counters the same way, for ``groq-orch emulate --metrics-port``.
+state) and nothing outlives the block. The emulator serves its own counters through the same
+endpoint (`orchestrator.emulator._metrics`); nothing here knows the emulator.
 """
 
 from __future__ import annotations
@@ -34,18 +34,16 @@ from typing import TYPE_CHECKING, Any, Final
 
 import trio
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from orchestrator._client import Client
-    from orchestrator.emulator import EmulatorStats
 
 __all__ = [
     "BREAKER_STATE_VALUES",
     "ClientMetrics",
     "ClientStateCollector",
-    "EmulatorCollector",
     "MetricsServer",
     "open_metrics_server",
 ]
@@ -274,56 +272,6 @@ class ClientStateCollector(Collector):
             families["limit"].add_metric(list(key), value)
         for model, seconds in sorted(paused.items()):
             families["paused"].add_metric([model], seconds)
-        return list(families.values())
-
-
-class EmulatorCollector(Collector):
-    """The emulator's own counters (``Emulator.stats()``), read at every scrape.
-
-    Args:
-        stats: returns a fresh :class:`orchestrator.emulator.EmulatorStats` snapshot.
-    """
-
-    def __init__(self, stats: Callable[[], EmulatorStats]) -> None:
-        self._stats = stats
-
-    @staticmethod
-    def _families() -> dict[str, CounterMetricFamily]:
-        return {
-            "requests": CounterMetricFamily("groq_emulator_requests", "HTTP requests the emulator received."),
-            "responses": CounterMetricFamily(
-                "groq_emulator_responses", "Responses the emulator sent, by status.", labels=["status"]),
-            "rate_limited": CounterMetricFamily("groq_emulator_rate_limited", "429 responses the emulator sent."),
-            "faults": CounterMetricFamily(
-                "groq_emulator_faults_injected", "Faults the emulator injected, by kind.", labels=["kind"]),
-            "connections": CounterMetricFamily(
-                "groq_emulator_connections_opened", "Distinct client connections the emulator saw."),
-            "streams": CounterMetricFamily(
-                "groq_emulator_streams", "SSE responses by what became of them (started, completed, "
-                "disconnected by the client).", labels=["event"]),
-        }
-
-    def describe(self) -> Iterable[Metric]:
-        """The families this collector exports."""
-        return list(self._families().values())
-
-    def collect(self) -> Iterable[Metric]:
-        """The emulator's counters now."""
-        stats = self._stats()
-        families = self._families()
-        families["requests"].add_metric([], stats.requests)
-        for status, count in stats.responses_by_status.items():
-            families["responses"].add_metric([str(status)], count)
-        families["rate_limited"].add_metric([], stats.rate_limited)
-        for kind, count in stats.faults_injected.items():
-            families["faults"].add_metric([kind], count)
-        families["connections"].add_metric([], stats.connections_opened)
-        for event, count in (
-            ("started", stats.streams_started),
-            ("completed", stats.streams_completed),
-            ("disconnected", stats.streams_disconnected),
-        ):
-            families["streams"].add_metric([event], count)
         return list(families.values())
 
 

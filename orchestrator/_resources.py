@@ -3,14 +3,15 @@
 Each method turns its arguments into a job and lets the client run it, so every call (an
 audio upload as much as a chat) is scheduled against the rate budget, guarded by the
 breaker and retried by the same policy. The method names and keywords follow the
-official ``groq`` / ``openai`` SDKs so code moves over with few changes.
+official ``groq`` / ``openai`` SDKs so code moves over with few changes. The resources
+know the client only as a `JobRunner` (`orchestrator._runner`), so they never import it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal
+from typing import Any, BinaryIO, Final, Literal
 
 import httpx
 import trio
@@ -20,6 +21,7 @@ from actors._stream import ChatStream
 
 from ._errors import ValidationError
 from ._options import check_call_options
+from ._runner import JobRunner
 from ._subtitles import to_srt, to_vtt
 from ._validation import validate_transcription
 from ._wire import (
@@ -34,9 +36,6 @@ from ._wire import (
     decode_verbose_transcription,
 )
 
-if TYPE_CHECKING:
-    from ._client import Client
-
 __all__ = ["Audio", "Chat", "Completions", "Models", "Transcriptions", "Translations"]
 
 AudioFile = str | os.PathLike[str] | bytes | BinaryIO | tuple[str, bytes]
@@ -46,7 +45,7 @@ AudioFormat = Literal["json", "text", "verbose_json", "srt", "vtt"]
 class Completions:
     """``client.chat.completions``."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: JobRunner) -> None:
         self._client = client
 
     async def create(
@@ -76,7 +75,7 @@ class Completions:
 class Chat:
     """``client.chat``: holds ``completions``."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: JobRunner) -> None:
         self.completions = Completions(client)
 
 
@@ -100,7 +99,7 @@ class _AudioEndpoint:
     _path: str
     _translation: bool
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: JobRunner) -> None:
         self._client = client
 
     async def create(
@@ -204,7 +203,7 @@ class Translations(_AudioEndpoint):
 class Audio:
     """``client.audio``: holds ``transcriptions`` and ``translations``."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: JobRunner) -> None:
         self.transcriptions = Transcriptions(client)
         self.translations = Translations(client)
 
@@ -216,7 +215,7 @@ class Models:
     capabilities follow what Groq serves today.
     """
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: JobRunner) -> None:
         self._client = client
 
     async def list(self, *, max_retries: int | None = None, timeout: float | None = None) -> ModelList:

@@ -17,14 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 
-from orchestrator.emulator._http import ConnectionDropped, ConnectionReset, EmulatorRequest
-
-if TYPE_CHECKING:
-    from orchestrator.emulator._core import Emulator
+from orchestrator.emulator._http import ConnectionDropped, ConnectionReset, EmulatorRequest, RequestHandler
 
 __all__ = ["asgi_app_for"]
 
@@ -63,9 +60,9 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool, bool]:
             return b"".join(parts), oversized, False
 
 
-def asgi_app_for(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
-    """Build the ASGI application for ``emulator``."""
-    limit = emulator.settings.max_body_size
+def asgi_app_for(core: RequestHandler, max_body_size: int) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """Build the ASGI application for ``core`` (the emulator); bodies over ``max_body_size`` bytes are not kept."""
+    limit = max_body_size
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -86,7 +83,7 @@ def asgi_app_for(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitab
             oversized=oversized,
         )
         try:
-            response = await emulator.handle(request)
+            response = await core.handle(request)
         except ConnectionReset:
             await send({"type": "http.response.start", "status": 103, "headers": []})
             return

@@ -1,6 +1,7 @@
 """The emulator core's view of HTTP: one request in, one response out, plus Groq's error bodies.
 
-The core never sees ASGI or httpx; both adapters translate to and from these two small classes. A
+The core never sees ASGI or httpx; both adapters translate to and from these two small classes, and
+know the core only as a :class:`RequestHandler`, so the core builds them without their importing it. A
 response body is either ``bytes`` or an async iterator of ``bytes`` (an SSE stream, or a slow drip).
 Two exceptions stand for what HTTP cannot express as a response: :class:`ConnectionReset` (raised by
 the core instead of answering) and :class:`ConnectionDropped` (raised by a body iterator midway).
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Mapping
+from typing import Protocol
 
 import msgspec
 
@@ -18,6 +20,7 @@ __all__ = [
     "ConnectionReset",
     "EmulatorRequest",
     "EmulatorResponse",
+    "RequestHandler",
     "error_response",
     "json_response",
 ]
@@ -55,6 +58,14 @@ class EmulatorResponse:
     status: int
     headers: list[tuple[str, str]]
     body: bytes | AsyncIterator[bytes] = b""
+
+
+class RequestHandler(Protocol):
+    """What the ASGI app and the in-process transport need of the core (:class:`~orchestrator.emulator.Emulator`)."""
+
+    async def handle(self, request: EmulatorRequest) -> EmulatorResponse:
+        """Answer one request; raise :class:`ConnectionReset` to close the connection with no response."""
+        ...
 
 
 class ConnectionReset(Exception):

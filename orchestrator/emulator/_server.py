@@ -130,9 +130,11 @@ async def _metrics_endpoint(emulator: Emulator, host: str, port: int | None) -> 
     if port is None:
         yield None
         return
+    # Imported here: prometheus_client loads only when a metrics port is asked for.
     from prometheus_client import CollectorRegistry
 
-    from orchestrator._metrics import EmulatorCollector, open_metrics_server
+    from orchestrator._metrics import open_metrics_server
+    from orchestrator.emulator._metrics import EmulatorCollector
 
     registry = CollectorRegistry()
     registry.register(EmulatorCollector(emulator.stats))

@@ -10,14 +10,10 @@ response and for a connection dropped mid-body.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
 import httpx
 
-from orchestrator.emulator._http import ConnectionDropped, ConnectionReset, EmulatorRequest
-
-if TYPE_CHECKING:
-    from orchestrator.emulator._core import Emulator
+from orchestrator.emulator._http import ConnectionDropped, ConnectionReset, EmulatorRequest, RequestHandler
 
 __all__ = ["EmulatorTransport"]
 
@@ -46,12 +42,13 @@ class _BodyStream(httpx.AsyncByteStream):
 class EmulatorTransport(httpx.AsyncBaseTransport):
     """Sends ``httpx`` requests straight to an :class:`~orchestrator.emulator.Emulator`.
 
-    There are no connections, so the emulator's ``connections_opened`` counts one per request.
+    There are no connections, so the emulator's ``connections_opened`` counts one per request. Bodies
+    over ``max_body_size`` bytes reach the core empty, marked oversized.
     """
 
-    def __init__(self, emulator: Emulator) -> None:
-        self._emulator = emulator
-        self._limit = emulator.settings.max_body_size
+    def __init__(self, core: RequestHandler, max_body_size: int) -> None:
+        self._core = core
+        self._limit = max_body_size
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Run the request through the emulator core and wrap its answer as an ``httpx.Response``."""
@@ -65,7 +62,7 @@ class EmulatorTransport(httpx.AsyncBaseTransport):
             oversized=oversized,
         )
         try:
-            response = await self._emulator.handle(core_request)
+            response = await self._core.handle(core_request)
         except ConnectionReset:
             raise httpx.RemoteProtocolError(
                 "Server disconnected without sending a response.", request=request

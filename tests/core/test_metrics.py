@@ -17,9 +17,8 @@ import orchestrator
 from actors._budget import BudgetSnapshot, ModelLimits
 from actors._job import Job
 from orchestrator._audit import public_url
-from orchestrator._metrics import ClientMetrics, ClientStateCollector, EmulatorCollector
+from orchestrator._metrics import ClientMetrics, ClientStateCollector
 from orchestrator._telemetry import Telemetry, error_kind, operation_of
-from orchestrator.emulator import EmulatorStats
 
 MODEL = "openai/gpt-oss-20b"
 
@@ -220,23 +219,6 @@ class TestClientStateCollector:
         registry.register(ClientStateCollector([object()]))  # type: ignore[list-item]
         names = {family.name for family in ClientStateCollector([]).describe()}
         assert {"groq_queue_waiting_for_budget", "groq_rate_limit_remaining", "groq_circuit_breaker_state"} <= names
-
-
-class TestEmulatorCollector:
-    def test_the_emulator_counters_become_metrics(self) -> None:
-        """Every EmulatorStats counter is exported under a groq_emulator_ name."""
-        stats = EmulatorStats(
-            requests=12, responses_by_status={200: 10, 429: 2}, rate_limited=2, faults_injected={"503": 1},
-            connections_opened=3, streams_started=4, streams_completed=3, streams_disconnected=1,
-        )
-        registry = CollectorRegistry()
-        registry.register(EmulatorCollector(lambda: stats))
-        assert value(registry, "groq_emulator_requests_total") == 12
-        assert value(registry, "groq_emulator_responses_total", status="429") == 2
-        assert value(registry, "groq_emulator_rate_limited_total") == 2
-        assert value(registry, "groq_emulator_faults_injected_total", kind="503") == 1
-        assert value(registry, "groq_emulator_connections_opened_total") == 3
-        assert value(registry, "groq_emulator_streams_total", event="disconnected") == 1
 
 
 class TestTelemetryRegistry:

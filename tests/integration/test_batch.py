@@ -236,6 +236,16 @@ async def test_bad_options_are_refused(tmp_path: Path, options: dict[str, Any], 
         await run(tmp_path / "in.jsonl", tmp_path / "out.jsonl", **options)
 
 
+async def test_options_travel_as_one_struct(tmp_path: Path, autojump_clock: trio.testing.MockClock) -> None:
+    """options=BatchOptions(...) runs the batch as the same keywords would; keywords beside it win."""
+    from orchestrator._batch_options import BatchOptions
+
+    source = write(tmp_path / "jobs.jsonl", [job("a"), job("b", chat(model="not/a-model"))])
+    options = BatchOptions(model="nothing/such", concurrency=2, quiet=True)
+    summary = await run(source, tmp_path / "out.jsonl", options=options, model=MODEL)
+    assert (summary.succeeded, summary.failed) == (2, 0)
+
+
 def test_blocking_run_batch(tmp_path: Path) -> None:
     """run_batch (blocking, trio.run inside) gives the same summary as the async form."""
     from orchestrator._batch import run_batch
