@@ -1,4 +1,4 @@
-"""Server-sent events: an incremental, sans-IO decoder from bytes to :class:`SSEEvent`.
+"""Server-sent events: an incremental, sans-IO decoder from bytes to :class:`SSEEvent`, and its encoder.
 
 Theory of operation
 -------------------
@@ -40,6 +40,15 @@ comparison for the common ``data: `` line; there is no per-byte loop.
 
 Memory: a partial line longer than ``max_line_bytes``, or an undispatched event whose data
 exceeds ``max_event_bytes``, raises :class:`SSEProtocolError` instead of buffering without bound.
+
+Writing: :func:`encode_event`, :func:`encode_comment` and :data:`DONE` are the only place event-stream
+bytes are written (the emulator's streams and fault shaping, the benchmarks' canned bodies), so the
+writer and this parser share one set of rules. Each returns one complete block ending with a blank
+line, and ``SSEDecoder`` turns the concatenation back into the same events under any chunking. An
+LF in the data becomes one ``data:`` line per line; what the parser could not give back unchanged
+(a CR anywhere, an event name that is empty or has a line end) raises :class:`ValueError` naming
+it. The common case (data without line ends, no event name) is two C scans and one concatenation:
+no JSON is decoded or re-encoded.
 """
 
 from __future__ import annotations
@@ -48,7 +57,15 @@ from typing import Final
 
 import msgspec
 
-__all__ = ["DEFAULT_MAX_LINE_BYTES", "SSEDecoder", "SSEEvent", "SSEProtocolError"]
+__all__ = [
+    "DEFAULT_MAX_LINE_BYTES",
+    "DONE",
+    "SSEDecoder",
+    "SSEEvent",
+    "SSEProtocolError",
+    "encode_comment",
+    "encode_event",
+]
 
 DEFAULT_MAX_LINE_BYTES: Final = 16 * 1024 * 1024
 """16 MiB: far above any real chunk line (a few hundred bytes) or tool-call argument event."""
@@ -274,3 +291,71 @@ class SSEDecoder:
             f"<SSEDecoder {self._partial_size} bytes of partial line, "
             f"{len(self._data)} pending data lines, last id {self._last_id!r}>"
         )
+
+
+# -- encoding -------------------------------------------------------------------------------------
+
+DONE: Final = b"data: [DONE]\n\n"
+"""The event that ends a Groq stream: ``data: [DONE]`` and its blank line (``encode_event(b"[DONE]")``)."""
+
+_DATA: Final = b"data: "
+_NEXT_DATA: Final = b"\ndata: "
+_END: Final = b"\n\n"
+_EXCERPT: Final = 40  # bytes of context either side of a refused CR, in the error message
+
+
+def encode_event(data: bytes, *, event: str | None = None) -> bytes:
+    """One event as wire bytes: an ``event:`` line if named, a ``data:`` line per line of data, a blank line.
+
+    ``SSEDecoder`` reads the result back as ``SSEEvent(event or "message", data)``. The common case
+    (no LF in ``data``, no ``event``) costs two C scans of ``data`` and one concatenation, so the
+    caller should pass the JSON it already encoded, not re-encode it.
+
+    Args:
+        data: the event's data, e.g. one ``msgspec``-encoded JSON document (which never holds a raw
+            line end). Each LF starts a new ``data:`` line, which the parser joins back with LF.
+        event: the event type, e.g. ``"error"``; None leaves the field out, which means ``"message"``.
+
+    Raises:
+        ValueError: ``data`` holds a CR (a parser would read it as a line end and give back an LF),
+            or ``event`` is empty, holds a CR or LF, or cannot be written as UTF-8; the message
+            names the value.
+    """
+    if 10 in data or 13 in data:  # LF, CR: an int needle is a memchr, several times faster than b"\n"
+        cr = data.find(b"\r")
+        if cr >= 0:
+            excerpt = data[max(0, cr - _EXCERPT) : cr + _EXCERPT]
+            raise ValueError(
+                f"SSE data cannot hold a CR (byte {cr} of {len(data)}, in {excerpt!r}): a parser reads CR "
+                "as a line end and would give back LF; replace it (or escape it, as JSON does) first"
+            )
+        data = data.replace(b"\n", _NEXT_DATA)
+    if event is None:
+        return _DATA + data + _END
+    if not event or "\n" in event or "\r" in event:
+        raise ValueError(
+            f"SSE event name {event!r} cannot be encoded: a name must be non-empty (empty reads as "
+            "'message') and hold no CR or LF (they end the event: line)"
+        )
+    return b"event: " + _utf8(event, "event name") + b"\n" + _DATA + data + _END
+
+
+def encode_comment(text: str) -> bytes:
+    """A comment block, e.g. ``encode_comment("keep-alive")`` is ``b": keep-alive\\n\\n"``; parsers skip it.
+
+    Each LF in ``text`` starts another comment line. The trailing blank line dispatches nothing (the
+    blocks before it are complete), so the result can go between any two encoded events.
+
+    Raises:
+        ValueError: ``text`` holds a CR or cannot be written as UTF-8; the message names it.
+    """
+    if "\r" in text:
+        raise ValueError(f"SSE comment {text!r} cannot hold a CR; split it into lines with LF instead")
+    return b": " + _utf8(text, "comment").replace(b"\n", b"\n: ") + _END
+
+
+def _utf8(text: str, what: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError as error:
+        raise ValueError(f"SSE {what} {text!r} is not valid UTF-8 text: {error.reason}") from None

@@ -42,6 +42,8 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
+from actors._sse import DONE, encode_event  # noqa: E402
+
 __all__ = [
     "API_KEY",
     "BASE_URL",
@@ -165,7 +167,7 @@ _TOKENS: Final = (
 
 
 def _chunk_line(delta: str, finish: str = "null", tail: str = "") -> bytes:
-    return f'data: {_CHUNK_HEAD}{delta},"logprobs":null,"finish_reason":{finish}}}]{tail}}}\n\n'.encode()
+    return encode_event(f'{_CHUNK_HEAD}{delta},"logprobs":null,"finish_reason":{finish}}}]{tail}}}'.encode())
 
 
 def stream_parts(tokens: int) -> tuple[bytes, bytes, int, bytes]:
@@ -186,7 +188,7 @@ def stream_parts(tokens: int) -> tuple[bytes, bytes, int, bytes]:
         f'"completion_tokens":{tokens},"completion_time":0.289,"total_tokens":{tokens + 12},"total_time":0.294}}'
     )
     tail = _chunk_line("{}", finish='"stop"', tail=',"x_groq":{"id":"req_01ht42gbv3ev59x93kqrkbstnr",' + usage + "}")
-    return head, unit, tokens // len(_TOKENS), tail + b"data: [DONE]\n\n"
+    return head, unit, tokens // len(_TOKENS), tail + DONE
 
 
 def iter_pieces(tokens: int, piece_size: int = PIECE_SIZE) -> Iterator[bytes]:

@@ -55,9 +55,9 @@ from orchestrator._audio_formats import estimate_duration, extension_of, sniff_f
 from orchestrator._catalog import ModelCatalog
 from orchestrator._retired import decommissioned_message, retired_model
 from orchestrator._subtitles import to_srt, to_vtt
-from orchestrator._validation import AUDIO_EXTENSIONS, AUDIO_RESPONSE_FORMATS, MAX_AUDIO_FILE_BYTES
 from orchestrator._wire import ErrorBody, ErrorDetail, Segment, Transcription, VerboseTranscription, Word, XGroq, encode
 from orchestrator.emulator._multipart import MultipartError, MultipartForm, MultipartTooLarge, parse_multipart
+from orchestrator.emulator._rules import AUDIO_EXTENSIONS, AUDIO_RESPONSE_FORMATS, MAX_AUDIO_FILE_BYTES
 
 __all__ = [
     "KINDS",

@@ -3,8 +3,9 @@
 Three steps, each a plain function or small class so the core can put rate limits and faults between them:
 
 1. :func:`parse_chat_request` turns the body into a :class:`~orchestrator._wire.ChatRequest`, and
-   :func:`check_chat_request` applies Groq's rules (the same :func:`validate_chat_request` the client
-   uses, so both agree); problems become :class:`ChatRejected` with Groq's status, type, code and param.
+   :func:`check_chat_request` applies Groq's rules (the emulator's own, :mod:`._rules`, written from Groq's
+   docs: an oracle never shares the client's validator); problems become :class:`ChatRejected` with Groq's
+   status, type, code and param.
 2. :func:`plan_reply` decides the answer: tool calls (``tool_choice`` required or named, or ``auto`` when
    the last user message mentions a tool by name or says "tool"/"call"), a JSON object (``json_object``) or
    schema instance (``json_schema``), else filler text whose length follows the completion budget.
@@ -12,9 +13,9 @@ Three steps, each a plain function or small class so the core can put rate limit
    (role chunk with ``x_groq.id`` first, then content or tool-call fragments, then the finish chunk with
    ``x_groq.usage``, the ``include_usage`` chunk if asked, and ``data: [DONE]``), paced by the latency model.
 
-Reasoning models (catalog ``reasoning=True``) think first: :func:`check_reasoning` applies Groq's rules for
-``reasoning_format``, ``include_reasoning`` and ``reasoning_effort``, :func:`reasoning_plan` decides where
-the reasoning goes, and the reasoning tokens (part of ``completion_tokens``, reported as
+Reasoning models (catalog ``reasoning=True``) think first: :func:`check_reasoning` applies Groq's rules (in
+:mod:`._rules`) for ``reasoning_format``, ``include_reasoning`` and ``reasoning_effort``, :func:`reasoning_plan`
+decides where the reasoning goes, and the reasoning tokens (part of ``completion_tokens``, reported as
 ``completion_tokens_details.reasoning_tokens``) come before the answer, streamed as ``delta.reasoning``.
 
 Unknown top-level request fields are refused like Groq does (400 ``property 'x' is unsupported``).
@@ -32,10 +33,10 @@ from typing import Literal
 import msgspec
 import trio
 
+from actors._sse import DONE, encode_event
 from orchestrator._catalog import ModelCatalog, ModelInfo
-from orchestrator._errors import ContextLengthError, ValidationError
-from orchestrator._tokens import estimate_text_tokens
-from orchestrator._validation import validate_chat_request
+from orchestrator._errors import ValidationError
+from orchestrator._tokens import estimate_prompt_tokens, estimate_text_tokens
 from orchestrator._wire import (
     ChatRequest,
     FunctionDefinition,
@@ -49,6 +50,9 @@ from orchestrator._wire import (
 )
 from orchestrator.emulator._fake_json import UnsatisfiableSchemaError, fake_instance
 from orchestrator.emulator._latency import LatencyModel
+from orchestrator.emulator._rules import GPT_OSS_PREFIX as _GPT_OSS
+from orchestrator.emulator._rules import chat_refusal, reasoning_efforts, reasoning_refusal
+from orchestrator.emulator._rules import json_or_tools as _json_or_tools
 from orchestrator.emulator._textgen import StopScanner, generate_tokens, natural_length
 
 __all__ = [
@@ -114,49 +118,21 @@ def parse_chat_request(body: bytes) -> ChatRequest:
 def check_chat_request(request: ChatRequest, catalog: ModelCatalog) -> None:
     """Apply Groq's request rules; raise :class:`ChatRejected` (400, or 413 for oversized base64 images).
 
-    The reasoning parameters are checked first, with Groq's own wording (:func:`check_reasoning`).
+    The rules are the emulator's own (:func:`~orchestrator.emulator._rules.chat_refusal`); the context
+    window is judged on the prompt tokens the emulator reports as ``usage.prompt_tokens``.
     """
-    check_reasoning(request, catalog.get(request.model))
-    try:
-        validate_chat_request(request, catalog)
-    except ContextLengthError:
-        raise ChatRejected(
-            400,
-            "Please reduce the length of the messages or completion.",
-            param="messages",
-            code="context_length_exceeded",
-        ) from None
-    except ValidationError as exc:
-        if exc.rule == "max_base64_request_size":
-            raise ChatRejected(
-                413, "Request Entity Too Large: base64 images may total at most 4 MB", code="request_too_large"
-            ) from None
-        raise ChatRejected(400, exc.message, param=exc.field) from None
+    refusal = chat_refusal(request, catalog.get(request.model), estimate_prompt_tokens(request))
+    if refusal is not None:
+        raise ChatRejected(refusal.status, refusal.message, param=refusal.param, code=refusal.code)
 
 
 # --------------------------------------------------------------------------- reasoning
 #
-# Groq's rules, from console.groq.com/docs/reasoning (copies of 2025-09 and 2026) unless noted:
-# - reasoning_format: parsed ("a dedicated message.reasoning field"), raw ("reasoning within <think> tags in
-#   the main text content"), hidden ("only the final answer"); its default is raw, and "defaults to raw or
-#   parsed when JSON mode or tool use are enabled ... If reasoning is explicitly set to raw with JSON mode or
-#   tool use enabled, we will return a 400 error" (parsed is the emulator's choice for those);
-# - "With openai/gpt-oss-20b and openai/gpt-oss-120b, the reasoning_format parameter is not supported. By
-#   default, these models will include reasoning content in the reasoning field"; in practice Groq accepts
-#   parsed and hidden for them and refuses raw (user reports of 2026-09, the GPT-OSS models have no <think>
-#   tags); the wording of that 400 is not published, the emulator's is a guess in Groq's style;
-# - include_reasoning: true (the default: message.reasoning) or false; "cannot be used together with
-#   reasoning_format", answered "cannot specify both `include_reasoning` and `reasoning_format`" (the live
-#   API, 2026-09-02);
-# - reasoning_effort: GPT-OSS low|medium|high (medium is the default, groq-python
-#   completion_create_params.py); Qwen none|default ("none: Disable reasoning"); the 2026 page also lists
-#   qwen/qwen3.8-27b with none|default|low|medium|high. Wrong values get "`reasoning_effort` must be one of
-#   `none` or `default`" (Qwen) or "... `low`, `medium`, or `high`" (GPT-OSS), as users quoted in 2026;
-# - a model without reasoning answers "`reasoning_format` is not supported with this model" (param
-#   reasoning_format; 0xPlaygrounds/rig#1134, 2025-12) and the same for reasoning_effort
-#   (iamsrikanthnani/pluely#242, 2026-04). For include_reasoning the changelog (2025-08-19) says "now
-#   supported for all models", meaning GPT-OSS too; the emulator refuses it on a model without reasoning
-#   the same way, as the client does (a guess: no capture shows either answer).
+# Which reasoning parameters Groq accepts, and its 400s for the others, are rules: see the reasoning section
+# of orchestrator.emulator._rules (with their sources). Where the reasoning goes, from
+# console.groq.com/docs/reasoning: parsed, raw (<think> tags) or hidden; raw by default, but parsed by
+# default for GPT-OSS and when JSON mode or tool use are enabled (the docs allow raw or parsed there; parsed
+# is the emulator's choice); include_reasoning false is hidden.
 #
 # How many tokens: reasoning tokens are completion tokens (groq-python CompletionTokensDetails). The
 # natural completion length (EmulatorSettings.completion_tokens) is the whole output, reasoning included;
@@ -164,10 +140,6 @@ def check_chat_request(request: ChatRequest, catalog: ModelCatalog) -> None:
 # request more effort means more reasoning tokens. Reasoning comes first and spends the completion budget
 # first: a small max_completion_tokens can leave no room for the answer (finish_reason "length"), as on Groq.
 
-_GPT_OSS = "openai/gpt-oss"
-_GPT_OSS_EFFORTS = ("low", "medium", "high")
-_QWEN_EFFORTS = ("none", "default")
-_EFFORTS_BY_MODEL = {"qwen/qwen3.8-27b": ("none", "default", "low", "medium", "high")}
 _REASONING_SHARE = {"none": 0.0, "low": 0.25, "default": 0.5, "medium": 0.5, "high": 0.75}
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 
@@ -184,56 +156,11 @@ class ReasoningPlan:
     share: float
 
 
-def reasoning_efforts(model: str) -> tuple[str, ...]:
-    """The ``reasoning_effort`` values Groq accepts for a reasoning model (GPT-OSS, or Qwen-style)."""
-    if model.startswith(_GPT_OSS):
-        return _GPT_OSS_EFFORTS
-    return _EFFORTS_BY_MODEL.get(model, _QWEN_EFFORTS)
-
-
-def _one_of(values: tuple[str, ...]) -> str:
-    """Groq's enumeration: "`a` or `b`", "`a`, `b`, or `c`"."""
-    quoted = [f"`{value}`" for value in values]
-    if len(quoted) <= 2:
-        return " or ".join(quoted)
-    return ", ".join(quoted[:-1]) + ", or " + quoted[-1]
-
-
-def _json_or_tools(request: ChatRequest) -> bool:
-    fmt = request.response_format
-    return bool(request.tools) or (fmt is not None and fmt.type in ("json_object", "json_schema"))
-
-
 def check_reasoning(request: ChatRequest, info: ModelInfo) -> None:
-    """Refuse reasoning parameters the way Groq does (see the rules above); raise :class:`ChatRejected`."""
-    fields = (
-        ("reasoning_format", request.reasoning_format),
-        ("reasoning_effort", request.reasoning_effort),
-        ("include_reasoning", request.include_reasoning),
-    )
-    if request.include_reasoning is not None and request.reasoning_format is not None:
-        raise ChatRejected(400, "cannot specify both `include_reasoning` and `reasoning_format`")
-    if not info.capabilities_known:
-        return  # a model first seen in /models: Groq judges, not the emulator's guesses
-    if not info.reasoning:
-        for name, value in fields:
-            if value is not None:
-                raise ChatRejected(400, f"`{name}` is not supported with this model", param=name)
-        return
-    efforts = reasoning_efforts(info.id)
-    if request.reasoning_effort is not None and request.reasoning_effort not in efforts:
-        raise ChatRejected(400, f"`reasoning_effort` must be one of {_one_of(efforts)}")
-    if request.reasoning_format == "raw":
-        if info.id.startswith(_GPT_OSS):
-            raise ChatRejected(
-                400, "`reasoning_format` `raw` is not supported with this model; use `parsed` or `hidden`",
-                param="reasoning_format",
-            )
-        if _json_or_tools(request):
-            raise ChatRejected(
-                400, "`reasoning_format` `raw` is not supported with JSON mode or tool use; use `parsed` or `hidden`",
-                param="reasoning_format",
-            )
+    """Refuse reasoning parameters the way Groq does (``_rules.reasoning_refusal``); raise :class:`ChatRejected`."""
+    refusal = reasoning_refusal(request, info)
+    if refusal is not None:
+        raise ChatRejected(refusal.status, refusal.message, param=refusal.param, code=refusal.code)
 
 
 def reasoning_plan(request: ChatRequest, info: ModelInfo) -> ReasoningPlan | None:
@@ -562,13 +489,14 @@ async def stream_completion(
     ``completed=True`` after ``data: [DONE]``, else with the tokens generated so far (the client went
     away or the stream was cut).
     """
+    # Every event is one chunk's JSON, assembled from pre-encoded pieces and framed by encode_event.
     head = (
-        b'data: {"id":"' + ctx.chat_id.encode() + b'","object":"chat.completion.chunk","created":'
+        b'{"id":"' + ctx.chat_id.encode() + b'","object":"chat.completion.chunk","created":'
         + str(ctx.created).encode() + b',"model":' + _encode(ctx.model)
         + b',"system_fingerprint":"' + ctx.fingerprint.encode() + b'","choices":['
     )
     delta_head = head + b'{"index":0,"delta":'
-    delta_tail = b',"logprobs":null,"finish_reason":null}]}\n\n'
+    delta_tail = b',"logprobs":null,"finish_reason":null}]}'
     latency = ctx.latency
     instant = latency.instant
     per_token = latency.per_token()
@@ -580,9 +508,9 @@ async def stream_completion(
     try:
         if not instant:
             await trio.sleep_until(start + offset / scale)
-        yield (
+        yield encode_event(
             delta_head + b'{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}],"x_groq":{"id":"'
-            + ctx.request_id.encode() + b'","seed":' + str(ctx.seed).encode() + b"}}\n\n"
+            + ctx.request_id.encode() + b'","seed":' + str(ctx.seed).encode() + b"}}"
         )
         # Reasoning first: delta.reasoning (parsed), <think>...</think> content (raw), or nothing but the
         # time it takes (hidden). Its tokens count as generated either way.
@@ -599,20 +527,20 @@ async def stream_completion(
             if mode == "raw" and not opened:
                 opened = True
                 piece = _THINK_OPEN + piece
-            yield delta_head + field + _encode(piece) + b"}" + delta_tail
+            yield encode_event(delta_head + field + _encode(piece) + b"}" + delta_tail)
         if opened:
-            yield delta_head + b'{"content":' + _encode(_THINK_CLOSE) + b"}" + delta_tail
+            yield encode_event(delta_head + b'{"content":' + _encode(_THINK_CLOSE) + b"}" + delta_tail)
         if reply.kind == "tool_calls":
             for index, (call_id, name, arguments) in enumerate(reply.tool_calls):
                 first = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
-                yield delta_head + b'{"tool_calls":[' + _encode(first) + b"]}" + delta_tail
+                yield encode_event(delta_head + b'{"tool_calls":[' + _encode(first) + b"]}" + delta_tail)
                 for piece, tokens in _structured_pieces(arguments, ctx.tokens_per_chunk):
                     produced += tokens
                     offset += tokens * per_token
                     if not instant:
                         await trio.sleep_until(start + offset / scale)
                     fragment = {"index": index, "function": {"arguments": piece}}
-                    yield delta_head + b'{"tool_calls":[' + _encode(fragment) + b"]}" + delta_tail
+                    yield encode_event(delta_head + b'{"tool_calls":[' + _encode(fragment) + b"]}" + delta_tail)
             produced = reply.completion_tokens
         else:
             if reply.kind == "json":
@@ -624,16 +552,16 @@ async def stream_completion(
                 offset += tokens * per_token
                 if not instant:
                     await trio.sleep_until(start + offset / scale)
-                yield delta_head + b'{"content":' + _encode(piece) + b"}" + delta_tail
+                yield encode_event(delta_head + b'{"content":' + _encode(piece) + b"}" + delta_tail)
             produced = reply.completion_tokens
         usage = _encode(_usage(ctx, produced, reply.reasoning_tokens))
-        yield (
+        yield encode_event(
             delta_head + b'{},"logprobs":null,"finish_reason":"' + reply.finish_reason.encode()
-            + b'"}],"x_groq":{"id":"' + ctx.request_id.encode() + b'","usage":' + usage + b"}}\n\n"
+            + b'"}],"x_groq":{"id":"' + ctx.request_id.encode() + b'","usage":' + usage + b"}}"
         )
         if ctx.include_usage:
-            yield head + b'],"usage":' + usage + b"}\n\n"
-        yield b"data: [DONE]\n\n"
+            yield encode_event(head + b'],"usage":' + usage + b"}")
+        yield DONE
         completed = True
     finally:
         on_finish(produced, completed)

@@ -12,6 +12,7 @@ from contextlib import aclosing
 
 import trio
 
+from actors._sse import SSEDecoder, encode_event
 from orchestrator.emulator._http import ConnectionDropped
 
 __all__ = ["as_iterator", "coalesce", "drip", "drop_after", "malform_event"]
@@ -57,10 +58,19 @@ async def malform_event(body: AsyncIterator[bytes], number: int) -> AsyncIterato
     async with aclosing(body):
         async for piece in body:
             seen += 1
-            if seen == number and piece.startswith(b"data: {"):
-                payload = piece[6:].rstrip(b"\n")
-                piece = b"data: " + payload[: max(1, len(payload) // 2)] + b"\n\n"
+            if seen == number:
+                piece = _truncate_json_event(piece)
             yield piece
+
+
+def _truncate_json_event(piece: bytes) -> bytes:
+    """The event ``piece`` holds with its JSON data cut in half; any other piece unchanged."""
+    events = SSEDecoder().feed(piece)
+    if len(events) != 1 or not events[0].data.startswith(b"{"):
+        return piece
+    event = events[0]
+    payload = event.data[: max(1, len(event.data) // 2)]
+    return encode_event(payload, event=None if event.event == "message" else event.event)
 
 
 async def drip(body: bytes | AsyncIterator[bytes], bytes_per_s: float) -> AsyncIterator[bytes]:

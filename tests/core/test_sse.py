@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors._sse import SSEDecoder, SSEEvent, SSEProtocolError
+from actors._sse import DONE, SSEDecoder, SSEEvent, SSEProtocolError, encode_comment, encode_event
 
 BOM = b"\xef\xbb\xbf"
 
@@ -340,3 +342,113 @@ def test_encoded_events_round_trip(events: list[SSEEvent], newline: bytes, cuts:
         last_id = event.id if event.id is not None else last_id
         expected.append(SSEEvent(event.event, event.data, last_id, event.retry))
     assert decode_all(rechunk(encode_events(events, newline), cuts)) == expected
+
+
+# -- the encoder ------------------------------------------------------------------------------------
+
+
+class TestEncoder:
+    def test_groq_chunk_bytes(self) -> None:
+        """The common case is exactly Groq's framing: ``data: `` + JSON + blank line, and the [DONE] event."""
+        assert encode_event(b'{"id":"x"}') == b'data: {"id":"x"}\n\n'
+        assert DONE == b"data: [DONE]\n\n" == encode_event(b"[DONE]")
+
+    def test_captured_stream_is_reproduced(self) -> None:
+        """Encoding the captured Groq stream's events (and its keep-alive) gives back its exact bytes."""
+        events = decode_all([GROQ_STREAM])
+        blocks = [encode_event(e.data) for e in events]
+        blocks.insert(2, encode_comment("keep-alive"))
+        assert b"".join(blocks) == GROQ_STREAM
+
+    def test_named_event(self) -> None:
+        """An event name comes first, on its own line."""
+        assert encode_event(b'{"error":{}}', event="error") == b'event: error\ndata: {"error":{}}\n\n'
+
+    def test_multi_line_data_becomes_several_data_lines(self) -> None:
+        """Each LF in the data starts a new ``data:`` line (WHATWG), including empty first and last lines."""
+        assert encode_event(b"a\n\nb") == b"data: a\ndata: \ndata: b\n\n"
+        assert encode_event(b"\n") == b"data: \ndata: \n\n"
+        assert encode_event(b"") == b"data: \n\n"
+
+    def test_comments(self) -> None:
+        """A comment is a ``: `` line per line of text, then a blank line; the parser skips it."""
+        assert encode_comment("keep-alive") == b": keep-alive\n\n"
+        assert encode_comment("a\nb") == b": a\n: b\n\n"
+        assert decode_all([encode_comment("x") + encode_event(b"1") + encode_comment("") + encode_event(b"2")]) == [
+            SSEEvent(data=b"1"),
+            SSEEvent(data=b"2"),
+        ]
+
+    @pytest.mark.parametrize("name", ["", "a\nb", "error\n", "\rx", "a\r\nb"])
+    def test_bad_event_names_are_refused(self, name: str) -> None:
+        """An empty name (it would read as "message") or one with a line end raises, naming it."""
+        with pytest.raises(ValueError, match=re.escape(repr(name))):
+            encode_event(b"{}", event=name)
+
+    def test_unencodable_event_name_is_refused(self) -> None:
+        """A name that is not valid UTF-8 text (a lone surrogate) raises ValueError naming it."""
+        with pytest.raises(ValueError, match=re.escape(repr("bad\ud800"))):
+            encode_event(b"{}", event="bad\ud800")
+
+    @pytest.mark.parametrize("data", [b"a\rb", b"\r", b"line\r\nline"])
+    def test_cr_in_data_is_refused(self, data: bytes) -> None:
+        """A CR would come back as LF, so data holding one raises, showing where."""
+        with pytest.raises(ValueError, match="cannot hold a CR") as raised:
+            encode_event(data)
+        assert repr(data) in str(raised.value)
+
+    def test_cr_in_comment_is_refused(self) -> None:
+        """A comment holding a CR raises, naming it."""
+        with pytest.raises(ValueError, match=re.escape(repr("a\rb"))):
+            encode_comment("a\rb")
+
+
+_encodable_name = st.none() | st.text(min_size=1, max_size=8).filter(lambda t: "\r" not in t and "\n" not in t)
+_encodable_data = st.binary(max_size=40).map(lambda b: b.replace(b"\r", b"")) | st.sampled_from(
+    [b"", b"\n", b"[DONE]", b'{"choices":[{"delta":{"content":"a\\nb"}}]}', b"\xef\xbb\xbfdata: x", b": not a comment"]
+)
+_block = st.one_of(
+    st.tuples(st.just("event"), _encodable_data, _encodable_name),
+    st.tuples(st.just("comment"), st.text(max_size=10).map(lambda t: t.replace("\r", "")), st.none()),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(blocks=st.lists(_block, max_size=12), cuts=st.lists(st.integers(min_value=0, max_value=2_000), max_size=12))
+def test_encoder_round_trips_in_any_chunking(blocks: list[tuple[str, object, str | None]], cuts: list[int]) -> None:
+    """parse(encode(events)) == events, whatever the re-chunking; comments anywhere between them vanish."""
+    wire, expected = [], []
+    for kind, payload, name in blocks:
+        if kind == "comment":
+            wire.append(encode_comment(payload))  # type: ignore[arg-type]
+        else:
+            wire.append(encode_event(payload, event=name))  # type: ignore[arg-type]
+            expected.append(SSEEvent(name or "message", payload))  # type: ignore[arg-type]
+    stream = b"".join(wire)
+    assert decode_all(rechunk(stream, cuts)) == expected == reference_decode(stream)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    prefix=st.text(max_size=5),
+    end=st.sampled_from(["\n", "\r", "\r\n"]),
+    suffix=st.text(max_size=5),
+)
+def test_event_names_with_line_ends_are_refused(prefix: str, end: str, suffix: str) -> None:
+    """Any event name holding CR or LF raises ValueError naming it, instead of writing a broken block."""
+    name = prefix + end + suffix
+    with pytest.raises(ValueError, match=re.escape(repr(name))):
+        encode_event(b"x", event=name)
+
+
+def test_no_hand_written_sse_outside_the_encoder() -> None:
+    """orchestrator/ and bench/ hold no bytes literal that starts an SSE field: they write through the encoder."""
+    root = Path(__file__).resolve().parents[2]
+    found = []
+    for package in ("orchestrator", "bench"):
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and isinstance(node.value, bytes):
+                    if node.value.lstrip(b"\r\n").startswith((b"data:", b"event:", b"id:", b"retry:")):
+                        found.append(f"{path.relative_to(root)}:{node.lineno}: {node.value[:30]!r}")
+    assert not found, "write SSE with actors._sse.encode_event / DONE instead:\n" + "\n".join(found)
