@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, final
 import trio
 
 from actors._duration import format_go_duration
+from actors._ratelimit_headers import RateLimitReport, ReportedWindow, rate_limit_header_pairs
 from orchestrator._catalog import ModelInfo
 from orchestrator._retired import decommissioned_message, retired_model
 from orchestrator._tokens import estimate_prompt_tokens
@@ -93,20 +94,16 @@ _FAULT_BODIES = {
 
 def _rate_headers(state: RateLimitState, scale: float) -> list[tuple[str, str]]:
     """Groq's ``x-ratelimit-*`` headers (requests per day, tokens per minute; resets in real seconds)."""
-    headers = []
-    if state.limit_requests is not None:
-        headers.append(("x-ratelimit-limit-requests", str(state.limit_requests)))
-    if state.limit_tokens is not None:
-        headers.append(("x-ratelimit-limit-tokens", str(state.limit_tokens)))
-    if state.remaining_requests is not None:
-        headers.append(("x-ratelimit-remaining-requests", str(state.remaining_requests)))
-    if state.remaining_tokens is not None:
-        headers.append(("x-ratelimit-remaining-tokens", str(state.remaining_tokens)))
-    if state.reset_requests is not None:
-        headers.append(("x-ratelimit-reset-requests", format_go_duration(state.reset_requests / scale)))
-    if state.reset_tokens is not None:
-        headers.append(("x-ratelimit-reset-tokens", format_go_duration(state.reset_tokens / scale)))
-    return headers
+
+    def real(seconds: float | None) -> float | None:
+        return None if seconds is None else seconds / scale
+
+    return rate_limit_header_pairs(
+        RateLimitReport(
+            ReportedWindow(state.limit_requests, state.remaining_requests, real(state.reset_requests)),
+            ReportedWindow(state.limit_tokens, state.remaining_tokens, real(state.reset_tokens)),
+        )
+    )
 
 
 @final
@@ -135,7 +132,7 @@ class Emulator:
         self._epoch: float | None = None
         self._fingerprints: dict[str, str] = {}
         #: The ASGI 3 application serving this emulator (for hypercorn, or any ASGI server running on trio).
-        self.asgi_app = asgi_app_for(self)
+        self.asgi_app = asgi_app_for(self, self.settings.max_body_size)
 
     def __repr__(self) -> str:
         return (
@@ -160,9 +157,10 @@ class Emulator:
         Bodies stream (SSE is not buffered); closing a response closes its stream, which the emulator
         counts as a client disconnect.
         """
+        # Imported here: it loads httpx, which the emulator served over HTTP (hypercorn) never needs.
         from orchestrator.emulator._transport import EmulatorTransport
 
-        return EmulatorTransport(self)
+        return EmulatorTransport(self, self.settings.max_body_size)
 
     def emulated_now(self) -> float:
         """Emulated seconds since the emulator started (trio's clock times ``time_scale``).
