@@ -2,7 +2,7 @@
 
 The actors call these methods at the moments that matter and never look at what is done
 with them, so metrics, tracing and audit logging live in one place
-(``orchestrator._telemetry``) instead of being sprinkled through the logic. Every method
+(``orchestrator.observe._telemetry``) instead of being sprinkled through the logic. Every method
 must be cheap and must not raise; :class:`NullObserver` is the default and does nothing.
 
 A job carries one opaque slot, ``job.trace``, that an observer may use for per-job state

@@ -14,7 +14,7 @@ from __future__ import annotations
 import trio
 
 from orchestrator._errors import CircuitOpenError
-from orchestrator._logging import get_logger
+from orchestrator.observe._logging import get_logger
 
 from ._breaker import BreakerState, CircuitBreaker
 from ._observer import NullObserver, Observer

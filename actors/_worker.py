@@ -38,7 +38,7 @@ from orchestrator._errors import (
     TimeoutError,
     error_from_response,
 )
-from orchestrator._logging import get_logger
+from orchestrator.observe._logging import get_logger
 from orchestrator._wire import Usage
 
 from ._budget import RateBudgets

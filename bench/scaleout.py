@@ -75,7 +75,7 @@ def run_worker(args: argparse.Namespace) -> None:
     import msgspec
     import trio
 
-    from orchestrator._batch_redis import run_shared_batch_async
+    from orchestrator.batch._shared import run_shared_batch_async
     from orchestrator._endpoint import resolve_endpoint
 
     endpoint = resolve_endpoint(

@@ -33,12 +33,12 @@ _EXPORTS: dict[str, str] = {
     "ChatStream": "actors._stream",
     "BudgetSnapshot": "actors._budget",
     # observability
-    "Telemetry": "._telemetry",
-    "MetricsServer": "._metrics",
+    "Telemetry": ".observe._telemetry",
+    "MetricsServer": ".observe._metrics",
     # batch
-    "run_batch": "._batch",
-    "run_batch_async": "._batch",
-    "BatchSummary": "._batch_summary",
+    "run_batch": ".batch._local",
+    "run_batch_async": ".batch._local",
+    "BatchSummary": ".batch._summary",
     # configuration
     "Config": "._config",
     "ConfigBuilder": "._config",
@@ -48,9 +48,9 @@ _EXPORTS: dict[str, str] = {
     "ModelLimits": "._config",
     "SecretString": "._secret",
     # observability
-    "configure_logging": "._logging",
-    "Redactor": "._redact",
-    "register_secret": "._redact",
+    "configure_logging": ".observe._logging",
+    "Redactor": ".observe._redact",
+    "register_secret": ".observe._redact",
     # models
     "ModelCatalog": "._catalog",
     "ModelInfo": "._catalog",
@@ -129,9 +129,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from actors._job import JobHandle as JobHandle
     from actors._stream import ChatStream as ChatStream
 
-    from ._batch import run_batch as run_batch
-    from ._batch import run_batch_async as run_batch_async
-    from ._batch_summary import BatchSummary as BatchSummary
+    from .batch._local import run_batch as run_batch
+    from .batch._local import run_batch_async as run_batch_async
+    from .batch._summary import BatchSummary as BatchSummary
     from ._blocking import BlockingClient as BlockingClient
     from ._catalog import DEFAULT_CATALOG as DEFAULT_CATALOG
     from ._catalog import ModelCatalog as ModelCatalog
@@ -147,11 +147,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._config import RateLimitConfig as RateLimitConfig
     from ._config import RetryConfig as RetryConfig
     from ._errors import *  # noqa: F403
-    from ._logging import configure_logging as configure_logging
+    from .observe._logging import configure_logging as configure_logging
     from ._map import JobResult as JobResult
-    from ._redact import Redactor as Redactor
-    from ._redact import register_secret as register_secret
-    from ._metrics import MetricsServer as MetricsServer
+    from .observe._redact import Redactor as Redactor
+    from .observe._redact import register_secret as register_secret
+    from .observe._metrics import MetricsServer as MetricsServer
     from ._secret import SecretString as SecretString
-    from ._telemetry import Telemetry as Telemetry
+    from .observe._telemetry import Telemetry as Telemetry
     from ._wire import *  # noqa: F403

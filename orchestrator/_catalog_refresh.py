@@ -32,7 +32,7 @@ import trio
 from ._catalog import ModelCatalog
 from ._config import Config, _loopback
 from ._errors import error_from_response
-from ._logging import get_logger
+from .observe._logging import get_logger
 from ._retired import retired_model
 from ._wire import ModelList, decode_model_list
 

@@ -264,9 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "and end-to-end latency (p50/p90/p99), throughput, goodput under an SLO, 429/498 answers "
                     "and time throttled, beside Groq's own usage timings.",
     )
-    from orchestrator import _bench
+    from orchestrator.loadtest import _command as loadtest
 
-    _bench.add_arguments(bench)
+    loadtest.add_arguments(bench)
 
     emulate = commands.add_parser("emulate", help="serve the bundled Groq emulator",
                                   description="Serve a Groq-compatible emulator on loopback for tests and demos.")
@@ -279,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``groq-orch`` with ``argv`` (default: the process arguments) and return the exit status."""
-    from orchestrator._batch_io import BatchFileError
+    from orchestrator.batch._io import BatchFileError
     from orchestrator._errors import ConfigError, GroqError, ValidationError
 
     parser = build_parser()
@@ -303,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _configure_logging(level: str, log_format: str) -> None:
     """Redacted log lines on stderr at ``level`` and above, so stdout carries only command output."""
-    from orchestrator._logging import configure_logging
+    from orchestrator.observe._logging import configure_logging
 
     configure_logging(level, log_format)  # type: ignore[arg-type] - argparse checked the choices
 
@@ -318,8 +318,8 @@ def _error(message: str) -> None:
 def _cmd_batch(args: argparse.Namespace) -> int:
     import os
 
-    from orchestrator._batch_redis import SharedBatchError
-    from orchestrator._batch_redis_store import batch_name_problem
+    from orchestrator.batch._shared import SharedBatchError
+    from orchestrator.batch._shared_store import batch_name_problem
 
     args.redis_url = args.redis_url or os.environ.get("GROQ_ORCH_REDIS_URL", "").strip() or None
     collecting = args.name is not None or (str(args.input) == "collect" and not args.input.exists())
@@ -347,14 +347,14 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
 def _collect(args: argparse.Namespace) -> int:
     """``batch collect NAME -o OUT --redis URL``: append a shared batch's results to OUT."""
-    from orchestrator._batch_redis import collect_shared_batch
+    from orchestrator.batch._shared import collect_shared_batch
 
     return collect_shared_batch(args.name, args.output, redis_url=args.redis_url, quiet=args.quiet).exit_code
 
 
 def _run_batch(args: argparse.Namespace) -> Any:
     """Run the batch the flags describe (one machine, or a shared batch with --workers-join)."""
-    from orchestrator._batch import run_batch
+    from orchestrator.batch._local import run_batch
 
     return run_batch(
         args.input,
@@ -536,7 +536,7 @@ async def _rate_limits(args: argparse.Namespace, client: Any) -> int:
     import msgspec
 
     from orchestrator._errors import GroqError
-    from orchestrator._progress import render_rate_limits
+    from orchestrator.batch._progress import render_rate_limits
 
     failed = False
     for model in args.model or [DEFAULT_CHAT_MODEL]:

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from orchestrator._errors import ConfigError
-from orchestrator._redact import register_secret
+from orchestrator.observe._redact import register_secret
 from orchestrator._secret import SecretString
 from orchestrator._tiers import TIER_NAMES
 

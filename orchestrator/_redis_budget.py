@@ -62,7 +62,7 @@ from actors._shared_budget import DEFAULT_LEASE_FRACTION, SharedRateBudget, Sync
 
 from ._config import _redacted
 from ._errors import CoordinationError
-from ._logging import get_logger
+from .observe._logging import get_logger
 from ._secret import SecretString
 
 __all__ = ["LEASE_SCRIPT", "CoordinationError", "RedisBudgetStatistics", "RedisBudgets", "budget_namespace"]

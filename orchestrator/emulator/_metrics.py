@@ -2,8 +2,8 @@
 
 :class:`EmulatorCollector` reads ``Emulator.stats()`` at every scrape, the way the client's state
 collector reads ``statistics()``: nothing is copied into a gauge, so nothing goes stale. It belongs to
-the emulator, not to the client's `orchestrator._metrics`; the server borrows only that module's
-``/metrics`` endpoint (`orchestrator._metrics.open_metrics_server`), so the dependency runs one way.
+the emulator, not to the client's `orchestrator.observe._metrics`; the server borrows only that module's
+``/metrics`` endpoint (`orchestrator.observe._metrics.open_metrics_server`), so the dependency runs one way.
 """
 
 from __future__ import annotations

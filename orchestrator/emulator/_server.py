@@ -133,7 +133,7 @@ async def _metrics_endpoint(emulator: Emulator, host: str, port: int | None) -> 
     # Imported here: prometheus_client loads only when a metrics port is asked for.
     from prometheus_client import CollectorRegistry
 
-    from orchestrator._metrics import open_metrics_server
+    from orchestrator.observe._metrics import open_metrics_server
     from orchestrator.emulator._metrics import EmulatorCollector
 
     registry = CollectorRegistry()

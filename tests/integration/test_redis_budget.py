@@ -23,7 +23,7 @@ import trio
 import orchestrator
 from actors._budget import ModelLimits
 from actors._shared_budget import LeaseAsk, LeaseRelease, LimitObservation, PauseReport, SyncReply, SyncRequest
-from orchestrator._batch import run_batch_async
+from orchestrator.batch._local import run_batch_async
 from orchestrator._redis_budget import LEASE_SCRIPT, CoordinationError, RedisBudgets, budget_namespace
 from orchestrator._secret import SecretString
 from orchestrator.emulator import EmulatorSettings, open_emulator_server

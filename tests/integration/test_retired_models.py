@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 
 import orchestrator
 from orchestrator import _catalog_refresh
-from orchestrator._batch import run_batch_async
+from orchestrator.batch._local import run_batch_async
 from orchestrator._catalog import DEFAULT_CATALOG, ModelCatalog, ModelInfo
 from orchestrator._cli import main
 from orchestrator.emulator import EmulatorSettings

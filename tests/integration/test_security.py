@@ -25,7 +25,7 @@ from hypercorn.trio import serve as hypercorn_serve
 import orchestrator
 from orchestrator import _cli
 from orchestrator._client import _ssl_context
-from orchestrator._logging import TRACE, configure_logging, get_logger
+from orchestrator.observe._logging import TRACE, configure_logging, get_logger
 from orchestrator.emulator import EmulatorSettings, open_emulator_server
 
 from ..helpers import user

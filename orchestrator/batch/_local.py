@@ -1,0 +1,295 @@
+"""The batch runner: a JSONL file of chat jobs in, a JSONL file of results out, resumable, nothing lost.
+
+Theory of operation
+-------------------
+1. **Refuse before sending.** The results file is opened first: a torn last line from a crash is
+   truncated, and the custom_ids already answered are collected (8 bytes each). Then one streaming pass
+   over the input counts the jobs and refuses duplicate custom_ids, naming their lines. Nothing has been
+   sent yet, so a refusal costs nothing.
+2. **Stream.** A lazy generator reads the input line by line, skips answered ids, turns unusable lines
+   into error records on the spot, and hands the rest to `Client.map`, which keeps at most
+   ``max_in_flight`` jobs alive. Memory is bounded by that window, whatever the file size.
+3. **Record as each finishes.** Every result becomes one line appended with a single write (see
+   `ResultWriter`), so a SIGKILL leaves at most a torn last line, which step 1 repairs on the next run.
+   Every input line ends up with exactly one result line: success, API error, validation error or bad line.
+4. **Stop on run-level errors.** A refused API key (401/403), a fail-fast open breaker or a lost Redis
+   of the shared rate budget says nothing about the job (`orchestrator.batch._run.ABORTS_RUN`), so it
+   gets no result line (resume will retry it); the batch stops and raises it.
+5. **Stop gracefully.** On SIGINT/SIGTERM the generator stops taking new jobs; jobs already in flight get
+   ``grace`` seconds to finish and be recorded, then the rest are cancelled and *not* recorded, so the
+   next run does them. A second signal cancels at once.
+
+Priorities (``priority_field``): the client's map runs jobs in the order it receives them, so the
+runner reorders a bounded read-ahead window (the size of the in-flight window) by priority, highest
+first; across the whole file, order still follows the file.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import trio
+from rich.console import Console
+
+from orchestrator.batch._io import AnsweredIds, ResultWriter, iter_input_lines, open_results, scan_input
+from orchestrator.batch._options import BatchOptions, PathArg, batch_options
+from orchestrator.batch._records import (
+    BadLine,
+    Job,
+    bad_line_record,
+    encode_record,
+    failure_record,
+    identify,
+    parse_line,
+    success_record,
+)
+from orchestrator.batch._run import RunState, finish_run, open_run
+from orchestrator.batch._summary import BatchSummary, BatchTally
+from orchestrator._config import RateLimitConfig
+from orchestrator._endpoint import Endpoint, FileSettings, load_config_file, resolve_endpoint
+from orchestrator._errors import ConfigError
+from orchestrator.observe._logging import get_logger
+from orchestrator._map import JobResult
+
+__all__ = ["run_batch", "run_batch_async"]
+
+log = get_logger("orchestrator.batch")
+
+# Checkpoint every this many input lines, so skipping a long answered prefix never starves trio.
+_CHECKPOINT_EVERY = 256
+
+
+class _Run(RunState):
+    """The state of one batch run: files, tally, and the stop flag the signal handler sets."""
+
+    def __init__(
+        self,
+        *,
+        input_path: Path,
+        output_path: Path,
+        writer: ResultWriter,
+        tally: BatchTally,
+        answered: AnsweredIds,
+        model: str | None,
+        priority_field: str | None,
+        window: int,
+    ) -> None:
+        super().__init__(tally)
+        self.input_path = input_path
+        self.output_path = output_path
+        self.writer = writer
+        self.answered = answered
+        self.model = model
+        self.priority_field = priority_field
+        self.window = window
+
+    async def jobs(self) -> AsyncIterator[Job]:
+        """Unanswered jobs in file order; unusable lines are recorded here and never yielded."""
+        for count, (number, raw) in enumerate(iter_input_lines(self.input_path), start=1):
+            if count % _CHECKPOINT_EVERY == 0:
+                await trio.lowlevel.checkpoint()
+            if self.stopping:
+                return
+            if identify(raw, number) in self.answered:
+                continue
+            parsed = parse_line(raw, number, model=self.model, priority_field=self.priority_field)
+            if isinstance(parsed, BadLine):
+                self.writer.write(encode_record(bad_line_record(parsed)))
+                self.tally.record_failure(parsed.code, malformed=True)
+                continue
+            yield parsed
+
+    async def prioritized(self) -> AsyncIterator[Job]:
+        """`jobs` reordered by priority within a read-ahead window of ``window`` jobs (bounded heap)."""
+        heap: list[tuple[int, int, Job]] = []
+        async for job in self.jobs():
+            heapq.heappush(heap, (-job.priority, job.line, job))
+            if len(heap) >= self.window:
+                yield heapq.heappop(heap)[2]
+        while heap and not self.stopping:
+            yield heapq.heappop(heap)[2]
+
+    async def pairs(self) -> AsyncIterator[tuple[Job, Any]]:
+        """The (key, request) pairs `Client.map` consumes; the key is the whole `Job`."""
+        source = self.prioritized() if self.priority_field else self.jobs()
+        async for job in source:
+            yield job, job.request
+
+    def record(self, result: JobResult) -> bool:
+        """Write the result line for one finished job and count it.
+
+        Returns False, writing nothing, for an error that is about the run rather than the job (a refused
+        API key, an open breaker in fail-fast mode): recording it would mark the job answered, and resume
+        would never retry it. The caller stops the batch instead; `fatal` holds the error.
+        """
+        job: Job = result.key
+        if self.aborts(result.error):
+            return False
+        if result.error is None:
+            response = result.response
+            self.writer.write(
+                encode_record(
+                    success_record(
+                        job.custom_id, response, status_code=result.status_code or 200, request_id=result.request_id
+                    )
+                )
+            )
+            usage = response.usage
+            self.tally.record_success(
+                prompt_tokens=usage.prompt_tokens if usage else 0,
+                completion_tokens=usage.completion_tokens if usage else 0,
+            )
+            return True
+        record = failure_record(
+            job.custom_id,
+            job.line,
+            result.error,
+            status_code=result.status_code,
+            request_id=result.request_id,
+            attempts=result.attempts,
+        )
+        self.writer.write(encode_record(record))
+        assert record.error is not None
+        self.tally.record_failure(record.error.code)
+        return True
+
+
+def _resolve(options: BatchOptions) -> Endpoint:
+    """The endpoint the options describe: an explicit config with the options applied over it, or one
+    resolved from the config file and the environment; then the plan, model map and Redis URL."""
+    config = options.config
+    if config is not None:
+        changes: dict[str, Any] = {}
+        for name, value in (
+            ("base_url", options.base_url), ("timeout", options.timeout), ("max_retries", options.max_retries),
+            ("workers", options.concurrency),
+        ):
+            if value is not None:
+                changes[name] = value
+        if options.limits:
+            merged = {**config.rate_limit_config.model_limits, **options.limits}
+            changes["rate_limit_config"] = RateLimitConfig(model_limits=merged)
+        endpoint = Endpoint(config.replace(**changes))
+    else:
+        file = options.config_file
+        if file is not None and not isinstance(file, FileSettings):
+            file = load_config_file(Path(file))
+        endpoint = resolve_endpoint(
+            environ=options.environ,
+            file=file,
+            base_url=options.base_url,
+            timeout=options.timeout,
+            max_retries=options.max_retries,
+            concurrency=options.concurrency,
+            limits=options.limits,
+            emulator_settings=options.emulator_settings,
+        )
+    if options.tier is not None:
+        endpoint = msgspec.structs.replace(endpoint, config=endpoint.config.replace(tier=options.tier))
+    if options.model_map:
+        merged_map = {**endpoint.config.model_map, **options.model_map}
+        endpoint = msgspec.structs.replace(endpoint, config=endpoint.config.replace(model_map=merged_map))
+    if options.redis_url and endpoint.config.redis_url != options.redis_url:
+        # The Redis of a shared batch also carries the shared rate budget of every process using the key.
+        endpoint = msgspec.structs.replace(endpoint, config=endpoint.config.replace(redis_url=options.redis_url))
+    return endpoint
+
+
+async def run_batch_async(
+    input_path: PathArg, output_path: PathArg, *, options: BatchOptions | None = None, **keywords: Any
+) -> BatchSummary:
+    """Run every chat job in ``input_path`` and append one result line per job to ``output_path`` (trio).
+
+    Re-running the same call resumes: jobs already answered in ``output_path`` are skipped, and a torn
+    last line left by a crash is repaired first. See the module docstring for the guarantees.
+
+    Args:
+        input_path: JSONL jobs, batch format or plain chat bodies.
+        output_path: JSONL results (created, or appended to when resuming).
+        options: the settings as one `BatchOptions`.
+        keywords: the settings one by one, under the names of `BatchOptions`'s fields (documented there),
+            e.g. ``concurrency=8, quiet=True``; given beside ``options``, they override it.
+
+    Returns:
+        The run's `BatchSummary`; ``summary.exit_code`` is what the CLI exits with.
+
+    Raises:
+        AuthenticationError, AuthorizationError, CircuitOpenError, CoordinationError: the endpoint (or the
+            Redis of the shared rate budget) refused the run itself; the batch stopped, jobs already answered
+            keep their lines, and the rest are left for a re-run.
+        DuplicateCustomIdError: the input repeats custom_ids (nothing sent).
+        BatchFileError: the results file has a corrupt line before its last.
+        ConfigError: a setting is invalid.
+        TypeError: a keyword that is not a `BatchOptions` field.
+        OSError: a file cannot be read or written.
+    """
+    options = batch_options(options, keywords)
+    source, target = Path(input_path), Path(output_path)
+    if target.exists() and source.exists() and source.resolve() == target.resolve():
+        raise ConfigError(field="output", value=str(target), rule="must differ from the input file")
+    endpoint = _resolve(options)
+    if options.workers_join is not None:
+        # Imported here, not at the top: the shared runner loads redis, which a one-machine batch never needs.
+        from orchestrator.batch._shared import run_shared_batch_async
+
+        shared_url = options.redis_url or endpoint.config.redis_url
+        if not shared_url:
+            raise ConfigError(field="redis_url", value=options.redis_url,
+                              rule="is required with workers_join (--redis URL): the shared batch lives in Redis")
+        return await run_shared_batch_async(
+            source, target, redis_url=shared_url, name=options.workers_join, endpoint=endpoint, options=options
+        )
+    console = options.console or Console(stderr=True)
+    resume = open_results(target)
+    scan = scan_input(source, resume.answered)
+    if not options.quiet:
+        if endpoint.notice:
+            console.print(endpoint.notice, style="yellow", highlight=False, soft_wrap=True)
+        if resume.lines:
+            repaired = f", repaired a torn last line ({resume.repaired_bytes} bytes)" if resume.repaired_bytes else ""
+            console.print(
+                f"Resuming: {scan.answered} of {scan.jobs} jobs already in {target}{repaired}.",
+                highlight=False, soft_wrap=True,
+            )
+    log.info("batch_started", input=str(source), output=str(target), jobs=scan.jobs, answered=scan.answered,
+             endpoint=endpoint.description)
+    # Jobs handed to the client at once (waiting for budget or in flight). Twice the workers keeps every
+    # worker busy while bounding what a Ctrl-C has to wait for: these are the jobs the grace period covers.
+    window = 2 * endpoint.config.workers
+    with ResultWriter(target) as writer:
+        run = _Run(
+            input_path=source, output_path=target, writer=writer,
+            tally=BatchTally(jobs=scan.jobs, already_done=scan.answered, now=trio.current_time()),
+            answered=resume.answered, model=options.model, priority_field=options.priority_field, window=window,
+        )
+        async with open_run(run, endpoint, options, console, where=endpoint.description, input_path=source,
+                            output_path=target) as services:
+            client, jobs_scope = services.client, services.jobs_scope
+            with jobs_scope:
+                async with client.map(run.pairs(), max_in_flight=window) as results:
+                    async for result in results:
+                        if not run.record(result):
+                            jobs_scope.cancel()
+            stats = client.statistics()
+    summary = run.tally.summary(
+        input_path=str(source), output_path=str(target), endpoint=endpoint.description, now=trio.current_time(),
+        retries=stats.retried, rate_limited=stats.rate_limited, interrupted_by=run.interrupted_by,
+        repaired_bytes=resume.repaired_bytes,
+    )
+    log.info("batch_finished", succeeded=summary.succeeded, failed=summary.failed, not_run=summary.not_run,
+             interrupted_by=summary.interrupted_by)
+    return finish_run(run, summary, options, console)
+
+
+def run_batch(
+    input_path: PathArg, output_path: PathArg, *, options: BatchOptions | None = None, **keywords: Any
+) -> BatchSummary:
+    """Blocking form of `run_batch_async` (it calls ``trio.run``); same arguments, same result.
+
+    Use this from plain Python; from trio code, ``await run_batch_async(...)``.
+    """
+    return trio.run(lambda: run_batch_async(input_path, output_path, options=options, **keywords))

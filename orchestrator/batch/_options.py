@@ -1,0 +1,131 @@
+"""The options of one batch run, as one frozen struct checked once.
+
+`run_batch` / `run_batch_async` take their settings as keywords and build a `BatchOptions` from them
+straight away; from there on the one value travels (to endpoint resolution, to the shared-batch worker
+in `orchestrator.batch._shared`, to the signal watcher and the progress display) instead of each
+function re-listing the keywords it forwards. A setting that cannot be right whatever else is set is
+refused here, as a `ConfigError` naming the keyword, before any file is opened or request sent; rules
+that need the resolved endpoint (a shared batch needs a Redis URL, which the config may supply) are
+checked where the endpoint is known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from os import PathLike
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+
+from orchestrator._errors import ConfigError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from orchestrator._config import Config, ModelLimits
+    from orchestrator._endpoint import FileSettings
+    from orchestrator.observe._telemetry import Telemetry
+
+__all__ = ["DEFAULT_RECLAIM_AFTER", "BatchOptions", "PathArg", "batch_options"]
+
+PathArg = str | PathLike[str]
+
+#: Seconds a job may sit untouched on a worker before another takes it over (the worker is presumed dead).
+DEFAULT_RECLAIM_AFTER: Final = 30.0
+
+
+class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """Every setting of a batch run; the keywords of `run_batch` / `run_batch_async` are its fields.
+
+    Attributes:
+        config: a client `Config`; by default one is built from ``config_file`` and the environment, and
+            with no API key and no base URL the embedded emulator is used (one line says so).
+        config_file: a TOML file (or parsed `FileSettings`) with defaults; never the API key.
+        model: replace every job's model.
+        concurrency: requests in flight at once (the worker pool size; default: the config file's, else
+            the config's ``workers``, 64). Twice as many jobs are handed to the client at a time, which
+            bounds memory and what a Ctrl-C waits for.
+        priority_field: top-level input field with an integer priority; higher runs sooner.
+        max_retries, timeout, base_url, limits: override the config (``limits`` per model).
+        grace: seconds in-flight jobs get to finish after SIGINT/SIGTERM before they are cancelled.
+        quiet: no progress display, notice or summary table.
+        summary_json: also write the `BatchSummary` as JSON here.
+        console: where progress and the summary are drawn (default: stderr).
+        emulator_settings: settings for the embedded emulator, when it is used.
+        environ: environment to read instead of ``os.environ``.
+        handle_signals: catch SIGINT/SIGTERM (only possible in the main thread; ignored elsewhere).
+        telemetry: observe the run's client with this `Telemetry` (metrics, spans, audit events).
+        metrics_port: serve the metrics at ``http://metrics_host:metrics_port/metrics`` while the batch
+            runs (0 picks a free port; the URL is logged, and printed unless ``quiet``); a `Telemetry` is
+            created if none is given.
+        metrics_host: the interface the metrics endpoint binds (loopback by default).
+        redis_url: a Redis (``redis://HOST:PORT/DB``) through which every process using the API key shares
+            one rate budget (``Config.redis_url``); it also holds a shared batch (``workers_join``).
+        workers_join: work shared batch NAME together with every process, on any machine, that joins it
+            with the same input (see `orchestrator.batch._shared`); the results reach the output file when
+            the batch is finished, or on ``groq-orch batch collect``.
+        reclaim_after: in a shared batch, seconds a job may sit untouched on a worker before another
+            worker takes it over (the first is presumed dead).
+        tier: the account's Groq plan (``Config.tier``): RPM and TPD start from its published table.
+        model_map: ``{old: new}`` model ids (``Config.model_map``, merged over the config's): every job
+            naming ``old`` is sent to ``new``, e.g. to move a file of jobs off a retired model
+            (``--model-map OLD=NEW``). Jobs are still recorded under their custom_id. A job whose model
+            Groq has shut down, and that no mapping moves, gets one ``model_decommissioned`` error record.
+
+    Raises:
+        ConfigError: on construction, for a setting that is wrong whatever else is set (its ``field``
+            names the keyword).
+    """
+
+    config: Config | None = None
+    config_file: PathArg | FileSettings | None = None
+    model: str | None = None
+    concurrency: int | None = None
+    priority_field: str | None = None
+    max_retries: int | None = None
+    timeout: float | None = None
+    base_url: str | None = None
+    limits: Mapping[str, ModelLimits] | None = None
+    grace: float = 10.0
+    quiet: bool = False
+    summary_json: PathArg | None = None
+    console: Console | None = None
+    emulator_settings: Any = None
+    environ: Mapping[str, str] | None = None
+    handle_signals: bool = True
+    telemetry: Telemetry | None = None
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    redis_url: str | None = None
+    workers_join: str | None = None
+    reclaim_after: float = DEFAULT_RECLAIM_AFTER
+    tier: str | None = None
+    model_map: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.concurrency is not None and self.concurrency < 1:
+            raise ConfigError(field="concurrency", value=self.concurrency, rule="must be at least 1")
+        if self.grace < 0:
+            raise ConfigError(field="grace", value=self.grace, rule="must be zero or more seconds")
+        if self.workers_join is not None:
+            if self.priority_field is not None:
+                raise ConfigError(field="priority_field", value=self.priority_field,
+                                  rule="cannot order a shared batch (--workers-join): workers take jobs as they come")
+            # Imported here, not at the top: it loads redis, which a one-machine batch never needs.
+            from orchestrator.batch._shared_store import batch_name_problem
+
+            problem = batch_name_problem(self.workers_join)
+            if problem is not None:
+                raise ConfigError(problem, field="workers_join")
+
+
+def batch_options(options: BatchOptions | None, keywords: Mapping[str, Any]) -> BatchOptions:
+    """The options of a call: ``options`` (or the defaults) with the keywords given beside it applied over.
+
+    Raises:
+        TypeError: a keyword that is not a `BatchOptions` field.
+        ConfigError: the result breaks a rule (see `BatchOptions`).
+    """
+    if options is None:
+        return BatchOptions(**keywords)
+    return msgspec.structs.replace(options, **keywords) if keywords else options

@@ -1,0 +1,331 @@
+"""What one line of a batch file means, and what one line of a results file says.
+
+Theory of operation
+-------------------
+A batch input file is JSON Lines. Each non-blank line is one job, in one of two shapes:
+
+* the Groq/OpenAI batch format::
+
+      {"custom_id": "q-1", "method": "POST", "url": "/v1/chat/completions", "body": {...chat request...}}
+
+  (``url`` may also be ``/openai/v1/chat/completions``; a missing ``method``/``url`` means these defaults);
+* a plain chat request body, exactly what you would pass to ``chat.completions.create`` as JSON.
+  Its custom_id is taken from its line number: ``line-17``.
+
+`parse_line` turns one raw line into a `Job` or, when the line is unusable, a `BadLine` that says why
+(line number, a stable ``code``, and for request validation the field path in ``param``). Bad input never
+raises here: in a batch it becomes that line's error record, because losing a job silently is the one thing a
+batch runner must never do.
+
+A results file is JSON Lines in the batch *output* format, one line per job::
+
+    {"id": "batch_req_...", "custom_id": "q-1",
+     "response": {"status_code": 200, "request_id": "req_...", "body": {...chat.completion...}},
+     "error": null}
+
+A failure keeps the same shape: ``"response"`` holds the status and the API's error body when the server
+answered (``null`` when it never did: bad line, local validation, network, timeout), and ``"error"`` holds
+``{"code", "message", "line", "param"?, "attempts"?}``.
+
+This module is pure: no IO, no trio, no httpx. The runner (`orchestrator.batch._local`) reads and writes.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import Any
+
+import msgspec
+
+from orchestrator._errors import GroqError, ValidationError
+from orchestrator._wire import ChatRequest, ChatResponse, chat_request_from
+
+__all__ = [
+    "CHAT_URLS",
+    "BadLine",
+    "ErrorRecord",
+    "Job",
+    "ResponseRecord",
+    "ResultRecord",
+    "bad_line_record",
+    "encode_record",
+    "failure_record",
+    "identify",
+    "line_custom_id",
+    "new_record_id",
+    "parse_line",
+    "success_record",
+]
+
+#: The request paths a batch line may name; both address the one endpoint we drive.
+CHAT_URLS = frozenset({"/v1/chat/completions", "/openai/v1/chat/completions"})
+
+# Keys that mark a line as batch-format rather than a plain chat body.
+_BATCH_KEYS = ("custom_id", "body", "method", "url")
+
+
+class Job(msgspec.Struct, frozen=True):
+    """One runnable job: a validated-shape chat request plus where it came from.
+
+    ``line`` is the 1-based line number in the input file, kept so error records can point back at it.
+    ``priority`` comes from ``--priority-field`` (0 when unused); higher runs sooner among queued jobs.
+    """
+
+    custom_id: str
+    line: int
+    request: ChatRequest
+    priority: int = 0
+
+
+class BadLine(msgspec.Struct, frozen=True):
+    """A line that cannot become a request, and why.
+
+    ``code`` is stable and machine-readable (``invalid_json``, ``invalid_line``, ``invalid_custom_id``,
+    ``invalid_method``, ``invalid_url``, ``invalid_body``, ``invalid_request``, ``invalid_priority``);
+    ``param`` is the offending field path for request validation failures.
+    """
+
+    custom_id: str
+    line: int
+    code: str
+    message: str
+    param: str | None = None
+
+
+class ResponseRecord(msgspec.Struct):
+    """The ``response`` member of a result line: what the server said (status, request id, JSON body)."""
+
+    status_code: int
+    request_id: str | None
+    body: Any
+
+
+class ErrorRecord(msgspec.Struct, omit_defaults=True):
+    """The ``error`` member of a result line: a stable code, a human message, and where to look."""
+
+    code: str
+    message: str
+    line: int | None = None
+    param: str | None = None
+    attempts: int | None = None
+
+
+class ResultRecord(msgspec.Struct):
+    """One line of the results file, in the batch output format (field order as Groq writes it)."""
+
+    id: str
+    custom_id: str
+    response: ResponseRecord | None
+    error: ErrorRecord | None
+
+
+class _IdView(msgspec.Struct):
+    """Decodes only ``custom_id`` from a line, skipping the (possibly large) body."""
+
+    custom_id: Any = None
+
+
+_decode_id_view = msgspec.json.Decoder(_IdView).decode
+_decode_any = msgspec.json.Decoder().decode
+_encoder = msgspec.json.Encoder()
+
+
+def line_custom_id(line: int) -> str:
+    """The custom_id given to a job that does not name one: ``line-<n>`` (1-based line number)."""
+    return f"line-{line}"
+
+
+def _explicit_id(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def identify(raw: bytes, line: int) -> str:
+    """The custom_id a raw line will carry, decoding as little as possible.
+
+    This is what the duplicate check and resume key on, so it must agree with `parse_line` for every input,
+    including garbage: a line that is not a JSON object, or has no usable ``custom_id``, is ``line-<n>``.
+    """
+    try:
+        view = _decode_id_view(raw)
+    except msgspec.DecodeError:
+        return line_custom_id(line)
+    return _explicit_id(view.custom_id) or line_custom_id(line)
+
+
+def _json_kind(value: Any) -> str:
+    match value:
+        case None:
+            return "null"
+        case bool():
+            return "a boolean"
+        case int() | float():
+            return "a number"
+        case str():
+            return "a string"
+        case list():
+            return "an array"
+        case _:
+            return type(value).__name__
+
+
+def parse_line(
+    raw: bytes,
+    line: int,
+    *,
+    model: str | None = None,
+    priority_field: str | None = None,
+) -> Job | BadLine:
+    """Turn one raw input line into a `Job`, or a `BadLine` that explains what is wrong.
+
+    Args:
+        raw: the line's bytes, without its newline.
+        line: its 1-based line number.
+        model: when given, replaces the body's ``model`` (the ``--model`` option).
+        priority_field: when given, the top-level field holding an integer priority (absent means 0).
+
+    Never raises on bad input: every problem becomes a `BadLine`.
+    """
+    try:
+        obj = _decode_any(raw)
+    except msgspec.DecodeError as exc:
+        return BadLine(
+            line_custom_id(line), line, "invalid_json",
+            f"line {line} is not valid JSON ({exc}); each line must be one JSON object",
+        )
+    if not isinstance(obj, dict):
+        return BadLine(
+            line_custom_id(line), line, "invalid_line",
+            f"line {line} is {_json_kind(obj)}, not a JSON object; write one job object per line",
+        )
+    custom_id = _explicit_id(obj.get("custom_id")) or line_custom_id(line)
+    if any(key in obj for key in _BATCH_KEYS):
+        problem = _check_envelope(obj, line)
+        if problem is not None:
+            code, message = problem
+            return BadLine(custom_id, line, code, message)
+        body = obj["body"]
+    else:
+        body = obj
+    priority = 0
+    if priority_field is not None and priority_field in obj:
+        value = obj[priority_field]
+        if isinstance(value, bool) or not isinstance(value, int):
+            return BadLine(
+                custom_id, line, "invalid_priority",
+                f"line {line}: priority field {priority_field!r} is {value!r}; it must be an integer",
+                param=priority_field,
+            )
+        priority = value
+    if model is not None:
+        body = {**body, "model": model}
+    try:
+        request = chat_request_from(body)
+    except ValidationError as exc:
+        return BadLine(custom_id, line, "invalid_request", f"line {line}: {exc}", param=exc.field)
+    return Job(custom_id, line, request, priority)
+
+
+def _check_envelope(obj: dict[str, Any], line: int) -> tuple[str, str] | None:
+    """The (code, message) of the first thing wrong with a batch-format envelope, or None."""
+    if "custom_id" in obj and _explicit_id(obj["custom_id"]) is None:
+        return "invalid_custom_id", (
+            f"line {line}: custom_id is {obj['custom_id']!r}; it must be a non-empty string "
+            "(or leave it out to use the line number)"
+        )
+    method = obj.get("method", "POST")
+    if method != "POST":
+        return "invalid_method", f"line {line}: method is {method!r}; only \"POST\" is supported"
+    url = obj.get("url", "/v1/chat/completions")
+    if not isinstance(url, str) or url not in CHAT_URLS:
+        return "invalid_url", (
+            f"line {line}: url is {url!r}; only chat completions are supported "
+            f"({' or '.join(sorted(CHAT_URLS))})"
+        )
+    if not isinstance(obj.get("body"), dict):
+        return "invalid_body", (
+            f"line {line}: body is {_json_kind(obj.get('body'))}; it must be a chat request object "
+            "with model and messages"
+        )
+    return None
+
+
+def new_record_id() -> str:
+    """A fresh result id, ``batch_req_`` plus 26 lowercase base32 characters (Groq's shape)."""
+    return "batch_req_" + base64.b32encode(os.urandom(16)).decode("ascii")[:26].lower()
+
+
+def success_record(custom_id: str, response: ChatResponse, *, status_code: int, request_id: str | None) -> ResultRecord:
+    """The result line for a completed job: the chat completion as the body, ``error: null``."""
+    if request_id is None and response.x_groq is not None:
+        request_id = response.x_groq.id
+    return ResultRecord(new_record_id(), custom_id, ResponseRecord(status_code, request_id, response), None)
+
+
+def bad_line_record(bad: BadLine) -> ResultRecord:
+    """The result line for an unusable input line: no response, and an error naming line and reason."""
+    return ResultRecord(
+        new_record_id(), bad.custom_id, None, ErrorRecord(bad.code, bad.message, bad.line, bad.param)
+    )
+
+
+def _error_code(error: GroqError) -> str:
+    if error.code:
+        return error.code
+    if isinstance(error, ValidationError):
+        return "invalid_request"
+    if error.status is not None:
+        return error.type or f"http_{error.status}"
+    # Local failures (timeout, network, breaker) have no server code: name the kind.
+    name = type(error).__name__.removesuffix("Error")
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_") or "error"
+
+
+def _error_body(error: GroqError) -> Any:
+    """The server's JSON error body when it sent one, else the same shape rebuilt from the error."""
+    if error.body:
+        try:
+            body = _decode_any(error.body)
+        except msgspec.DecodeError:
+            body = None
+        if isinstance(body, dict):
+            return body
+    detail = {"message": error.message, "type": error.type, "code": error.code}
+    return {"error": {key: value for key, value in detail.items() if value is not None}}
+
+
+def failure_record(
+    custom_id: str,
+    line: int,
+    error: GroqError,
+    *,
+    status_code: int | None,
+    request_id: str | None,
+    attempts: int,
+) -> ResultRecord:
+    """The result line for a job that ran but did not succeed.
+
+    When the server answered, ``response`` keeps its status, request id and error body, so nothing the API
+    said is lost; ``error`` always carries a code and message, the input line, the field path (``param``) for
+    validation errors, and the attempt count when the job was retried.
+    """
+    status = status_code if status_code is not None else error.status
+    rid = request_id or error.request_id
+    response = ResponseRecord(status, rid, _error_body(error)) if status is not None else None
+    param = error.param
+    if param is None and isinstance(error, ValidationError):
+        param = error.field
+    return ResultRecord(
+        new_record_id(),
+        custom_id,
+        response,
+        ErrorRecord(_error_code(error), str(error), line, param, attempts if attempts > 1 else None),
+    )
+
+
+def encode_record(record: ResultRecord) -> bytes:
+    """One result as a complete JSONL line, newline included (one ``write`` puts it all down)."""
+    buffer = bytearray()
+    _encoder.encode_into(record, buffer)
+    buffer.extend(b"\n")
+    return bytes(buffer)

@@ -1,0 +1,205 @@
+"""What every batch run does around its jobs, on one machine (`orchestrator.batch._local`) or shared through Redis
+(`orchestrator.batch._shared`): which errors stop the run, the stop flag that SIGINT/SIGTERM set, the client
+with its telemetry and metrics endpoint, the live progress display, and the summary at the end.
+
+Both runners import this module and neither imports the other, except that the one-machine entry point
+hands a ``workers_join`` run over to the shared runner.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import trio
+from rich.console import Console
+from rich.live import Live
+
+from orchestrator.batch._options import BatchOptions
+from orchestrator.batch._summary import BatchSummary, BatchTally
+from orchestrator._endpoint import Endpoint, open_endpoint
+from orchestrator._errors import AuthenticationError, AuthorizationError, CircuitOpenError, CoordinationError, GroqError
+from orchestrator.observe._logging import get_logger
+from orchestrator.batch._progress import render_progress, render_summary
+from orchestrator.observe._telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from orchestrator._client import Client
+
+__all__ = ["ABORTS_RUN", "RunServices", "RunState", "encode_summary", "finish_run", "open_run"]
+
+log = get_logger("orchestrator.batch")
+
+_REFRESH_SECONDS = 0.25
+
+#: Errors that condemn the whole run, not one job: no result line is written (resume retries the job) and
+#: the batch stops and raises the error. A refused key (401/403) or a fail-fast open breaker says nothing
+#: about the job. Neither does `CoordinationError`: the Redis holding the shared rate budget is gone, and
+#: without it a worker cannot know what the others spend, so going on would overshoot the account's
+#: limits; recording it per job would mark jobs answered that only need a working Redis.
+ABORTS_RUN = (AuthenticationError, AuthorizationError, CircuitOpenError, CoordinationError)
+
+
+class RunState:
+    """The flags one run shares with its signal watcher and progress display (one machine or shared).
+
+    Attributes:
+        tally: the run's counts, for the display and the summary.
+        stopping: no new jobs are taken (a signal, or an error in `ABORTS_RUN`).
+        interrupted_by: the name of the first signal, reported in the summary.
+        fatal: the first `ABORTS_RUN` error, raised when the run ends.
+    """
+
+    def __init__(self, tally: BatchTally) -> None:
+        self.tally = tally
+        self.stopping = False
+        self.interrupted_by: str | None = None
+        self.fatal: GroqError | None = None
+
+    def stop(self, signum: int) -> None:
+        """Stop taking new jobs (first signal wins the name reported in the summary)."""
+        if self.interrupted_by is None:
+            self.interrupted_by = signal.Signals(signum).name
+        self.stopping = True
+
+    def aborts(self, error: GroqError | None) -> bool:
+        """True, and the run stops with ``error`` kept as `fatal`, when ``error`` is about the run, not the job.
+
+        The caller then writes nothing for the job: recording it would mark the job answered, and resume
+        would never retry it.
+        """
+        if not isinstance(error, ABORTS_RUN):
+            return False
+        if self.fatal is None:
+            self.fatal = error
+        self.stopping = True
+        return True
+
+
+class RunServices(msgspec.Struct, frozen=True):
+    """What `open_run` yields: the run's client, the nursery of its background tasks, and the scope the
+    jobs loop runs in (a signal moves its deadline, a second signal or a fatal error cancels it)."""
+
+    client: Client
+    nursery: trio.Nursery
+    jobs_scope: trio.CancelScope
+
+
+@asynccontextmanager
+async def open_run(
+    run: RunState, endpoint: Endpoint, options: BatchOptions, console: Console, *,
+    where: str, input_path: Path, output_path: Path, **client_options: Any,
+) -> AsyncIterator[RunServices]:
+    """Open the run's client on ``endpoint`` and start what watches it, for the body of the ``async with``.
+
+    The client is observed by ``options.telemetry`` (one is made when ``options.metrics_port`` asks for an
+    endpoint), SIGINT/SIGTERM are caught when ``options.handle_signals`` allows it in this thread, and the
+    live display (headed ``where``) runs unless ``options.quiet``. On exit the background tasks are
+    cancelled. ``client_options`` go to `open_endpoint`.
+    """
+    telemetry = options.telemetry
+    if options.metrics_port is not None and telemetry is None:
+        telemetry = Telemetry()
+    async with open_endpoint(endpoint, observer=telemetry, **client_options) as client, _observed(
+        client, telemetry, options.metrics_port, options.metrics_host, None if options.quiet else console
+    ):
+        async with trio.open_nursery() as nursery:
+            jobs_scope = trio.CancelScope()
+            if options.handle_signals and threading.current_thread() is threading.main_thread():
+                await nursery.start(_watch_signals, run, jobs_scope, options.grace)
+            if not options.quiet:
+                nursery.start_soon(
+                    partial(
+                        _show_progress, run, client, console, input_path=str(input_path),
+                        output_path=str(output_path), endpoint=where,
+                    )
+                )
+            yield RunServices(client, nursery, jobs_scope)
+            nursery.cancel_scope.cancel()
+
+
+def finish_run(run: RunState, summary: BatchSummary, options: BatchOptions, console: Console) -> BatchSummary:
+    """Write the summary JSON (when asked), print the summary table (unless quiet), and raise the run's
+    fatal error if it has one; else return ``summary``."""
+    if options.summary_json is not None:
+        Path(options.summary_json).write_bytes(encode_summary(summary))
+    if not options.quiet:
+        console.print(render_summary(summary))
+    if run.fatal is not None:
+        raise run.fatal
+    return summary
+
+
+@asynccontextmanager
+async def _observed(
+    client: Client, telemetry: Telemetry | None, port: int | None, host: str, console: Console | None
+) -> AsyncIterator[None]:
+    """Attach the client to ``telemetry`` and serve its metrics on ``port`` (when given) for the run."""
+    if telemetry is None:
+        yield
+        return
+    telemetry.attach(client)
+    try:
+        if port is None:
+            yield
+            return
+        async with telemetry.serve(port, host) as server:
+            log.info("metrics_serving", url=server.url)
+            if console is not None:
+                console.print(f"Metrics at {server.url}", highlight=False, soft_wrap=True)
+            yield
+    finally:
+        telemetry.detach(client)
+
+
+def encode_summary(summary: BatchSummary) -> bytes:
+    """The summary as pretty JSON, with the derived figures (rates, exit code) added for machines."""
+    data = msgspec.structs.asdict(summary) | {
+        "complete": summary.complete,
+        "exit_code": summary.exit_code,
+        "jobs_per_second": round(summary.jobs_per_second, 3),
+        "tokens_per_second": round(summary.tokens_per_second, 3),
+    }
+    return msgspec.json.format(msgspec.json.encode(data)) + b"\n"
+
+
+async def _watch_signals(run: RunState, jobs_scope: trio.CancelScope, grace: float,
+                         *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """First SIGINT/SIGTERM: stop feeding, give in-flight jobs ``grace`` seconds. Second: cancel now."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
+        async for signum in signals:
+            if run.stopping:
+                log.warning("batch_cancelled", signal=signal.Signals(signum).name)
+                jobs_scope.cancel()
+                continue
+            run.stop(signum)
+            log.warning("batch_stopping", signal=run.interrupted_by, grace_seconds=grace)
+            jobs_scope.deadline = min(jobs_scope.deadline, trio.current_time() + grace)
+
+
+async def _show_progress(run: RunState, client: Client, console: Console, *,
+                         input_path: str, output_path: str, endpoint: str) -> None:
+    """Redraw the live display a few times a second until cancelled."""
+    def frame() -> Any:
+        return render_progress(
+            run.tally.sample(trio.current_time()),
+            client.statistics(),
+            client.rate_limits(),
+            input_path=input_path,
+            output_path=output_path,
+            endpoint=endpoint,
+            stopping=run.stopping,
+        )
+
+    with Live(frame(), console=console, auto_refresh=False, transient=True, redirect_stdout=False,
+              redirect_stderr=False) as live:
+        while True:
+            await trio.sleep(_REFRESH_SECONDS)
+            live.update(frame(), refresh=True)

@@ -1,0 +1,321 @@
+"""``groq-orch bench``: how an endpoint (Groq, or the bundled emulator) behaves under load and rate limits.
+
+A run is a sweep of *levels*: ``--concurrency 1,2,4,8`` keeps that many streamed requests in flight, each
+starting as one ends; ``--rate 2,5`` lets requests arrive at that many per second (Poisson or constant
+gaps), whatever is in flight. Each level lasts ``--requests N`` requests or ``--duration S`` seconds.
+Prompts and completion budgets are drawn from ``--prompt-tokens MEAN[:STD]`` and ``--output-tokens
+MEAN[:STD]``. Every request is streamed and measured (TTFT, ITL, TPOT, E2E; see
+``orchestrator.loadtest._metrics``), beside Groq's own ``queue_time``/``prompt_time``/``completion_time``,
+the 429 and 498 answers and the time the client held requests for rate budget. The result is three tables
+on screen and, with ``--output-dir``, ``requests.jsonl`` (one line per request), ``summary.json`` and
+PNG plots (when matplotlib is installed: ``pip install 'groq-orchestrator[bench]'``).
+
+Where requests go follows ``orchestrator._endpoint``, like ``batch``: with no ``GROQ_API_KEY`` and no
+``--base-url``, the emulator embedded in this process, on a clock running 60 times faster (change it with
+``--time-scale``). Every time, duration and rate in the flags and the results is on the endpoint's clock,
+so an emulated run reads like a run against Groq's free tier: ``--duration 60`` lasts one real second and
+reports a minute. The price: the client's and the emulator's own CPU time is multiplied too (a
+millisecond of Python per request reads as 60 emulated ms of TTFT), so emulated latencies are upper
+bounds, while rate-limit behaviour (throughput, 429s, holds) is faithful. The embedded emulator
+generates exactly ``max_completion_tokens`` tokens per request (as benchmarks ask real servers to with
+``ignore_eos``); Groq's models may stop sooner, and ``requests.jsonl`` records what they did.
+
+Modules: ``_plan`` (flags -> what to send), ``_run`` (the trio load generator),
+``_metrics`` (the pure arithmetic), ``_report`` (tables, summary.json), ``_plots``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from orchestrator.loadtest._metrics import LevelSummary
+    from orchestrator.loadtest._plan import BenchPlan
+    from orchestrator._endpoint import Endpoint
+
+__all__ = ["DEFAULT_LEVELS", "add_arguments", "run"]
+
+#: The concurrency sweep when neither ``--concurrency`` nor ``--rate`` is given.
+DEFAULT_LEVELS: Final = "1,2,4,8"
+DEFAULT_REQUESTS: Final = 20
+DEFAULT_MODEL: Final = "openai/gpt-oss-20b"
+_EXIT_OK: Final = 0
+_EXIT_FAILED: Final = 1
+_EXIT_USAGE: Final = 2
+_PLOTS_HINT: Final = "pip install 'groq-orchestrator[bench]'"
+
+
+def _argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type from a parser raising ValueError (argparse then names the flag)."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
+def _concurrencies(text: str) -> tuple[int | float, ...]:
+    from orchestrator.loadtest._plan import parse_levels
+
+    return parse_levels(text, integer=True)
+
+
+def _rates(text: str) -> tuple[int | float, ...]:
+    from orchestrator.loadtest._plan import parse_levels
+
+    return parse_levels(text, integer=False)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise ValueError(f"{value} must be at least 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """Seconds as a bare number (``30``) or with a unit (``500ms``, ``30s``, ``2m``), more than 0."""
+    from orchestrator.loadtest._plan import parse_time
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = parse_time(text)
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{text!r} must be a finite duration of more than 0 seconds")
+    return value
+
+
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{text!r} must be a finite number more than 0")
+    return value
+
+
+def _prompt_length(text: str) -> Any:
+    from orchestrator.loadtest._plan import MIN_PROMPT_TOKENS, parse_length
+
+    return parse_length(text, low=MIN_PROMPT_TOKENS)
+
+
+def _output_length(text: str) -> Any:
+    from orchestrator.loadtest._plan import parse_length
+
+    return parse_length(text)
+
+
+def _slo(text: str) -> Any:
+    from orchestrator.loadtest._plan import parse_slo
+
+    return parse_slo(text)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``bench`` flags (the connection flags come from the CLI's shared parent parser)."""
+    load = parser.add_argument_group("load (one mode; each value is a level, run in turn)")
+    mode = load.add_mutually_exclusive_group()
+    mode.add_argument("--concurrency", type=_argument_type(_concurrencies), metavar="N[,N...]",
+                      help=f"requests in flight, a sweep (default {DEFAULT_LEVELS})")
+    mode.add_argument("--rate", type=_argument_type(_rates), metavar="R[,R...]",
+                      help="requests arriving per second, whatever is in flight")
+    load.add_argument("--arrivals", choices=("poisson", "constant"),
+                      help="with --rate: gaps between arrivals (default poisson)")
+    load.add_argument("--max-concurrency", type=_argument_type(_count), metavar="N",
+                      help="with --rate: most requests in flight; later arrivals wait (default 256)")
+    length = load.add_mutually_exclusive_group()
+    length.add_argument("--requests", type=_argument_type(_count), metavar="N",
+                        help=f"requests per level (default {DEFAULT_REQUESTS})")
+    length.add_argument("--duration", type=_argument_type(_seconds), metavar="S",
+                        help="seconds per level (30, 30s, 2m); requests in flight at the end finish")
+    shape = parser.add_argument_group("requests")
+    shape.add_argument("--model", default=DEFAULT_MODEL, help=f"model id (default {DEFAULT_MODEL})")
+    shape.add_argument("--prompt-tokens", type=_argument_type(_prompt_length), default="128", metavar="MEAN[:STD]",
+                       help="prompt length in tokens, normally distributed (default 128)")
+    shape.add_argument("--output-tokens", type=_argument_type(_output_length), default="128", metavar="MEAN[:STD]",
+                       help="max_completion_tokens per request, normally distributed (default 128)")
+    shape.add_argument("--seed", type=int, default=0, help="seeds lengths and arrivals (default 0)")
+    report = parser.add_argument_group("report")
+    report.add_argument("--slo", type=_argument_type(_slo), metavar="BOUNDS",
+                        help="goodput objective, e.g. ttft=500ms,tpot=50ms,e2e=5s")
+    report.add_argument("--output-dir", type=Path, metavar="DIR",
+                        help="write requests.jsonl, summary.json and PNG plots here")
+    report.add_argument("--time-scale", type=_argument_type(_positive_number), metavar="X",
+                        help="endpoint seconds per real second: the embedded emulator's speed (default 60), "
+                             "or that of an emulator at --base-url started with --time-scale (default 1)")
+    parser.set_defaults(handler=run)
+
+
+def _usage_error(flag: str, message: str) -> int:
+    print(f"groq-orch bench: error: argument {flag}: {message}", file=sys.stderr)
+    return _EXIT_USAGE
+
+
+def _plan(args: argparse.Namespace) -> BenchPlan:
+    from orchestrator.loadtest._plan import BenchPlan, LengthSpec
+    from orchestrator._catalog import DEFAULT_CATALOG
+
+    info = DEFAULT_CATALOG.get(args.model)
+    rate_mode = args.rate is not None
+    prompt: LengthSpec = args.prompt_tokens
+    output: LengthSpec = args.output_tokens
+    return BenchPlan(
+        model=args.model,
+        mode="rate" if rate_mode else "concurrency",
+        levels=args.rate if rate_mode else (args.concurrency or _concurrencies(DEFAULT_LEVELS)),
+        requests=None if args.duration is not None else (args.requests or DEFAULT_REQUESTS),
+        duration=args.duration,
+        arrivals=args.arrivals or "poisson",
+        max_concurrency=args.max_concurrency or 256,
+        prompt_tokens=prompt,
+        output_tokens=output,
+        slo=args.slo,
+        seed=args.seed,
+        context_window=info.context_window,
+        max_completion_tokens=info.max_completion_tokens,
+    )
+
+
+def _endpoint(args: argparse.Namespace, plan: BenchPlan) -> Endpoint:
+    from orchestrator._endpoint import EMBEDDED_TIME_SCALE, embedded_emulator_settings, load_config_file, resolve_endpoint
+
+    # Like ignore_eos: the emulator's natural reply is longer than any budget, so each request's
+    # max_completion_tokens is what it generates.
+    emulator = dataclasses.replace(
+        embedded_emulator_settings(),
+        time_scale=args.time_scale or EMBEDDED_TIME_SCALE,
+        completion_tokens=(plan.max_completion_tokens, plan.max_completion_tokens),
+    )
+    return resolve_endpoint(
+        file=load_config_file(args.config) if args.config else None,
+        base_url=args.base_url,
+        timeout=args.timeout,
+        max_retries=args.max_retries,
+        concurrency=plan.workers,
+        emulator_settings=emulator,
+    )
+
+
+def _level_line(summary: LevelSummary, mode: str) -> str:
+    from orchestrator.loadtest._report import level_label
+
+    name = "rate" if mode == "rate" else "concurrency"
+    ttft = summary.ttft_s.p50
+    line = (
+        f"{name} {level_label(summary.level, mode)}: {summary.completed} ok, {summary.failed} failed "
+        f"in {summary.duration_s:.1f} s"
+        + (f", TTFT p50 {ttft * 1000:.0f} ms" if ttft is not None else "")
+    )
+    if summary.held_arrivals:
+        line += f", {summary.held_arrivals} arrivals waited for --max-concurrency"
+    if summary.errors:
+        line += "; " + ", ".join(f"{count} x {kind}" for kind, count in summary.errors.items())
+    return line
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``groq-orch bench`` with parsed flags; the exit status is 1 when no request completed."""
+    import msgspec
+    import trio
+    from rich.console import Console
+
+    from orchestrator import __version__
+    from orchestrator.loadtest._plan import PlanError
+    from orchestrator.loadtest._report import render_tables, summary_document
+    from orchestrator.loadtest._run import BenchObserver, BenchRun
+    from orchestrator._config import _loopback
+    from orchestrator._endpoint import open_endpoint
+
+    if args.rate is None and (args.arrivals is not None or args.max_concurrency is not None):
+        return _usage_error("--arrivals" if args.arrivals is not None else "--max-concurrency",
+                            "applies only with --rate")
+    try:
+        plan = _plan(args)
+    except PlanError as exc:
+        return _usage_error(exc.flag, exc.message)
+    endpoint = _endpoint(args, plan)
+    if endpoint.emulator is not None:
+        time_scale = endpoint.emulator.time_scale
+    else:
+        time_scale = args.time_scale or 1.0
+        if time_scale != 1.0 and not _loopback(urlsplit(endpoint.config.base_url).hostname or ""):
+            return _usage_error("--time-scale", f"{args.time_scale:g} applies only to an emulator on loopback, "
+                                f"not {endpoint.config.base_url}")
+    if endpoint.notice:
+        print(endpoint.notice, file=sys.stderr)
+    directory: Path | None = args.output_dir
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+    encoder = msgspec.json.Encoder()
+    started_at = datetime.datetime.now(datetime.timezone.utc)
+    with (directory / "requests.jsonl").open("wb") if directory is not None else _Discard() as requests_file:
+
+        def sink(record: Any) -> None:
+            requests_file.write(encoder.encode(record) + b"\n")
+
+        # The embedded emulator's clock is known to open_endpoint; an emulator at a URL's is ours to pass.
+        options: dict[str, Any] = {} if endpoint.emulator is not None else {"time_scale": time_scale}
+
+        async def main() -> Any:
+            async with open_endpoint(endpoint, observer=BenchObserver(), **options) as client:
+                bench = BenchRun(client, plan, scale=time_scale, sink=sink,
+                                 on_level=lambda summary: print(_level_line(summary, plan.mode), file=sys.stderr))
+                return await bench.run()
+
+        result = trio.run(main)
+    document = summary_document(result, plan, endpoint=endpoint.description, time_scale=time_scale,
+                                started_at=started_at, version=__version__)
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    console.print(f"groq-orch bench: {plan.model} at {endpoint.description}"
+                  + (f" (clock x{time_scale:g}: times are endpoint seconds)" if time_scale != 1 else ""))
+    for table in render_tables(result.levels, mode=plan.mode, slo=plan.slo):
+        console.print(table)
+    if directory is not None:
+        (directory / "summary.json").write_bytes(msgspec.json.format(msgspec.json.encode(document)) + b"\n")
+        _plots(result, plan, directory, f"{plan.model} at {endpoint.description}")
+        print(f"wrote {directory / 'requests.jsonl'} and {directory / 'summary.json'}", file=sys.stderr)
+    else:
+        print("add --output-dir DIR to keep requests.jsonl, summary.json and plots", file=sys.stderr)
+    return _EXIT_OK if document["totals"]["completed"] else _EXIT_FAILED
+
+
+def _plots(result: Any, plan: BenchPlan, directory: Path, title: str) -> None:
+    try:
+        from orchestrator.loadtest._plots import write_plots
+    except ImportError:
+        print(f"plots skipped: matplotlib is not installed; {_PLOTS_HINT} to get them", file=sys.stderr)
+        return
+    paths = write_plots(result, mode=plan.mode, directory=directory, title=title)
+    print("plots: " + ", ".join(str(path) for path in paths), file=sys.stderr)
+
+
+class _Discard:
+    """A write-only sink for runs without --output-dir (a context manager like an open file)."""
+
+    def __enter__(self) -> _Discard:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+

@@ -1,0 +1,1 @@
+"""Observability: Prometheus metrics, OpenTelemetry spans, audit events, structured logging and secret redaction."""
