@@ -14,10 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from orchestrator._errors import GroqError
-    from orchestrator._wire import Usage
-
     from ._job import Job
+    from ._ports import TokenUsage
 
 __all__ = ["NullObserver", "Observer"]
 
@@ -28,12 +26,12 @@ class Observer(Protocol):
     def job_submitted(self, job: Job) -> None: ...
     def attempt_started(self, job: Job) -> None: ...
     def response_received(self, job: Job, status: int, seconds: float) -> None: ...
-    def attempt_failed(self, job: Job, error: GroqError, seconds: float) -> None: ...
-    def retry_scheduled(self, job: Job, error: GroqError, delay: float) -> None: ...
+    def attempt_failed(self, job: Job, error: Exception, seconds: float) -> None: ...
+    def retry_scheduled(self, job: Job, error: Exception, delay: float) -> None: ...
     def first_chunk(self, job: Job, seconds: float) -> None: ...
-    def usage_observed(self, job: Job, usage: Usage) -> None: ...
+    def usage_observed(self, job: Job, usage: TokenUsage) -> None: ...
     def job_settled(self, job: Job) -> None: ...
-    def stream_finished(self, job: Job, error: GroqError | None) -> None: ...
+    def stream_finished(self, job: Job, error: Exception | None) -> None: ...
     def breaker_changed(self, base_url: str, old: str, new: str) -> None: ...
 
 
@@ -51,22 +49,22 @@ class NullObserver:
     def response_received(self, job: Job, status: int, seconds: float) -> None:
         """Response headers arrived ``seconds`` after the attempt started."""
 
-    def attempt_failed(self, job: Job, error: GroqError, seconds: float) -> None:
+    def attempt_failed(self, job: Job, error: Exception, seconds: float) -> None:
         """No response: timeout or network error, after ``seconds``."""
 
-    def retry_scheduled(self, job: Job, error: GroqError, delay: float) -> None:
+    def retry_scheduled(self, job: Job, error: Exception, delay: float) -> None:
         """The job goes back to the scheduler, to be sent again after ``delay`` seconds."""
 
     def first_chunk(self, job: Job, seconds: float) -> None:
         """A stream's first chunk reached the caller's channel ``seconds`` after the attempt started."""
 
-    def usage_observed(self, job: Job, usage: Usage) -> None:
+    def usage_observed(self, job: Job, usage: TokenUsage) -> None:
         """The server reported the job's real token usage."""
 
     def job_settled(self, job: Job) -> None:
         """The job has its outcome (``job.outcome``): success or final failure."""
 
-    def stream_finished(self, job: Job, error: GroqError | None) -> None:
+    def stream_finished(self, job: Job, error: Exception | None) -> None:
         """A streamed job's body is done: read to ``[DONE]``, closed by its reader, or broken (``error``).
 
         A streamed job settles (with its ``ChatStream``) when the headers arrive; this is the

@@ -4,9 +4,9 @@ Theory of operation
 -------------------
 When a streamed chat request gets its ``200``, the worker hands the open response to
 :func:`pump`, which runs in the client's service nursery: it reads the body, feeds the
-bytes to the pure :class:`SSEDecoder`, decodes every event straight into a ``ChatChunk``
-with msgspec, and sends the chunks of one network read *as one batch* on a channel with a
-tiny buffer. Two consequences:
+bytes to the pure :class:`SSEDecoder`, decodes every event straight into the product's chunk
+type (a msgspec ``ChatChunk``, through the :class:`~actors._ports.Chunks` port), and sends the
+chunks of one network read *as one batch* on a channel with a tiny buffer. Two consequences:
 
 * a slow consumer makes ``send`` wait, so the socket is read no faster than the caller
   reads chunks: memory stays flat however long the stream;
@@ -17,23 +17,21 @@ of the loop and letting the context exit) cancels the pump, which closes the HTT
 response: the connection is given back or dropped at once, and the server sees it.
 
 A stream that breaks (an ``error`` event, malformed JSON, the connection cut before
-``[DONE]``) surfaces as :class:`StreamError` on the caller's next read, carrying the text
-received so far (its last 64 KiB, so memory stays bounded on a runaway stream).
+``[DONE]``) surfaces as the product's ``StreamError`` (made by the :class:`~actors._ports.Failures`
+port) on the caller's next read, carrying the text received so far (its last 64 KiB, so memory
+stays bounded on a runaway stream).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import Final
+from typing import Any, Final
 
 import httpx
-import msgspec
 import trio
 
-from orchestrator._errors import GroqError, StreamError, TimeoutError, error_from_response
-from orchestrator._wire import ChatChunk, Usage, decode_chat_chunk
-
+from ._ports import Chunks, Failures, TokenUsage
 from ._sse import SSEDecoder, SSEProtocolError
 
 __all__ = ["PARTIAL_CONTENT_LIMIT", "ChatStream", "open_stream_channel", "pump"]
@@ -49,11 +47,11 @@ class _Failure:
 
     __slots__ = ("error",)
 
-    def __init__(self, error: GroqError) -> None:
+    def __init__(self, error: Exception) -> None:
         self.error = error
 
 
-Batch = list[ChatChunk] | _Failure
+Batch = list[Any] | _Failure
 
 
 def open_stream_channel() -> tuple[trio.MemorySendChannel[Batch], trio.MemoryReceiveChannel[Batch]]:
@@ -65,28 +63,33 @@ async def pump(
     response: httpx.Response,
     send: trio.MemorySendChannel[Batch],
     cancel_scope: trio.CancelScope,
-    on_usage: Callable[[Usage], None],
+    on_usage: Callable[[TokenUsage], None],
     on_first_chunk: Callable[[], None] | None = None,
-) -> GroqError | None:
+    *,
+    chunks: Chunks,
+    failures: Failures,
+) -> Exception | None:
     """Decode ``response``'s SSE body into batches of chunks on ``send`` until ``[DONE]``.
 
     Always closes the response. ``on_usage`` is called once with the final usage (Groq's
     ``x_groq.usage``, or the top-level ``usage`` of ``stream_options.include_usage``), so
     the rate budget can be reconciled; ``on_first_chunk`` once the first chunk is handed over
     (time to first token, for telemetry). Returns the error the stream broke with, if any
-    (None when it ended with ``[DONE]`` or its reader closed it).
+    (None when it ended with ``[DONE]`` or its reader closed it). ``chunks`` decodes each event
+    and finds its usage; ``failures`` makes the product's error when the stream breaks.
     """
     decoder = SSEDecoder()
-    failure: GroqError | None = None
+    decode, usage_of = chunks.decode, chunks.usage
+    failure: Exception | None = None
     first = True
-    usage: Usage | None = None
+    usage: TokenUsage | None = None
     request_id = response.headers.get("x-request-id")
     try:
         with cancel_scope:
             async with send:
                 try:
                     async for raw in response.aiter_raw():
-                        batch: list[ChatChunk] = []
+                        batch: list[Any] = []
                         for event in decoder.feed(raw):
                             data = event.data
                             if data == b"[DONE]":
@@ -94,12 +97,9 @@ async def pump(
                                     await send.send(batch)
                                 return None
                             if event.event == "error" or data.startswith(b'{"error"'):
-                                raise _event_error(data, request_id)
-                            chunk = decode_chat_chunk(data)
-                            if chunk.x_groq is not None and chunk.x_groq.usage is not None:
-                                usage = chunk.x_groq.usage
-                            elif chunk.usage is not None:
-                                usage = chunk.usage
+                                raise failures.stream_event(data, request_id=request_id)
+                            chunk = decode(data)
+                            usage = usage_of(chunk) or usage
                             batch.append(chunk)
                             if first:
                                 # The first token goes out alone, before the rest of its read is decoded.
@@ -110,19 +110,21 @@ async def pump(
                                     on_first_chunk()
                         if batch:
                             await send.send(batch)
-                    raise StreamError("the stream ended before [DONE]", request_id=request_id)
+                    raise failures.stream("the stream ended before [DONE]", request_id=request_id)
                 except trio.BrokenResourceError:
                     return None  # the consumer closed the stream; cancel_scope exit closes the response
-                except GroqError as error:
+                except failures.errors as error:
                     failure = error
-                except (msgspec.DecodeError, msgspec.ValidationError) as error:
-                    failure = StreamError(f"malformed stream event: {error}", request_id=request_id)
+                except chunks.decode_errors as error:
+                    failure = failures.stream(f"malformed stream event: {error}", request_id=request_id)
                 except SSEProtocolError as error:
-                    failure = StreamError(f"malformed SSE: {error}", request_id=request_id)
+                    failure = failures.stream(f"malformed SSE: {error}", request_id=request_id)
                 except httpx.TimeoutException as error:
-                    failure = TimeoutError(f"stream stalled: {error!r}", operation="read", request_id=request_id)
+                    failure = failures.timeout(
+                        f"stream stalled: {error!r}", timeout=None, operation="read", request_id=request_id
+                    )
                 except httpx.RequestError as error:
-                    failure = StreamError(f"the connection broke mid-stream: {error!r}", request_id=request_id)
+                    failure = failures.stream(f"the connection broke mid-stream: {error!r}", request_id=request_id)
                 await _send_failure(send, failure)
     finally:
         with trio.CancelScope(shield=True):
@@ -132,34 +134,11 @@ async def pump(
     return failure
 
 
-async def _send_failure(send: trio.MemorySendChannel[Batch], error: GroqError) -> None:
+async def _send_failure(send: trio.MemorySendChannel[Batch], error: Exception) -> None:
     try:
         await send.send(_Failure(error))
     except trio.BrokenResourceError:
         pass
-
-
-def _event_error(data: bytes, request_id: str | None) -> StreamError:
-    """Turn an in-stream ``{"error": ...}`` event into a StreamError with Groq's fields."""
-    status = 500
-    try:
-        status_code = msgspec.json.decode(data).get("error", {}).get("status_code")
-        if isinstance(status_code, int):
-            status = status_code
-    except (msgspec.DecodeError, AttributeError):
-        pass
-    mapped = error_from_response(status, {"x-request-id": request_id or ""}, data)
-    error = StreamError(
-        f"the server reported an error mid-stream: {mapped.message}",
-        status=mapped.status,
-        type=mapped.type,
-        code=mapped.code,
-        param=mapped.param,
-        request_id=request_id,
-        body=mapped.body,
-        failed_generation=mapped.failed_generation,
-    )
-    return error
 
 
 class ChatStream:
@@ -183,16 +162,20 @@ class ChatStream:
         *,
         request_id: str | None,
         headers: httpx.Headers,
+        chunks: Chunks,
+        failures: Failures,
     ) -> None:
         self._receive = receive
         self._cancel_scope = cancel_scope
-        self._batch: list[ChatChunk] = []
+        self._chunks = chunks
+        self._failures = failures
+        self._batch: list[Any] = []
         self._index = 0
         self._tail: deque[str] = deque()
         self._tail_length = 0
         self.request_id = request_id
         self.headers = headers
-        self.usage: Usage | None = None
+        self.usage: TokenUsage | None = None
 
     async def __aenter__(self) -> ChatStream:
         return self
@@ -209,7 +192,7 @@ class ChatStream:
     def __aiter__(self) -> ChatStream:
         return self
 
-    async def __anext__(self) -> ChatChunk:
+    async def __anext__(self) -> Any:
         if self._index >= len(self._batch):
             batch = await self._next_batch()
             if batch is None:
@@ -220,7 +203,7 @@ class ChatStream:
         self._index += 1
         return chunk
 
-    async def batches(self) -> AsyncIterator[list[ChatChunk]]:
+    async def batches(self) -> AsyncIterator[list[Any]]:
         """Yield the chunks a list at a time (one list per network read)."""
         if self._index < len(self._batch):
             rest = self._batch[self._index :]
@@ -229,28 +212,26 @@ class ChatStream:
         while (batch := await self._next_batch()) is not None:
             yield batch
 
-    async def _next_batch(self) -> list[ChatChunk] | None:
+    async def _next_batch(self) -> list[Any] | None:
         try:
             item = await self._receive.receive()
         except (trio.EndOfChannel, trio.ClosedResourceError):
             return None
         if isinstance(item, _Failure):
             error = item.error
-            if isinstance(error, StreamError):
-                error.partial_content = self.partial_content
+            self._failures.broke_stream(error, self.partial_content)
             raise error
         self._remember(item)
         return item
 
-    def _remember(self, batch: list[ChatChunk]) -> None:
+    def _remember(self, batch: list[Any]) -> None:
         # Usage rides on the last chunks of a stream; checking each batch's last chunk
         # (and the one before, for include_usage's extra chunk) is enough.
         for chunk in batch[-2:]:
-            if chunk.x_groq is not None and chunk.x_groq.usage is not None:
-                self.usage = chunk.x_groq.usage
-            if chunk.usage is not None:
-                self.usage = chunk.usage
-        text = "".join([choice.delta.content or "" for chunk in batch for choice in chunk.choices])
+            usage = self._chunks.usage(chunk)
+            if usage is not None:
+                self.usage = usage
+        text = self._chunks.text(batch)
         if not text:
             return
         tail = self._tail

@@ -13,15 +13,11 @@ from __future__ import annotations
 
 import trio
 
-from orchestrator._errors import CircuitOpenError
-from orchestrator.observe._logging import get_logger
-
 from ._breaker import BreakerState, CircuitBreaker
 from ._observer import NullObserver, Observer
+from ._ports import Failures, Log, NullLog
 
 __all__ = ["BreakerGate"]
-
-log = get_logger("orchestrator.breaker")
 
 
 class BreakerGate:
@@ -29,15 +25,26 @@ class BreakerGate:
 
     Args:
         breaker: the pure state machine.
-        fail_fast: when open, fail jobs with :class:`CircuitOpenError` instead of holding them.
+        fail_fast: when open, fail jobs with the product's circuit-open error instead of holding them.
         base_url: named in log events and errors.
+        failures: the product's error factory (its circuit-open error).
         observer: telemetry, told about every state change.
+        log: where state changes are logged (a warning each, so an operator sees why traffic stopped).
     """
 
     def __init__(
-        self, breaker: CircuitBreaker, *, fail_fast: bool, base_url: str, observer: Observer | None = None
+        self,
+        breaker: CircuitBreaker,
+        *,
+        fail_fast: bool,
+        base_url: str,
+        failures: Failures,
+        observer: Observer | None = None,
+        log: Log | None = None,
     ) -> None:
         self._breaker = breaker
+        self._failures = failures
+        self._log = log or NullLog()
         self._observer = observer or NullObserver()
         self.fail_fast = fail_fast
         self._base_url = base_url
@@ -56,9 +63,9 @@ class BreakerGate:
         self._note(now)
         return self._breaker.seconds_until_retry(now)
 
-    def open_error(self, seconds: float) -> CircuitOpenError:
+    def open_error(self, seconds: float) -> Exception:
         """The error a job gets when the breaker is open and ``when_open="fail"``."""
-        return CircuitOpenError(
+        return self._failures.circuit_open(
             f"circuit breaker for {self._base_url} is open after repeated server failures",
             retry_after=seconds,
         )
@@ -79,7 +86,7 @@ class BreakerGate:
         state = self._breaker.state_at(now)
         if state is not self._last_state:
             old, new = self._last_state.name.lower(), state.name.lower()
-            log.warning("breaker_state_changed", base_url=self._base_url, old=old, new=new)
+            self._log.warning("breaker_state_changed", base_url=self._base_url, old=old, new=new)
             self._observer.breaker_changed(self._base_url, old, new)
             self._last_state = state
         return state

@@ -9,8 +9,10 @@ settled or sent back through the scheduler for a retry, after the backoff the pu
 :class:`RetryPolicy` computes. A retry therefore waits for budget like any new request,
 which is what keeps a 429 from turning into a 429 storm.
 
-``httpx`` exceptions are translated into ours in exactly one place,
-:func:`translate_transport_errors`; callers never see ``httpx.*``.
+``httpx`` exceptions are translated into the product's errors in exactly one place,
+:func:`translate_transport_errors`, through the :class:`~actors._ports.Failures` port; callers
+never see ``httpx.*``, and the engine never sees the product's error classes: it acts on the
+port's :class:`~actors._ports.Verdict`.
 
 Streamed requests hold a worker only until the response headers arrive; a ``200`` hands
 the open response to a per-stream :func:`actors._stream.pump` task, so a thousand slow
@@ -27,32 +29,17 @@ import httpx
 import msgspec
 import trio
 
-from orchestrator._errors import (
-    AuthenticationError,
-    CapacityExceededError,
-    GroqError,
-    NetworkError,
-    RateLimitError,
-    RequestTooLargeError,
-    ServerError,
-    TimeoutError,
-    error_from_response,
-)
-from orchestrator.observe._logging import get_logger
-from orchestrator._wire import Usage
-
 from ._budget import RateBudgets
 from ._estimate import CostEstimator
 from ._job import Job
 from ._observer import NullObserver, Observer
+from ._ports import Chunks, Failures, Log, NullLog, TokenUsage, Verdict
 from ._retry import RetryPolicy
 from ._scheduler import Scheduler
 from ._stream import ChatStream, open_stream_channel, pump
 from ._supervisor import BreakerGate
 
 __all__ = ["PoolStatistics", "WorkerPool", "translate_transport_errors"]
-
-log = get_logger("orchestrator.pool")
 
 #: Distinct endpoint URLs (and timeouts) kept parsed; ``/models/{id}`` is the only open-ended path.
 _URL_CACHE_SIZE = 256
@@ -73,7 +60,7 @@ class PoolStatistics(msgspec.Struct, frozen=True):
     streams_open: int
 
 
-def charged_tokens(usage: Usage) -> int:
+def charged_tokens(usage: TokenUsage) -> int:
     """The tokens Groq counts toward rate limits for a finished request.
 
     Cached prompt tokens do not count (console.groq.com/docs/rate-limits: "Cached tokens do not
@@ -81,22 +68,22 @@ def charged_tokens(usage: Usage) -> int:
     count as output.
     """
     details = usage.prompt_tokens_details
-    cached = details.cached_tokens if details is not None and details.cached_tokens else 0
+    cached = getattr(details, "cached_tokens", None) or 0
     return max(0, usage.prompt_tokens - cached) + usage.completion_tokens
 
 
 @contextmanager
-def translate_transport_errors(timeout: float | None) -> Iterator[None]:
-    """Turn httpx's exceptions into ``TimeoutError`` / ``NetworkError`` (the one place)."""
+def translate_transport_errors(failures: Failures, timeout: float | None) -> Iterator[None]:
+    """Turn httpx's exceptions into the product's timeout, server and network errors (the one place)."""
     try:
         yield
     except httpx.TimeoutException as error:
         operation = type(error).__name__.removesuffix("Timeout").lower() or "request"
-        raise TimeoutError(f"no response in time ({error!r})", timeout=timeout, operation=operation) from error
+        raise failures.timeout(f"no response in time ({error!r})", timeout=timeout, operation=operation) from error
     except httpx.DecodingError as error:
-        raise ServerError(f"the response body could not be decoded: {_describe(error)}") from error
+        raise failures.server(f"the response body could not be decoded: {_describe(error)}") from error
     except httpx.RequestError as error:
-        raise NetworkError(f"the connection failed: {_describe(error)}", cause=type(error).__name__) from error
+        raise failures.network(f"the connection failed: {_describe(error)}", cause=type(error).__name__) from error
 
 
 def _describe(error: BaseException) -> str:
@@ -125,8 +112,9 @@ class WorkerPool:
         on_headers: told the model whenever a response carried rate-limit headers (the
             scheduler then trusts that model's limits as learned).
         observer: telemetry, told about every attempt (see ``actors._observer``).
-        key_hint: the API key's last characters, put on authentication errors so a user can
-            tell which key was refused (never the key itself).
+        failures: the product's error factory and classifier (``actors._ports.Failures``).
+        chunks: how streamed events and usage are read (``actors._ports.Chunks``).
+        log: where retries are logged.
     """
 
     def __init__(
@@ -146,7 +134,9 @@ class WorkerPool:
         rng: random.Random | None = None,
         on_headers: Callable[[str], None] | None = None,
         observer: Observer | None = None,
-        key_hint: str | None = None,
+        failures: Failures,
+        chunks: Chunks,
+        log: Log | None = None,
     ) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
@@ -169,7 +159,9 @@ class WorkerPool:
         self._rng = rng or random.Random()
         self._on_headers = on_headers
         self._observer = observer or NullObserver()
-        self._key_hint = key_hint
+        self._failures = failures
+        self._chunks = chunks
+        self._log = log or NullLog()
         self._merged_from: dict[str, str] | None = None
         self._merged = self._headers
         self._nursery: trio.Nursery | None = None
@@ -210,7 +202,7 @@ class WorkerPool:
 
         It saves two task switches per call when nothing is queued. A retry goes back
         through the scheduler like any other. If the caller is cancelled mid-request the job
-        settles with a ``NetworkError`` so its slot is freed; nobody is left waiting for it.
+        settles with the product's network error so its slot is freed; nobody is left waiting for it.
         """
         self._in_flight += 1
         try:
@@ -218,7 +210,7 @@ class WorkerPool:
         except BaseException:
             if not job.settled:
                 self._failed += 1
-                job.settle(error=NetworkError("the request was cancelled by its caller", cause="Cancelled"))
+                job.settle(error=self._failures.network("the request was cancelled by its caller", cause="Cancelled"))
             raise
         finally:
             self._in_flight -= 1
@@ -237,6 +229,7 @@ class WorkerPool:
             extensions={"timeout": self._timeout_for(timeout)},
         )
         response: httpx.Response | None = None
+        log = self._log
         tracing = log.trace_enabled()
         if tracing:
             log.trace("request", job_id=job.seq, model=job.model, method=job.method, path=job.path,
@@ -244,12 +237,12 @@ class WorkerPool:
         self._observer.attempt_started(job)
         started = trio.current_time()
         try:
-            with translate_transport_errors(timeout):
+            with translate_transport_errors(self._failures, timeout):
                 with trio.move_on_after(timeout) as deadline:
                     response = await self._http.send(request, stream=job.stream)
                 if deadline.cancelled_caught:
-                    raise TimeoutError(f"no response within {timeout:g} s", timeout=timeout, operation="request")
-        except GroqError as error:
+                    raise self._failures.timeout(f"no response within {timeout:g} s", timeout=timeout, operation="request")
+        except self._failures.errors as error:
             if isinstance(error.__cause__, _NEVER_SENT):
                 self._refund(job)
             self._gate.record_failure()
@@ -307,7 +300,7 @@ class WorkerPool:
             except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
                 self._give_up_or_retry(
                     job,
-                    ServerError(
+                    self._failures.server(
                         f"the response body could not be decoded: {error}",
                         status=response.status_code,
                         request_id=job.last_request_id,
@@ -315,8 +308,8 @@ class WorkerPool:
                     ),
                 )
                 return
-            usage = getattr(value, "usage", None)
-            if isinstance(usage, Usage):
+            usage = self._chunks.usage(value)
+            if usage is not None:
                 self._reconcile(job, usage)
             self._observe_headers(job, headers, now)
             self._completed += 1
@@ -324,50 +317,50 @@ class WorkerPool:
             return
         if job.stream:
             try:
-                with translate_transport_errors(timeout):
+                with translate_transport_errors(self._failures, timeout):
                     await response.aread()
-            except GroqError as read_error:
+            except self._failures.errors as read_error:
                 self._gate.record_failure()
                 self._give_up_or_retry(job, read_error)
                 return
             finally:
                 await response.aclose()
-        error = error_from_response(response.status_code, headers, response.content)
-        if isinstance(error, AuthenticationError):
-            error.api_key_hint = self._key_hint
+        error = self._failures.from_response(response.status_code, headers, response.content)
         self._observe_headers(job, headers, now)
-        if isinstance(error, RateLimitError):
+        verdict = self._failures.verdict(error)
+        if verdict.kind == "rate_limited":
             self._rate_limited += 1
             if job.model is not None:
                 self._budgets.get(job.model, now).observe_rate_limited(
-                    error.retry_after, error.window, now, limit=error.limit
+                    verdict.retry_after, verdict.window, now, limit=verdict.limit
                 )
             self._gate.record_success()
-        elif isinstance(error, RequestTooLargeError):
-            if job.model is not None and error.window is not None and error.limit is not None:
-                self._budgets.get(job.model, now).learn_limit(error.window, error.limit, "request-too-large", now)
+        elif verdict.kind == "too_large":
+            if job.model is not None and verdict.window is not None and verdict.limit is not None:
+                self._budgets.get(job.model, now).learn_limit(verdict.window, verdict.limit, "request-too-large", now)
             self._gate.record_success()
-        elif isinstance(error, (ServerError, CapacityExceededError)):
+        elif verdict.kind == "server":
             self._gate.record_failure()
         else:
             self._gate.record_success()
-        self._give_up_or_retry(job, error)
+        self._give_up_or_retry(job, error, verdict)
 
-    def _give_up_or_retry(self, job: Job, error: GroqError) -> None:
+    def _give_up_or_retry(self, job: Job, error: Exception, verdict: Verdict | None = None) -> None:
+        verdict = verdict or self._failures.verdict(error)
         max_retries = job.max_retries if job.max_retries is not None else self._retry.max_retries
-        if error.retryable and job.attempts <= max_retries:
-            delay = self._retry.delay(job.attempts, error.retry_after, self._rng.random())
+        if verdict.retryable and job.attempts <= max_retries:
+            delay = self._retry.delay(job.attempts, verdict.retry_after, self._rng.random())
             self._retried += 1
             self._observer.retry_scheduled(job, error, delay)
-            log.info(
+            self._log.info(
                 "retrying",
                 model=job.model,
                 path=job.path,
                 attempt=job.attempts,
                 delay=round(delay, 3),
                 error=type(error).__name__,
-                status=error.status,
-                request_id=error.request_id,
+                status=getattr(error, "status", None),
+                request_id=getattr(error, "request_id", None),
             )
             self._scheduler.requeue(job, trio.current_time() + delay)
             return
@@ -390,7 +383,7 @@ class WorkerPool:
             if self._on_headers is not None:
                 self._on_headers(job.model)
 
-    def _reconcile(self, job: Job, usage: Usage) -> None:
+    def _reconcile(self, job: Job, usage: TokenUsage) -> None:
         self._observer.usage_observed(job, usage)
         if job.model is None:
             return
@@ -422,19 +415,28 @@ class WorkerPool:
         assert self._nursery is not None
         send, receive = open_stream_channel()
         cancel_scope = trio.CancelScope()
-        stream = ChatStream(receive, cancel_scope, request_id=job.last_request_id, headers=response.headers)
+        stream = ChatStream(
+            receive,
+            cancel_scope,
+            request_id=job.last_request_id,
+            headers=response.headers,
+            chunks=self._chunks,
+            failures=self._failures,
+        )
         self._streams_open += 1
 
-        def on_usage(usage: Usage) -> None:
+        def on_usage(usage: TokenUsage) -> None:
             self._reconcile(job, usage)
 
         def on_first_chunk() -> None:
             self._observer.first_chunk(job, trio.current_time() - started)
 
         async def run_pump() -> None:
-            error: GroqError | None = None
+            error: Exception | None = None
             try:
-                error = await pump(response, send, cancel_scope, on_usage, on_first_chunk)
+                error = await pump(
+                    response, send, cancel_scope, on_usage, on_first_chunk, chunks=self._chunks, failures=self._failures
+                )
             finally:
                 self._streams_open -= 1
                 self._observer.stream_finished(job, error)

@@ -36,6 +36,8 @@ from actors._worker import WorkerPool
 
 from ._account_limits import recognised_limits, starting_limits
 from ._catalog import DEFAULT_CATALOG, ModelCatalog
+from ._engine import ProductChunks, ProductFailures
+from .observe._logging import get_logger
 from ._catalog_refresh import note_unlisted, refresh_catalog, should_refresh
 from ._config import Config, RateLimitConfig
 from ._secret import SecretString
@@ -384,8 +386,14 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
         # Like the rate-limit windows, the server's recovery time runs on its (scaled) clock.
         open_seconds=breaker_config.reset_timeout / time_scale,
     )
+    failures = ProductFailures(key_hint=config.api_key.hint)
     gate = BreakerGate(
-        breaker, fail_fast=breaker_config.when_open == "fail", base_url=config.base_url, observer=observer
+        breaker,
+        fail_fast=breaker_config.when_open == "fail",
+        base_url=config.base_url,
+        failures=failures,
+        observer=observer,
+        log=get_logger("orchestrator.breaker"),
     )
     dispatch_send, dispatch_receive = trio.open_memory_channel[Job](0)
 
@@ -432,7 +440,9 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
         rng=rng,
         on_headers=learned.add,
         observer=observer,
-        key_hint=config.api_key.hint,
+        failures=failures,
+        chunks=ProductChunks(),
+        log=get_logger("orchestrator.pool"),
     )
     try:
         with unwrapped_errors():

@@ -154,3 +154,35 @@ def test_orchestrator_has_no_import_cycle() -> None:
     """No module of `orchestrator` (its emulator included) imports itself through others."""
     cycle = find_cycle(import_graph(ROOT / "orchestrator"))
     assert cycle is None, "import cycle in orchestrator: " + " -> ".join(cycle or [])
+
+
+def _imported_names(path: Path) -> list[tuple[int, str]]:
+    """``(line, module)`` of every import in the file, type-only ones included, relative ones resolved to absolute."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)] if node.level else []
+            found.append((node.lineno, ".".join([*anchor, *([node.module] if node.module else [])])))
+    return found
+
+
+def test_the_engine_imports_nothing_from_the_product() -> None:
+    """`actors` is the engine: it reaches the product only through the ports it defines (actors/_ports.py),
+    never by importing `orchestrator`, not even for type hints."""
+    offences = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in sorted((ROOT / "actors").rglob("*.py"))
+        for line, module in _imported_names(path)
+        if module == "orchestrator" or module.startswith("orchestrator.")
+    ]
+    assert not offences, "\n".join(offences)
+
+
+def test_no_import_cycle_across_the_two_packages() -> None:
+    """The engine and the product together have no import cycle (the product builds the engine, not back)."""
+    graph = import_graph(ROOT / "actors") | import_graph(ROOT / "orchestrator")
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])

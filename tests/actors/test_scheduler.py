@@ -13,6 +13,7 @@ from actors._budget import ModelLimits, RateBudgets, RequestExceedsLimit
 from actors._job import Job, JobHandle
 from actors._scheduler import Scheduler
 from actors._supervisor import BreakerGate
+from orchestrator._engine import ProductFailures
 from orchestrator import CircuitOpenError, RequestTooLargeError
 
 LIMITS = {
@@ -44,7 +45,7 @@ async def running_scheduler(
 ) -> AsyncIterator[Harness]:
     released: list[tuple[float, Job]] = []
     send, receive = trio.open_memory_channel[Job](0)
-    gate = BreakerGate(CircuitBreaker(failure_threshold=2, success_threshold=1, open_seconds=30.0), fail_fast=fail_fast, base_url="x")
+    gate = BreakerGate(CircuitBreaker(failure_threshold=2, success_threshold=1, open_seconds=30.0), fail_fast=fail_fast, base_url="x", failures=ProductFailures())
 
     def too_large(job: Job, exceeded: RequestExceedsLimit) -> RequestTooLargeError:
         return RequestTooLargeError(f"{exceeded.window} {exceeded.limit} < {exceeded.requested}")
@@ -200,7 +201,7 @@ class TestScheduler:
     async def test_submit_outside_a_running_scheduler_is_a_clear_error(self) -> None:
         """Submitting before run() started says how to use the scheduler."""
         send, _ = trio.open_memory_channel[Job](0)
-        gate = BreakerGate(CircuitBreaker(), fail_fast=False, base_url="x")
+        gate = BreakerGate(CircuitBreaker(), fail_fast=False, base_url="x", failures=ProductFailures())
         scheduler = Scheduler(RateBudgets(limits_for), gate, send, max_pending=1, learned=bool, too_large=RuntimeError)
         with pytest.raises(RuntimeError, match="open_client"):
             await scheduler.submit(job())
