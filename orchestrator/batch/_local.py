@@ -39,7 +39,7 @@ from orchestrator.batch._io import AnsweredIds, ResultWriter, iter_input_lines, 
 from orchestrator.batch._options import BatchOptions, PathArg, batch_options
 from orchestrator.batch._records import (
     BadLine,
-    Job,
+    BatchJob,
     bad_line_record,
     encode_record,
     failure_record,
@@ -87,7 +87,7 @@ class _Run(RunState):
         self.priority_field = priority_field
         self.window = window
 
-    async def jobs(self) -> AsyncIterator[Job]:
+    async def jobs(self) -> AsyncIterator[BatchJob]:
         """Unanswered jobs in file order; unusable lines are recorded here and never yielded."""
         for count, (number, raw) in enumerate(iter_input_lines(self.input_path), start=1):
             if count % _CHECKPOINT_EVERY == 0:
@@ -103,9 +103,9 @@ class _Run(RunState):
                 continue
             yield parsed
 
-    async def prioritized(self) -> AsyncIterator[Job]:
+    async def prioritized(self) -> AsyncIterator[BatchJob]:
         """`jobs` reordered by priority within a read-ahead window of ``window`` jobs (bounded heap)."""
-        heap: list[tuple[int, int, Job]] = []
+        heap: list[tuple[int, int, BatchJob]] = []
         async for job in self.jobs():
             heapq.heappush(heap, (-job.priority, job.line, job))
             if len(heap) >= self.window:
@@ -113,8 +113,8 @@ class _Run(RunState):
         while heap and not self.stopping:
             yield heapq.heappop(heap)[2]
 
-    async def pairs(self) -> AsyncIterator[tuple[Job, Any]]:
-        """The (key, request) pairs `Client.map` consumes; the key is the whole `Job`."""
+    async def pairs(self) -> AsyncIterator[tuple[BatchJob, Any]]:
+        """The (key, request) pairs `Client.map` consumes; the key is the whole `BatchJob`."""
         source = self.prioritized() if self.priority_field else self.jobs()
         async for job in source:
             yield job, job.request
@@ -126,7 +126,7 @@ class _Run(RunState):
         API key, an open breaker in fail-fast mode): recording it would mark the job answered, and resume
         would never retry it. The caller stops the batch instead; `fatal` holds the error.
         """
-        job: Job = result.key
+        job: BatchJob = result.key
         if self.aborts(result.error):
             return False
         if result.error is None:

@@ -12,7 +12,7 @@ A batch input file is JSON Lines. Each non-blank line is one job, in one of two 
 * a plain chat request body, exactly what you would pass to ``chat.completions.create`` as JSON.
   Its custom_id is taken from its line number: ``line-17``.
 
-`parse_line` turns one raw line into a `Job` or, when the line is unusable, a `BadLine` that says why
+`parse_line` turns one raw line into a `BatchJob` or, when the line is unusable, a `BadLine` that says why
 (line number, a stable ``code``, and for request validation the field path in ``param``). Bad input never
 raises here: in a batch it becomes that line's error record, because losing a job silently is the one thing a
 batch runner must never do.
@@ -45,7 +45,7 @@ __all__ = [
     "CHAT_URLS",
     "BadLine",
     "ErrorRecord",
-    "Job",
+    "BatchJob",
     "ResponseRecord",
     "ResultRecord",
     "bad_line_record",
@@ -65,7 +65,7 @@ CHAT_URLS = frozenset({"/v1/chat/completions", "/openai/v1/chat/completions"})
 _BATCH_KEYS = ("custom_id", "body", "method", "url")
 
 
-class Job(msgspec.Struct, frozen=True):
+class BatchJob(msgspec.Struct, frozen=True):
     """One runnable job: a validated-shape chat request plus where it came from.
 
     ``line`` is the 1-based line number in the input file, kept so error records can point back at it.
@@ -175,8 +175,8 @@ def parse_line(
     *,
     model: str | None = None,
     priority_field: str | None = None,
-) -> Job | BadLine:
-    """Turn one raw input line into a `Job`, or a `BadLine` that explains what is wrong.
+) -> BatchJob | BadLine:
+    """Turn one raw input line into a `BatchJob`, or a `BadLine` that explains what is wrong.
 
     Args:
         raw: the line's bytes, without its newline.
@@ -223,7 +223,7 @@ def parse_line(
         request = chat_request_from(body)
     except ValidationError as exc:
         return BadLine(custom_id, line, "invalid_request", f"line {line}: {exc}", param=exc.field)
-    return Job(custom_id, line, request, priority)
+    return BatchJob(custom_id, line, request, priority)
 
 
 def _check_envelope(obj: dict[str, Any], line: int) -> tuple[str, str] | None:

@@ -66,7 +66,7 @@ from orchestrator.batch._io import (
 from orchestrator.batch._options import DEFAULT_RECLAIM_AFTER, BatchOptions, PathArg, batch_options
 from orchestrator.batch._records import (
     BadLine,
-    Job,
+    BatchJob,
     bad_line_record,
     encode_record,
     failure_record,
@@ -273,7 +273,7 @@ class _Worker(RunState):
 
     # -------------------------------------------------------------------------------- working
 
-    async def entries(self) -> AsyncIterator[tuple[tuple[JobEntry, Job], Any]]:
+    async def entries(self) -> AsyncIterator[tuple[tuple[JobEntry, BatchJob], Any]]:
         """The (key, request) pairs `Client.map` runs: new jobs, and jobs taken over from dead workers."""
         claim_from = "0-0"
         next_claim = trio.current_time()

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from orchestrator.batch._records import (
     BadLine,
-    Job,
+    BatchJob,
     bad_line_record,
     encode_record,
     failure_record,
@@ -31,28 +31,28 @@ def line(obj: object) -> bytes:
 
 class TestParseLine:
     def test_batch_format_line_becomes_a_job(self) -> None:
-        """A batch-format line yields a Job with its custom_id, line number and request."""
+        """A batch-format line yields a BatchJob with its custom_id, line number and request."""
         job = parse_line(line({"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": BODY}), 7)
-        assert isinstance(job, Job) and (job.custom_id, job.line, job.request.model) == ("a", 7, "openai/gpt-oss-20b")
+        assert isinstance(job, BatchJob) and (job.custom_id, job.line, job.request.model) == ("a", 7, "openai/gpt-oss-20b")
 
     def test_openai_prefixed_url_is_accepted(self) -> None:
         """The /openai/v1 path prefix names the same endpoint."""
-        assert isinstance(parse_line(line({"custom_id": "a", "url": "/openai/v1/chat/completions", "body": BODY}), 1), Job)
+        assert isinstance(parse_line(line({"custom_id": "a", "url": "/openai/v1/chat/completions", "body": BODY}), 1), BatchJob)
 
     def test_plain_body_gets_id_from_line_number(self) -> None:
         """A plain chat body is a job whose custom_id is line-N."""
         job = parse_line(line(BODY), 17)
-        assert isinstance(job, Job) and job.custom_id == "line-17"
+        assert isinstance(job, BatchJob) and job.custom_id == "line-17"
 
     def test_model_override_replaces_body_model(self) -> None:
         """--model replaces the model named in the body."""
         job = parse_line(line(BODY), 1, model="qwen/qwen3.6-27b")
-        assert isinstance(job, Job) and job.request.model == "qwen/qwen3.6-27b"
+        assert isinstance(job, BatchJob) and job.request.model == "qwen/qwen3.6-27b"
 
     def test_priority_field_is_read(self) -> None:
         """The priority field's integer becomes the job priority."""
         job = parse_line(line({"custom_id": "a", "body": BODY, "prio": 5}), 1, priority_field="prio")
-        assert isinstance(job, Job) and job.priority == 5
+        assert isinstance(job, BatchJob) and job.priority == 5
 
     def test_non_integer_priority_is_a_bad_line(self) -> None:
         """A priority that is not an integer is reported, naming the field."""
