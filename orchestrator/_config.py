@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from actors._budget import ModelLimits as BudgetLimits
 from orchestrator._errors import ConfigError
 from orchestrator.observe._redact import register_secret
 from orchestrator._secret import SecretString
@@ -99,11 +100,13 @@ def _boolean(field: str, value: Any) -> bool:
     return value
 
 
-class ModelLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Rate limits to assume for one model, overriding the catalog's free-tier defaults.
+class ModelLimits(BudgetLimits, frozen=True, forbid_unknown_fields=True):
+    """Rate limits to assume for one model, overriding the plan's published ones.
 
-    Set the ones you know (your tier's numbers from console.groq.com/settings/limits); leave the
-    rest None and the scheduler starts from the catalog and learns from response headers.
+    Set the ones you know (your numbers from console.groq.com/settings/limits); leave the rest
+    None and the budget starts from your plan's table and learns from Groq's headers and bodies.
+    The fields are the engine's own (``actors._budget.ModelLimits``, one definition of the
+    windows); this class adds the validation a user's input needs.
 
     Attributes:
         rpm, rpd: requests per minute / per day.
@@ -112,15 +115,8 @@ class ModelLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             page shows TPM as "X in / Y out").
     """
 
-    rpm: int | None = None
-    rpd: int | None = None
-    tpm: int | None = None
-    tpd: int | None = None
-    itpm: int | None = None
-    otpm: int | None = None
-
     def __post_init__(self) -> None:
-        for name in ("rpm", "rpd", "tpm", "tpd", "itpm", "otpm"):
+        for name in self.__struct_fields__:
             value = getattr(self, name)
             if value is not None:
                 _integer(f"limits.{name}", value, low=1, high=10**12)
