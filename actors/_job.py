@@ -167,6 +167,23 @@ class Job:
         if self._on_settle is not None:
             self._on_settle(self)
 
+    def call_first_on_settle(self, callback: Callable[[Job], None]) -> None:
+        """Call ``callback(job)`` once the job is settled, before the callbacks already registered.
+
+        The scheduler frees the job's pending slot this way, ahead of the caller's own
+        ``on_settle``, without reaching into the job's private state.
+        """
+        later = self._on_settle
+        if later is None:
+            self._on_settle = callback
+            return
+
+        def both(job: Job) -> None:
+            callback(job)
+            later(job)
+
+        self._on_settle = both
+
     async def wait(self) -> Outcome:
         """Wait until the job is settled and return its outcome."""
         if self._outcome is None:

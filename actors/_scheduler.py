@@ -157,17 +157,14 @@ class Scheduler:
 
     def _bind_release(self, job: Job) -> None:
         """Free the job's pending slot, and tell the observer, once the job is settled."""
-        previous = job._on_settle
         release = self._pending.release
         observer = self._observer
 
         def settled(settled_job: Job) -> None:
             release()
             observer.job_settled(settled_job)
-            if previous is not None:
-                previous(settled_job)
 
-        job._on_settle = settled
+        job.call_first_on_settle(settled)
         observer.job_submitted(job)
 
     def wake(self, model: str | None) -> None:
