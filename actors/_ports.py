@@ -23,7 +23,7 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
-__all__ = ["Chunks", "Failures", "FailureKind", "Log", "NullLog", "TokenUsage", "Verdict"]
+__all__ = ["Chunks", "Failures", "FailureKind", "Lanes", "Log", "NullLog", "TokenUsage", "Verdict"]
 
 FailureKind = Literal["rate_limited", "too_large", "server", "refused", "other"]
 """What an error means to the engine.
@@ -103,6 +103,20 @@ class Chunks(Protocol):
 
     def text(self, chunks: Sequence[Any]) -> str:
         """The generated text in ``chunks``, in order."""
+
+
+class Lanes(Protocol):
+    """What a worker reports back to whoever schedules (the scheduler decides what follows).
+
+    The worker only says what happened: a job must be tried again, not before a time; budget came
+    back for a model. Where the job waits, and which lane looks again, is the scheduler's business.
+    """
+
+    def requeue(self, job: Any, not_before: float) -> None:
+        """``job`` failed retryably: queue it again, not before ``not_before`` (trio time)."""
+
+    def wake(self, model: str | None) -> None:
+        """Budget came back for ``model`` (a refund, an over-estimate): its lane may look again now."""
 
 
 class Log(Protocol):

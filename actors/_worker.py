@@ -33,9 +33,8 @@ from ._budget import RateBudgets
 from ._estimate import CostEstimator
 from ._job import Job
 from ._observer import NullObserver, Observer
-from ._ports import Chunks, Failures, Log, NullLog, TokenUsage, Verdict
+from ._ports import Chunks, Failures, Lanes, Log, NullLog, TokenUsage, Verdict
 from ._retry import RetryPolicy
-from ._scheduler import Scheduler
 from ._stream import ChatStream, open_stream_channel, pump
 from ._supervisor import BreakerGate
 
@@ -107,6 +106,8 @@ class WorkerPool:
         base_url: prefix for every job's path, e.g. ``https://api.groq.com/openai/v1``.
         headers: sent with every request (authorization, user agent, custom headers).
         receive: where the scheduler's released jobs arrive.
+        scheduler: where outcomes are reported (a retry to queue, budget that came back), through
+            the narrow ``actors._ports.Lanes`` interface: the scheduler decides what follows.
         workers: how many requests may be in flight (excluding streams being read).
         default_timeout: seconds, when a job has none of its own.
         on_headers: told the model whenever a response carried rate-limit headers (the
@@ -124,7 +125,7 @@ class WorkerPool:
         base_url: str,
         headers: Mapping[str, str],
         receive: trio.MemoryReceiveChannel[Job],
-        scheduler: Scheduler,
+        scheduler: Lanes,
         budgets: RateBudgets,
         gate: BreakerGate,
         retry: RetryPolicy,
