@@ -21,23 +21,12 @@ from typing import Any
 
 import trio
 
+from orchestrator._asgi_lifespan import Receive, Send, answer_lifespan
 from orchestrator.emulator._http import ConnectionDropped, ConnectionReset, EmulatorRequest, RequestHandler
 
 __all__ = ["asgi_app_for"]
 
 Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool, bool]:
@@ -66,7 +55,7 @@ def asgi_app_for(core: RequestHandler, max_body_size: int) -> Callable[[Scope, R
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await answer_lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
