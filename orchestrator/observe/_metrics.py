@@ -37,6 +37,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from orchestrator._asgi_lifespan import answer_lifespan
+
 if TYPE_CHECKING:
     from orchestrator._client import Client
 
