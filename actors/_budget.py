@@ -73,12 +73,12 @@ from typing import Any, Final, Literal
 import msgspec
 
 from ._ratelimit_headers import read_rate_limit_headers
+from ._windows import WINDOWS, window_named
 
 __all__ = [
     "DEFAULT_RATE_LIMIT_PAUSE",
     "PROBE_GROWTH_AFTER_DECREASE",
     "SLOTS_PER_PERIOD",
-    "WINDOW_NAMES",
     "BudgetSnapshot",
     "LimitSource",
     "LimitSources",
@@ -100,8 +100,6 @@ DEFAULT_RATE_LIMIT_PAUSE: Final = 1.0
 MAX_RATE_LIMIT_PAUSE: Final = 600.0
 """Seconds a model pauses after a 429 that gave no ``retry-after``."""
 
-WINDOW_NAMES: Final = ("RPM", "RPD", "TPM", "TPD", "ITPM", "OTPM")
-"""Groq's limit types that a chat request spends from (console.groq.com/docs/rate-limits, 2026)."""
 PROBE_GROWTH_AFTER_DECREASE: Final = 0.125
 """After a 429 that names a probed window without its number, the window grows this much slower."""
 
@@ -171,7 +169,7 @@ class StartingLimits(msgspec.Struct, frozen=True):
         return cls(
             limits,
             LimitSources(
-                **{name: "configured" if getattr(limits, name) is not None else "unknown" for name in _FIELDS}
+                **{spec.field: "configured" if getattr(limits, spec.field) is not None else "unknown" for spec in WINDOWS}
             ),
         )
 
@@ -183,7 +181,6 @@ Only windows whose limit came from a ``tier`` table or a ``probe`` take the answ
 configured or learned from the server stays.
 """
 
-_FIELDS: Final = ("rpm", "rpd", "tpm", "tpd", "itpm", "otpm")
 
 
 class BudgetSnapshot(msgspec.Struct, frozen=True):
@@ -437,15 +434,13 @@ class RateBudget:
         if not time_scale > 0:
             raise ValueError(f"time_scale={time_scale!r} must be a positive factor (1.0 for the real Groq API)")
         start = limits if isinstance(limits, StartingLimits) else StartingLimits.configured(limits)
-        minute, day = MINUTE / time_scale, DAY / time_scale
+        periods = {"minute": MINUTE / time_scale, "day": DAY / time_scale}
         numbers, sources = start.limits, start.sources
-        self._rpm = _Window("RPM", minute, numbers.rpm, sources.rpm)
-        self._rpd = _Window("RPD", day, numbers.rpd, sources.rpd)
-        self._tpm = _Window("TPM", minute, numbers.tpm, sources.tpm)
-        self._tpd = _Window("TPD", day, numbers.tpd, sources.tpd)
-        self._itpm = _Window("ITPM", minute, numbers.itpm, sources.itpm)
-        self._otpm = _Window("OTPM", minute, numbers.otpm, sources.otpm)
-        self._windows = (self._rpm, self._rpd, self._tpm, self._tpd, self._itpm, self._otpm)
+        self._windows = tuple(
+            _Window(spec.name, periods[spec.span], getattr(numbers, spec.field), getattr(sources, spec.field))
+            for spec in WINDOWS
+        )
+        self._rpm, self._rpd, self._tpm, self._tpd, self._itpm, self._otpm = self._windows
         self._paused_until = now
         self._tier = start.tier
         self._recognise = recognise
@@ -688,11 +683,8 @@ class RateBudget:
         return True
 
     def _window(self, name: str) -> _Window | None:
-        upper = name.upper()
-        for window in self._windows:
-            if window.name == upper:
-                return window
-        return None
+        spec = window_named(name)
+        return None if spec is None else self._windows[WINDOWS.index(spec)]
 
     def _give_back(self, window: _Window, amount: int, now: float, granted_at: float | None) -> None:
         if amount <= 0:

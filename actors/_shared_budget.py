@@ -78,6 +78,7 @@ from ._budget import (
     StartingLimits,
 )
 from ._ratelimit_headers import read_rate_limit_headers
+from ._windows import SHARED_WINDOWS
 
 __all__ = [
     "DEFAULT_LEASE_FRACTION",
@@ -101,7 +102,7 @@ DEFAULT_LEASE_PERIODS: Final = 1 / 20
 """A lease lives this fraction of a minute window (3 s against Groq): the most a lease can cost in throughput."""
 MAX_LEASES: Final = 4
 """Leases held at once per model; asking for one more returns the oldest."""
-_WINDOWS: Final = ("rpm", "rpd", "tpm", "tpd")
+_WINDOWS: Final = SHARED_WINDOWS
 _FIRST_ROUND_TRIP: Final = 0.002
 _MIN_POLL: Final = 0.0005
 

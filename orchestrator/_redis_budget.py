@@ -59,6 +59,7 @@ from redis.retry import Retry
 
 from actors._budget import BudgetSnapshot, ModelLimits, StartingLimits, make_room
 from actors._shared_budget import DEFAULT_LEASE_FRACTION, SharedRateBudget, SyncReply, SyncRequest
+from actors._windows import SHARED_WINDOWS
 
 from ._config import _redacted
 from ._errors import CoordinationError
@@ -69,7 +70,7 @@ __all__ = ["LEASE_SCRIPT", "CoordinationError", "RedisBudgetStatistics", "RedisB
 
 log = get_logger("orchestrator.redis_budget")
 
-_WINDOWS: Final = ("rpm", "rpd", "tpm", "tpd")
+_WINDOWS: Final = SHARED_WINDOWS  # the script's KEYS order follows it
 _decode_reply = msgspec.json.Decoder(SyncReply).decode
 _encode = msgspec.json.Encoder().encode
 

@@ -16,6 +16,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from actors._windows import WINDOWS
 from orchestrator.batch._summary import BatchSummary, ProgressSample
 
 __all__ = ["format_duration", "render_headroom", "render_progress", "render_summary"]
@@ -51,20 +52,21 @@ def render_headroom(rate_limits: Mapping[str, Any]) -> Table:
     """One row per model: what the client believes is left in each window, and when it refills."""
     table = Table(box=None, pad_edge=False, header_style="bold", show_edge=False)
     table.add_column("model", no_wrap=True)
-    for window in ("RPM", "RPD", "TPM", "TPD"):
-        table.add_column(f"{window} left", justify="right", no_wrap=True)
+    for spec in _LIVE_WINDOWS:
+        table.add_column(f"{spec.name} left", justify="right", no_wrap=True)
     table.add_column("paused", justify="right", no_wrap=True)
     for model, snap in sorted(rate_limits.items())[:_MAX_MODEL_ROWS]:
         paused = snap.paused_for
         table.add_row(
             model,
-            _pair(snap.remaining_requests_minute, snap.limits.rpm),
-            _pair(snap.remaining_requests_day, snap.limits.rpd),
-            _pair(snap.remaining_tokens_minute, snap.limits.tpm),
-            _pair(snap.remaining_tokens_day, snap.limits.tpd),
+            *(_pair(getattr(snap, spec.remaining), getattr(snap.limits, spec.field)) for spec in _LIVE_WINDOWS),
             f"{paused:.1f}s" if paused > 0 else "",
         )
     return table
+
+
+#: The windows every account has (the live view leaves out ITPM and OTPM, which most do not).
+_LIVE_WINDOWS: Final = tuple(spec for spec in WINDOWS if spec.kind in ("requests", "tokens"))
 
 
 _SOURCE_WORDS: Final = {
@@ -88,15 +90,10 @@ def render_rate_limits(rate_limits: Mapping[str, Any]) -> RenderableType:
         for column, justify in (("window", "left"), ("limit", "right"), ("left", "right"), ("full in", "right")):
             table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
         table.add_column("from", overflow="fold")
-        rows = (
-            ("RPM", "rpm", snap.remaining_requests_minute, snap.reset_requests_minute),
-            ("RPD", "rpd", snap.remaining_requests_day, snap.reset_requests_day),
-            ("TPM", "tpm", snap.remaining_tokens_minute, snap.reset_tokens_minute),
-            ("TPD", "tpd", snap.remaining_tokens_day, snap.reset_tokens_day),
-            ("ITPM", "itpm", snap.remaining_input_tokens_minute, None),
-            ("OTPM", "otpm", snap.remaining_output_tokens_minute, None),
-        )
-        for window, field, remaining, reset in rows:
+        for spec in WINDOWS:
+            window, field = spec.name, spec.field
+            remaining = getattr(snap, spec.remaining)
+            reset = getattr(snap, spec.reset) if spec.reset else None
             limit, source = getattr(snap.limits, field), getattr(snap.sources, field)
             if source == "tier":
                 origin = f"{snap.tier or 'plan'} table"

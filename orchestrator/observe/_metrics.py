@@ -37,6 +37,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from actors._windows import WINDOWS
 from orchestrator._asgi_lifespan import answer_lifespan
 
 if TYPE_CHECKING:
@@ -209,15 +210,8 @@ def _client_families() -> dict[str, Metric]:
 
 
 _QUEUE_FIELDS: Final = ("queued", "waiting_for_budget", "delayed_for_retry", "in_flight", "streams_open")
-#: (kind, window, BudgetSnapshot remaining field, ModelLimits field)
-_WINDOWS: Final = (
-    ("requests", "minute", "remaining_requests_minute", "rpm"),
-    ("requests", "day", "remaining_requests_day", "rpd"),
-    ("tokens", "minute", "remaining_tokens_minute", "tpm"),
-    ("tokens", "day", "remaining_tokens_day", "tpd"),
-    ("input_tokens", "minute", "remaining_input_tokens_minute", "itpm"),
-    ("output_tokens", "minute", "remaining_output_tokens_minute", "otpm"),
-)
+#: (kind, window, BudgetSnapshot remaining field, ModelLimits field), from the one window table.
+_WINDOWS: Final = tuple((spec.kind, spec.span, spec.remaining, spec.field) for spec in WINDOWS)
 
 
 class ClientStateCollector(Collector):
