@@ -17,6 +17,7 @@ that tells it, per model:
 from __future__ import annotations
 
 from actors._budget import LimitSources, ModelLimits, StartingLimits
+from actors._windows import WINDOWS
 
 from ._catalog import ModelCatalog
 from ._config import Config
@@ -73,7 +74,11 @@ def _probe(floor: ModelLimits) -> StartingLimits:
     return StartingLimits(
         floor,
         LimitSources(
-            **{name: "probe" if getattr(floor, name) is not None else "unknown" for name in ("rpm", "rpd", "tpm", "tpd")}
+            **{
+                spec.field: "probe" if getattr(floor, spec.field) is not None else "unknown"
+                for spec in WINDOWS
+                if spec.kind in ("requests", "tokens")  # ITPM/OTPM: most organizations have none
+            }
         ),
     )
 
@@ -83,7 +88,7 @@ def _with_configured(start: StartingLimits, configured: object) -> StartingLimit
     if configured is None:
         return start
     limits, sources = {}, {}
-    for name in ("rpm", "rpd", "tpm", "tpd", "itpm", "otpm"):
+    for name in (spec.field for spec in WINDOWS):
         value = getattr(configured, name)
         if value is not None:
             limits[name], sources[name] = value, "configured"
