@@ -38,7 +38,12 @@ TIER_NAMES: Final[tuple[TierName, ...]] = ("free", "developer")
 
 
 class PlanLimits(msgspec.Struct, frozen=True, kw_only=True):
-    """One model's limits on one plan; None where the plan has no such limit (the page's "-")."""
+    """One model's limits on one plan; None where the plan has no such limit (the page's "-").
+
+    Every limit type Groq's page names (RPM, RPD, TPM, TPD, ASH, ASD, ITPM, OTPM); the published tables
+    give no ITPM or OTPM, which only some organizations have. The emulator's limiter takes the same
+    struct (``emulator._limiter.LimitSpec`` adds its checks).
+    """
 
     rpm: int | None = None
     rpd: int | None = None
@@ -46,6 +51,8 @@ class PlanLimits(msgspec.Struct, frozen=True, kw_only=True):
     tpd: int | None = None
     ash: int | None = None
     asd: int | None = None
+    itpm: int | None = None
+    otpm: int | None = None
 
 
 class Tier(msgspec.Struct, frozen=True):

@@ -55,6 +55,8 @@ import math
 from collections import OrderedDict
 from collections.abc import Callable
 
+from orchestrator._tiers import PlanLimits
+
 __all__ = [
     "Admitted",
     "Denied",
@@ -95,30 +97,19 @@ class Window(enum.Enum):
         self.kind = kind
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class LimitSpec:
+class LimitSpec(PlanLimits, frozen=True):
     """The limits of one model for one key; ``None`` means "not limited".
 
-    ``itpm`` and ``otpm`` are the separate input and output token limits some organisations have besides
-    TPM; Groq's headers never report them.
+    The fields are the plan tables' (``orchestrator._tiers.PlanLimits``: one list of Groq's limit types);
+    this adds the check that each is a positive integer. ``itpm`` and ``otpm`` are the separate input
+    and output token limits some organisations have besides TPM; Groq's headers never report them.
     """
 
-    rpm: int | None = None
-    rpd: int | None = None
-    tpm: int | None = None
-    tpd: int | None = None
-    ash: int | None = None
-    asd: int | None = None
-    itpm: int | None = None
-    otpm: int | None = None
-
     def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value <= 0):
-                raise ValueError(
-                    f"limit {field.name}={value!r} must be a positive integer (or None for unlimited)"
-                )
+                raise ValueError(f"limit {name}={value!r} must be a positive integer (or None for unlimited)")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -127,8 +127,7 @@ class EmulatorSettings:
                 raise ValueError(
                     f"limits[{model!r}]={values!r} must be (rpm, rpd, tpm, tpd) or (rpm, rpd, tpm, tpd, itpm, otpm)"
                 )
-            LimitSpec(*values[:4], itpm=values[4] if len(values) == 6 else None,
-                      otpm=values[5] if len(values) == 6 else None)  # validates the numbers
+            LimitSpec(**dict(zip(("rpm", "rpd", "tpm", "tpd", "itpm", "otpm"), values)))  # validates the numbers
             limits[model] = values
         faults = tuple(parse_fault(rule) if isinstance(rule, str) else rule for rule in self.faults)
         keys = None if self.api_keys is None else frozenset(self.api_keys)
