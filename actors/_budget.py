@@ -633,9 +633,7 @@ class RateBudget:
             limit: the window's limit as the body stated it, if it did: learned exactly. Without
                 it a probed window is halved (multiplicative decrease).
         """
-        if retry_after is None or not (retry_after >= 0 and math.isfinite(retry_after)):
-            retry_after = DEFAULT_RATE_LIMIT_PAUSE
-        until = now + min(retry_after, MAX_RATE_LIMIT_PAUSE)
+        until = now + rate_limit_pause(retry_after)
         self._paused_until = max(self._paused_until, until)
         drained = None if window is None else self._window(window)
         if drained is None:
@@ -769,6 +767,13 @@ class RateBudgets:
 
     def __repr__(self) -> str:
         return f"<RateBudgets {len(self._budgets)} models>"
+
+
+def rate_limit_pause(retry_after: float | None) -> float:
+    """The pause a 429 imposes: its ``retry-after`` (1 s if absent or garbled), at most ten minutes."""
+    if retry_after is None or not (retry_after >= 0 and math.isfinite(retry_after)):
+        return DEFAULT_RATE_LIMIT_PAUSE
+    return min(retry_after, MAX_RATE_LIMIT_PAUSE)
 
 
 def make_room(budgets: OrderedDict[str, Any], model: str, now: float, max_models: int, owner: str) -> None:

@@ -67,8 +67,6 @@ from typing import Final
 import msgspec
 
 from ._budget import (
-    DEFAULT_RATE_LIMIT_PAUSE,
-    MAX_RATE_LIMIT_PAUSE,
     BudgetSnapshot,
     LimitSource,
     LimitSources,
@@ -76,6 +74,7 @@ from ._budget import (
     Recognise,
     RequestExceedsLimit,
     StartingLimits,
+    rate_limit_pause,
 )
 from ._ratelimit_headers import read_rate_limit_headers
 from ._windows import SHARED_WINDOWS
@@ -480,9 +479,7 @@ class SharedRateBudget:
         """
         if window is not None and limit is not None:
             self.learn_limit(window, limit, "rate-limit", now)
-        if retry_after is None or not (retry_after >= 0 and math.isfinite(retry_after)):
-            retry_after = DEFAULT_RATE_LIMIT_PAUSE
-        retry_after = min(retry_after, MAX_RATE_LIMIT_PAUSE)
+        retry_after = rate_limit_pause(retry_after)
         until = now + retry_after
         self._paused_until = max(self._paused_until, until)
         if self._pause is None or until >= self._pause[0] + self._pause[2]:
