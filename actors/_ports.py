@@ -108,12 +108,13 @@ class Chunks(Protocol):
 class Lanes(Protocol):
     """What a worker reports back to whoever schedules (the scheduler decides what follows).
 
-    The worker only says what happened: a job must be tried again, not before a time; budget came
-    back for a model. Where the job waits, and which lane looks again, is the scheduler's business.
+    The worker only says what happened: an attempt failed, with this error and this verdict; budget
+    came back for a model. Whether the job is tried again, after how long, and which lane looks
+    again, is the scheduler's business.
     """
 
-    def requeue(self, job: Any, not_before: float) -> None:
-        """``job`` failed retryably: queue it again, not before ``not_before`` (trio time)."""
+    def attempt_failed(self, job: Any, error: Exception, verdict: Verdict) -> None:
+        """An attempt of ``job`` failed with ``error``: queue it again after a backoff, or settle it with ``error``."""
 
     def wake(self, model: str | None) -> None:
         """Budget came back for ``model`` (a refund, an over-estimate): its lane may look again now."""

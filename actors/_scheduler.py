@@ -12,19 +12,24 @@ A lane that must wait for budget sleeps exactly as long as the budget says, so a
 a throttled model never delays jobs for another model. Retries come back to the lane
 with a ``not_before`` time and spend budget like any request.
 
+The workers only report: an attempt failed, with this verdict. The scheduler decides what
+follows: another attempt after the backoff the pure :class:`~actors._retry.RetryPolicy`
+computes (and never before a 429's ``retry-after``), or the job settles with the error.
+
 Memory is bounded by one semaphore: a job takes a *pending slot* when it is submitted and
 gives it back when it is settled. ``submit`` therefore waits (backpressure) once
 ``max_pending`` jobs are queued or in flight, and the heaps can never hold more than
 that many jobs.
 
-The decisions themselves (how long to wait, whether the breaker allows) live in the pure
-machines ``actors._budget`` and ``actors._breaker``; this module only sleeps and moves
-jobs.
+The decisions themselves (how long to wait, whether the breaker allows, how long to back
+off) live in the pure machines ``actors._budget``, ``actors._breaker`` and ``actors._retry``;
+this module only sleeps and moves jobs.
 """
 
 from __future__ import annotations
 
 import heapq
+import random
 from collections.abc import Callable
 
 import msgspec
@@ -33,19 +38,23 @@ import trio
 from ._budget import RateBudgets, RequestExceedsLimit
 from ._job import Job
 from ._observer import NullObserver, Observer
+from ._ports import Log, NullLog, Verdict
+from ._retry import RetryPolicy
 from ._supervisor import BreakerGate
 
 __all__ = ["Scheduler", "SchedulerStatistics"]
 
 
 class SchedulerStatistics(msgspec.Struct, frozen=True):
-    """A snapshot of the scheduler: how many jobs wait, and why."""
+    """A snapshot of the scheduler: how many jobs wait, and why; how many attempts it retried or gave up."""
 
     pending: int
     queued: int
     waiting_for_budget: int
     delayed_for_retry: int
     lanes: int
+    retried: int
+    failed: int
 
 
 class _Lane:
@@ -85,6 +94,11 @@ class Scheduler:
         learned: tells whether a model's limits came from the server (then a request bigger
             than a whole window is refused locally) or are still defaults (then it is sent, and
             the server decides).
+        too_large: the error a job gets when it can never fit its model's window.
+        retry: how often, and after how long, a retryable failure is tried again.
+        rng: the jitter's source (seed it for reproducible backoffs).
+        observer: telemetry, told about submissions, retries and settlements.
+        log: where retries are logged.
     """
 
     def __init__(
@@ -96,7 +110,10 @@ class Scheduler:
         max_pending: int,
         learned: Callable[[str], bool],
         too_large: Callable[[Job, RequestExceedsLimit], BaseException],
+        retry: RetryPolicy | None = None,
+        rng: random.Random | None = None,
         observer: Observer | None = None,
+        log: Log | None = None,
     ) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending must be at least 1, got {max_pending!r}")
@@ -107,7 +124,12 @@ class Scheduler:
         self._max_pending = max_pending
         self._learned = learned
         self._too_large = too_large
+        self._retry = retry or RetryPolicy()
+        self._rng = rng or random.Random()
         self._observer = observer or NullObserver()
+        self._log = log or NullLog()
+        self._retried = 0
+        self._failed = 0
         self._lanes: dict[str | None, _Lane] = {}
         self._nursery: trio.Nursery | None = None
 
@@ -173,14 +195,34 @@ class Scheduler:
         if lane is not None:
             lane.wakeup.set()
 
-    def requeue(self, job: Job, not_before: float) -> None:
-        """Put a job back for another attempt, not before ``not_before`` (trio time).
+    def attempt_failed(self, job: Job, error: Exception, verdict: Verdict) -> None:
+        """A worker reports a failed attempt: queue the job again after a backoff, or settle it with ``error``.
 
-        The job keeps the pending slot it already holds, so a retry never waits for one.
+        A retry keeps the pending slot the job already holds, so it never waits for one; it waits
+        for budget like any new request.
         """
-        job.not_before = not_before
+        max_retries = job.max_retries if job.max_retries is not None else self._retry.max_retries
+        if not verdict.retryable or job.attempts > max_retries:
+            self._failed += 1
+            job.settle(error=error)
+            return
+        delay = self._retry.delay(job.attempts, verdict.retry_after, self._rng.random())
+        self._retried += 1
+        self._observer.retry_scheduled(job, error, delay)
+        self._log.info(
+            "retrying",
+            model=job.model,
+            path=job.path,
+            attempt=job.attempts,
+            delay=round(delay, 3),
+            error=type(error).__name__,
+            status=getattr(error, "status", None),
+            request_id=getattr(error, "request_id", None),
+        )
+        now = trio.current_time()
+        job.not_before = now + delay
         job.granted_at = None
-        self._lane(job.model).push(job, trio.current_time())
+        self._lane(job.model).push(job, now)
 
     def _lane(self, model: str | None) -> _Lane:
         lane = self._lanes.get(model)
@@ -273,6 +315,8 @@ class Scheduler:
             waiting_for_budget=waiting,
             delayed_for_retry=delayed,
             lanes=len(self._lanes),
+            retried=self._retried,
+            failed=self._failed,
         )
 
     def __repr__(self) -> str:

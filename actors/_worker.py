@@ -4,10 +4,10 @@ Theory of operation
 -------------------
 Each worker loops: receive a job the scheduler released -> send it -> read the outcome.
 The outcome teaches the shared state (rate-limit headers to the job's budget, server
-health to the breaker, real token usage to the estimator) and then the job is either
-settled or sent back through the scheduler for a retry, after the backoff the pure
-:class:`RetryPolicy` computes. A retry therefore waits for budget like any new request,
-which is what keeps a 429 from turning into a 429 storm.
+health to the breaker, real token usage to the estimator). A success settles the job; a
+failure is reported to the scheduler with its :class:`~actors._ports.Verdict`, and the
+scheduler decides whether it is retried (a retry waits for budget like any new request,
+which is what keeps a 429 from turning into a 429 storm) or settled with the error.
 
 ``httpx`` exceptions are translated into the product's errors in exactly one place,
 :func:`translate_transport_errors`, through the :class:`~actors._ports.Failures` port; callers
@@ -21,7 +21,6 @@ readers do not starve the pool.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
@@ -34,7 +33,6 @@ from ._estimate import CostEstimator
 from ._job import Job
 from ._observer import NullObserver, Observer
 from ._ports import Chunks, Failures, Lanes, Log, NullLog, TokenUsage, Verdict
-from ._retry import RetryPolicy
 from ._stream import ChatStream, open_stream_channel, pump
 from ._supervisor import BreakerGate
 
@@ -46,6 +44,9 @@ _URL_CACHE_SIZE = 256
 #: Errors raised before a single byte reached the server: the budget is given back.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
+#: A caller that cancels its own request does not want it tried again.
+_CANCELLED = Verdict(kind="other", retryable=False)
+
 
 class PoolStatistics(msgspec.Struct, frozen=True):
     """Counters of the pool since the client opened."""
@@ -53,8 +54,6 @@ class PoolStatistics(msgspec.Struct, frozen=True):
     workers: int
     in_flight: int
     completed: int
-    failed: int
-    retried: int
     rate_limited: int
     streams_open: int
 
@@ -99,14 +98,14 @@ def _describe(error: BaseException) -> str:
 
 
 class WorkerPool:
-    """Runs jobs over HTTP and decides what each outcome means.
+    """Runs jobs over HTTP and reports what each outcome means.
 
     Args:
         http: the shared client (keep-alive pool sized to the worker count).
         base_url: prefix for every job's path, e.g. ``https://api.groq.com/openai/v1``.
         headers: sent with every request (authorization, user agent, custom headers).
         receive: where the scheduler's released jobs arrive.
-        scheduler: where outcomes are reported (a retry to queue, budget that came back), through
+        scheduler: where outcomes are reported (a failed attempt, budget that came back), through
             the narrow ``actors._ports.Lanes`` interface: the scheduler decides what follows.
         workers: how many requests may be in flight (excluding streams being read).
         default_timeout: seconds, when a job has none of its own.
@@ -115,7 +114,7 @@ class WorkerPool:
         observer: telemetry, told about every attempt (see ``actors._observer``).
         failures: the product's error factory and classifier (``actors._ports.Failures``).
         chunks: how streamed events and usage are read (``actors._ports.Chunks``).
-        log: where retries are logged.
+        log: where requests and responses are traced.
     """
 
     def __init__(
@@ -128,11 +127,9 @@ class WorkerPool:
         scheduler: Lanes,
         budgets: RateBudgets,
         gate: BreakerGate,
-        retry: RetryPolicy,
         estimator: CostEstimator,
         workers: int,
         default_timeout: float,
-        rng: random.Random | None = None,
         on_headers: Callable[[str], None] | None = None,
         observer: Observer | None = None,
         failures: Failures,
@@ -153,11 +150,9 @@ class WorkerPool:
         self._scheduler = scheduler
         self._budgets = budgets
         self._gate = gate
-        self._retry = retry
         self._estimator = estimator
         self._workers = workers
         self._default_timeout = default_timeout
-        self._rng = rng or random.Random()
         self._on_headers = on_headers
         self._observer = observer or NullObserver()
         self._failures = failures
@@ -168,8 +163,6 @@ class WorkerPool:
         self._nursery: trio.Nursery | None = None
         self._in_flight = 0
         self._completed = 0
-        self._failed = 0
-        self._retried = 0
         self._rate_limited = 0
         self._streams_open = 0
 
@@ -203,15 +196,16 @@ class WorkerPool:
 
         It saves two task switches per call when nothing is queued. A retry goes back
         through the scheduler like any other. If the caller is cancelled mid-request the job
-        settles with the product's network error so its slot is freed; nobody is left waiting for it.
+        is reported failed (not retryable) with the product's network error, so its slot is freed
+        and nobody is left waiting for it.
         """
         self._in_flight += 1
         try:
             await self._attempt(job)
         except BaseException:
             if not job.settled:
-                self._failed += 1
-                job.settle(error=self._failures.network("the request was cancelled by its caller", cause="Cancelled"))
+                error = self._failures.network("the request was cancelled by its caller", cause="Cancelled")
+                self._scheduler.attempt_failed(job, error, _CANCELLED)
             raise
         finally:
             self._in_flight -= 1
@@ -248,7 +242,7 @@ class WorkerPool:
                 self._refund(job)
             self._gate.record_failure()
             self._observer.attempt_failed(job, error, trio.current_time() - started)
-            self._give_up_or_retry(job, error)
+            self._report_failure(job, error)
             return
         if tracing:
             log.trace("response", job_id=job.seq, model=job.model, status=response.status_code,
@@ -299,7 +293,7 @@ class WorkerPool:
             try:
                 value = job.decode(response.content) if job.decode is not None else response.content
             except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
-                self._give_up_or_retry(
+                self._report_failure(
                     job,
                     self._failures.server(
                         f"the response body could not be decoded: {error}",
@@ -322,7 +316,7 @@ class WorkerPool:
                     await response.aread()
             except self._failures.errors as read_error:
                 self._gate.record_failure()
-                self._give_up_or_retry(job, read_error)
+                self._report_failure(job, read_error)
                 return
             finally:
                 await response.aclose()
@@ -344,29 +338,10 @@ class WorkerPool:
             self._gate.record_failure()
         else:
             self._gate.record_success()
-        self._give_up_or_retry(job, error, verdict)
+        self._scheduler.attempt_failed(job, error, verdict)
 
-    def _give_up_or_retry(self, job: Job, error: Exception, verdict: Verdict | None = None) -> None:
-        verdict = verdict or self._failures.verdict(error)
-        max_retries = job.max_retries if job.max_retries is not None else self._retry.max_retries
-        if verdict.retryable and job.attempts <= max_retries:
-            delay = self._retry.delay(job.attempts, verdict.retry_after, self._rng.random())
-            self._retried += 1
-            self._observer.retry_scheduled(job, error, delay)
-            self._log.info(
-                "retrying",
-                model=job.model,
-                path=job.path,
-                attempt=job.attempts,
-                delay=round(delay, 3),
-                error=type(error).__name__,
-                status=getattr(error, "status", None),
-                request_id=getattr(error, "request_id", None),
-            )
-            self._scheduler.requeue(job, trio.current_time() + delay)
-            return
-        self._failed += 1
-        job.settle(error=error)
+    def _report_failure(self, job: Job, error: Exception) -> None:
+        self._scheduler.attempt_failed(job, error, self._failures.verdict(error))
 
     # -- what outcomes teach ----------------------------------------------------------------
 
@@ -452,8 +427,6 @@ class WorkerPool:
             workers=self._workers,
             in_flight=self._in_flight,
             completed=self._completed,
-            failed=self._failed,
-            retried=self._retried,
             rate_limited=self._rate_limited,
             streams_open=self._streams_open,
         )

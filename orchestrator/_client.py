@@ -234,8 +234,8 @@ class Client:
             in_flight=pool.in_flight,
             streams_open=pool.streams_open,
             completed=pool.completed,
-            failed=pool.failed,
-            retried=pool.retried,
+            failed=sched.failed,
+            retried=sched.retried,
             rate_limited=pool.rate_limited,
             breaker=self._gate.state.name.lower(),
         )
@@ -405,18 +405,6 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
             code="rate_limit_exceeded",
         )
 
-    scheduler = Scheduler(
-        budgets,
-        gate,
-        dispatch_send,
-        max_pending=config.queue_size + config.workers,
-        learned=lambda model: model in learned or config.rate_limit_config.limits_for(model) is not None,
-        too_large=too_large,
-        observer=observer,
-    )
-    estimator = CostEstimator()
-    owned = http_client is None
-    http = http_client if http_client is not None else _make_http_client(config, verify)
     retry_config = config.retry_config
     retry = RetryPolicy(
         max_retries=retry_config.max_retries,
@@ -425,6 +413,21 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
         multiplier=retry_config.multiplier,
         jitter=retry_config.jitter,
     )
+    scheduler = Scheduler(
+        budgets,
+        gate,
+        dispatch_send,
+        max_pending=config.queue_size + config.workers,
+        learned=lambda model: model in learned or config.rate_limit_config.limits_for(model) is not None,
+        too_large=too_large,
+        retry=retry,
+        rng=rng,
+        observer=observer,
+        log=get_logger("orchestrator.scheduler"),
+    )
+    estimator = CostEstimator()
+    owned = http_client is None
+    http = http_client if http_client is not None else _make_http_client(config, verify)
     pool = WorkerPool(
         http=http,
         base_url=config.base_url,
@@ -433,11 +436,9 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
         scheduler=scheduler,
         budgets=budgets,
         gate=gate,
-        retry=retry,
         estimator=estimator,
         workers=config.workers,
         default_timeout=config.timeout,
-        rng=rng,
         on_headers=learned.add,
         observer=observer,
         failures=failures,

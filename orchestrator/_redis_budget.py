@@ -59,7 +59,7 @@ from redis.retry import Retry
 
 from actors._budget import BudgetSnapshot, ModelLimits, StartingLimits, make_room
 from actors._shared_budget import DEFAULT_LEASE_FRACTION, SharedRateBudget, SyncReply, SyncRequest
-from actors._windows import SHARED_WINDOWS
+from actors._windows import SHARED_WINDOWS, WINDOWS
 
 from ._config import _redacted
 from ._errors import CoordinationError
@@ -70,22 +70,31 @@ __all__ = ["LEASE_SCRIPT", "CoordinationError", "RedisBudgetStatistics", "RedisB
 
 log = get_logger("orchestrator.redis_budget")
 
-_WINDOWS: Final = SHARED_WINDOWS  # the script's KEYS order follows it
+_WINDOWS: Final = tuple(spec for spec in WINDOWS if spec.field in SHARED_WINDOWS)  # the script's KEYS order
 _decode_reply = msgspec.json.Decoder(SyncReply).decode
 _encode = msgspec.json.Encoder().encode
 
+_SCRIPT_WINDOWS: Final = "\n".join(
+    f"  {{name = '{spec.field}', kind = '{spec.kind}', seconds = {spec.seconds:g}}},"
+    for spec in _WINDOWS
+)
+
 LEASE_SCRIPT: Final = r"""
--- One model's shared budget. KEYS: 1 state, 2-5 slot sets (rpm rpd tpm tpd), 6-9 slot amounts,
--- 10 leases, 11 this request's replay marker. ARGV: 1 the request (JSON), 2 replay marker ttl (ms).
+-- One model's shared budget. KEYS: 1 state, then per window (in WINDOWS' order) its slot set, then
+-- per window its slot amounts, then the leases, then this request's replay marker.
+-- ARGV: 1 the request (JSON), 2 replay marker ttl (ms).
+local WINDOWS = {
+""" + _SCRIPT_WINDOWS + r"""
+}
 local request = cjson.decode(ARGV[1])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local scale = tonumber(request.scale)
 local minute, day = 60 / scale, 86400 / scale
 local SLOTS = 240
-local NAMES = {'rpm', 'rpd', 'tpm', 'tpd'}
-local PERIODS = {minute, day, minute, day}
 local CHUNK = 500
+local N = #WINDOWS
+local LEASES, REPLAY = KEYS[2 + 2 * N], KEYS[3 + 2 * N]
 
 local function num(value)
   if value == nil or value == false or value == cjson.null then return nil end
@@ -93,19 +102,23 @@ local function num(value)
 end
 
 local state = KEYS[1]
-local stored = redis.call('HMGET', state, 'rpm', 'rpd', 'tpm', 'tpd', 'paused_until')
+local fields = {}
+for i, spec in ipairs(WINDOWS) do fields[i] = spec.name end
+fields[N + 1] = 'paused_until'
+local stored = redis.call('HMGET', state, unpack(fields))
 local defaults = request.defaults
 if type(defaults) ~= 'table' then defaults = {} end
 local windows = {}
-for i, name in ipairs(NAMES) do
-  local w = {name = name, z = KEYS[1 + i], h = KEYS[5 + i], period = PERIODS[i], dirty = false}
+for i, spec in ipairs(WINDOWS) do
+  local name = spec.name
+  local w = {name = name, kind = spec.kind, z = KEYS[1 + i], h = KEYS[1 + N + i], period = spec.seconds / scale, dirty = false}
   w.res = w.period / SLOTS
   w.limit = num(stored[i]) or num(defaults[name])
   w.spent = num(redis.call('HGET', w.h, '_spent')) or 0
   windows[i] = w
   windows[name] = w
 end
-local paused_until = num(stored[5]) or 0
+local paused_until = num(stored[N + 1]) or 0
 
 local function amounts_of(w, slots, first, last)
   local chunk = {}
@@ -220,7 +233,7 @@ end
 
 for _, w in ipairs(windows) do expire(w) end
 
-local fresh = redis.call('SET', KEYS[11], '1', 'NX', 'PX', tonumber(ARGV[2])) ~= false
+local fresh = redis.call('SET', REPLAY, '1', 'NX', 'PX', tonumber(ARGV[2])) ~= false
 local state_ttl = math.max(1000, math.ceil(day * 1000))
 
 if fresh then
@@ -254,7 +267,7 @@ if fresh then
   -- granted by now, so it comes back a period from now rather than ttl + a period after the grant.
   -- Only while the lease's per-minute entries can still hold it.
   for _, back in ipairs(request.releases or {}) do
-    local record = redis.call('HGET', KEYS[10], back.id)
+    local record = redis.call('HGET', LEASES, back.id)
     if record then
       local requests, tokens, granted, ttl = string.match(record, '^(%S+) (%S+) (%S+) (%S+)$')
       requests, tokens, granted, ttl = tonumber(requests), tonumber(tokens), tonumber(granted), tonumber(ttl)
@@ -264,24 +277,26 @@ if fresh then
         local used_until = math.min(now, granted + ttl)
         for _, w in ipairs(windows) do
           local leased, unused = requests, r
-          if w.name == 'tpm' or w.name == 'tpd' then leased, unused = tokens, t end
+          if w.kind == 'tokens' then leased, unused = tokens, t end
           give_back(w, unused)
           retime(w, leased - unused, granted + ttl + w.period, used_until + w.period)
         end
       end
-      redis.call('HDEL', KEYS[10], back.id)
+      redis.call('HDEL', LEASES, back.id)
     end
   end
 
   local requests_back = num(request.give_back_requests) or 0
   local tokens_back = num(request.give_back_tokens) or 0
-  give_back(windows.rpm, requests_back)
-  give_back(windows.rpd, requests_back)
-  give_back(windows.tpm, tokens_back)
-  give_back(windows.tpd, tokens_back)
   local extra = num(request.extra_tokens) or 0
-  spend(windows.tpm, extra, now + minute)
-  spend(windows.tpd, extra, now + day)
+  for _, w in ipairs(windows) do
+    if w.kind == 'tokens' then
+      give_back(w, tokens_back)
+      spend(w, extra, now + w.period)
+    else
+      give_back(w, requests_back)
+    end
+  end
 
   local pause = request.pause
   if type(pause) == 'table' then
@@ -300,7 +315,7 @@ end
 local reply = {}
 local ask = request.ask
 if type(ask) == 'table' then
-  local record = redis.call('HGET', KEYS[10], ask.id)
+  local record = redis.call('HGET', LEASES, ask.id)
   if record then
     -- A replay of a request whose reply was lost: hand out the same lease.
     local requests, tokens = string.match(record, '^(%S+) (%S+) ')
@@ -311,29 +326,26 @@ if type(ask) == 'table' then
       -- A prefetch: worth a lease only with some of each in it.
       need_requests, need_tokens = math.min(1, ask.want_requests), math.min(1, ask.want_tokens)
     end
-    local need = {rpm = need_requests, rpd = need_requests, tpm = need_tokens, tpd = need_tokens}
+    local need = {requests = need_requests, tokens = need_tokens}
     for _, w in ipairs(windows) do
-      if w.limit and need[w.name] > w.limit then reply.exceeds = string.upper(w.name) end
+      if w.limit and need[w.kind] > w.limit then reply.exceeds = string.upper(w.name) end
     end
     if reply.exceeds == nil then
       local ready = math.max(now, paused_until)
-      for _, w in ipairs(windows) do ready = math.max(ready, ready_at(w, need[w.name])) end
+      for _, w in ipairs(windows) do ready = math.max(ready, ready_at(w, need[w.kind])) end
       if ready > now then
         reply.wait = ready - now
       else
-        local grant = {rpm = ask.want_requests, tpm = ask.want_tokens}
-        for _, pair in ipairs({{'rpm', 'rpm'}, {'rpd', 'rpm'}, {'tpm', 'tpm'}, {'tpd', 'tpm'}}) do
-          local w, kind = windows[pair[1]], pair[2]
-          if w.limit then grant[kind] = math.min(grant[kind], math.max(need[w.name], w.limit - w.spent)) end
+        local grant = {requests = ask.want_requests, tokens = ask.want_tokens}
+        for _, w in ipairs(windows) do
+          if w.limit then grant[w.kind] = math.min(grant[w.kind], math.max(need[w.kind], w.limit - w.spent)) end
         end
-        local r, t = math.floor(grant.rpm), math.floor(grant.tpm)
+        grant.requests, grant.tokens = math.floor(grant.requests), math.floor(grant.tokens)
+        local r, t = grant.requests, grant.tokens
         local ttl = tonumber(ask.ttl)
-        spend(windows.rpm, r, now + ttl + minute)
-        spend(windows.rpd, r, now + ttl + day)
-        spend(windows.tpm, t, now + ttl + minute)
-        spend(windows.tpd, t, now + ttl + day)
-        redis.call('HSET', KEYS[10], ask.id, string.format('%d %d %.6f %.6f', r, t, now, ttl))
-        redis.call('PEXPIRE', KEYS[10], math.ceil((ttl + minute) * 1000) + 1000)
+        for _, w in ipairs(windows) do spend(w, grant[w.kind], now + ttl + w.period) end
+        redis.call('HSET', LEASES, ask.id, string.format('%d %d %.6f %.6f', r, t, now, ttl))
+        redis.call('PEXPIRE', LEASES, math.ceil((ttl + minute) * 1000) + 1000)
         reply.grant = {id = ask.id, requests = r, tokens = t, ttl = ttl}
       end
     end
@@ -341,10 +353,10 @@ if type(ask) == 'table' then
 end
 
 -- Forget leases whose per-minute entries are gone.
-local leases = redis.call('HGETALL', KEYS[10])
+local leases = redis.call('HGETALL', LEASES)
 for i = 1, #leases, 2 do
   local granted, ttl = string.match(leases[i + 1], '(%S+) (%S+)$')
-  if tonumber(granted) + tonumber(ttl) + minute <= now then redis.call('HDEL', KEYS[10], leases[i]) end
+  if tonumber(granted) + tonumber(ttl) + minute <= now then redis.call('HDEL', LEASES, leases[i]) end
 end
 
 reply.limits, reply.remaining, reply.full_in = {}, {}, {}
@@ -581,8 +593,8 @@ class RedisBudgets:
         base = f"{self.namespace}:{{{model}}}"
         return [
             f"{base}:state",
-            *(f"{base}:slots:{name}" for name in _WINDOWS),
-            *(f"{base}:amounts:{name}" for name in _WINDOWS),
+            *(f"{base}:slots:{spec.field}" for spec in _WINDOWS),
+            *(f"{base}:amounts:{spec.field}" for spec in _WINDOWS),
             f"{base}:leases",
             f"{base}:replay:{request_id}",
         ]

@@ -55,6 +55,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Callable
 
+from actors._windows import LIMIT_TYPES, WindowSpec
 from orchestrator._tiers import PlanLimits
 
 __all__ = [
@@ -73,28 +74,35 @@ __all__ = [
 _EPSILON = 1e-6
 
 
+def _limit_type(name: str) -> WindowSpec:
+    return next(spec for spec in LIMIT_TYPES if spec.name == name)
+
+
 class Window(enum.Enum):
     """One of Groq's rate-limit windows: what it counts, over what period, and how Groq names it.
 
-    ``unit`` is the amount a request is charged in (``admit``'s keyword), ``description`` the words Groq's
-    429 and 413 bodies use for the window, and ``kind`` the error body's ``type`` (Groq sends ``requests``
-    or ``tokens``; the input and output token windows are token limits too).
+    The words come from the one window table (``actors._windows.LIMIT_TYPES``). ``unit`` is the amount a
+    request is charged in (``admit``'s keyword), ``description`` the words Groq's 429 and 413 bodies use
+    for the window, and ``kind`` the error body's ``type`` (Groq sends ``requests`` or ``tokens``; the input
+    and output token windows are token limits too).
     """
 
-    RPM = ("requests", 60.0, "requests per minute (RPM)", "requests")
-    RPD = ("requests", 86_400.0, "requests per day (RPD)", "requests")
-    TPM = ("tokens", 60.0, "tokens per minute (TPM)", "tokens")
-    TPD = ("tokens", 86_400.0, "tokens per day (TPD)", "tokens")
-    ITPM = ("input_tokens", 60.0, "input tokens per minute (ITPM)", "tokens")
-    OTPM = ("output_tokens", 60.0, "output tokens per minute (OTPM)", "tokens")
-    ASH = ("audio_seconds", 3_600.0, "audio seconds per hour (ASH)", "audio_seconds")
-    ASD = ("audio_seconds", 86_400.0, "audio seconds per day (ASD)", "audio_seconds")
+    RPM = _limit_type("RPM")
+    RPD = _limit_type("RPD")
+    TPM = _limit_type("TPM")
+    TPD = _limit_type("TPD")
+    ITPM = _limit_type("ITPM")
+    OTPM = _limit_type("OTPM")
+    ASH = _limit_type("ASH")
+    ASD = _limit_type("ASD")
 
-    def __init__(self, unit: str, period: float, description: str, kind: str) -> None:
-        self.unit = unit
-        self.period = period
-        self.description = description
-        self.kind = kind
+    def __init__(self, *fields: object) -> None:
+        spec = WindowSpec(*fields)  # type: ignore[arg-type]
+        self.field = spec.field
+        self.unit = spec.kind
+        self.period = spec.seconds
+        self.description = spec.phrase
+        self.kind = "tokens" if spec.kind in ("input_tokens", "output_tokens") else spec.kind
 
 
 class LimitSpec(PlanLimits, frozen=True):
@@ -195,16 +203,7 @@ class KeyModelLimiter:
     __slots__ = ("_buckets",)
 
     def __init__(self, spec: LimitSpec, now: float) -> None:
-        limits = {
-            Window.RPM: spec.rpm,
-            Window.RPD: spec.rpd,
-            Window.TPM: spec.tpm,
-            Window.TPD: spec.tpd,
-            Window.ITPM: spec.itpm,
-            Window.OTPM: spec.otpm,
-            Window.ASH: spec.ash,
-            Window.ASD: spec.asd,
-        }
+        limits = {window: getattr(spec, window.field) for window in Window}
         self._buckets = {
             window: _Bucket(limit, window.period, now)
             for window, limit in limits.items()

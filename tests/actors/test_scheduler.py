@@ -11,6 +11,8 @@ import trio
 from actors._breaker import CircuitBreaker
 from actors._budget import ModelLimits, RateBudgets, RequestExceedsLimit
 from actors._job import Job, JobHandle
+from actors._ports import Verdict
+from actors._retry import RetryPolicy
 from actors._scheduler import Scheduler
 from actors._supervisor import BreakerGate
 from orchestrator._engine import ProductFailures
@@ -50,8 +52,9 @@ async def running_scheduler(
     def too_large(job: Job, exceeded: RequestExceedsLimit) -> RequestTooLargeError:
         return RequestTooLargeError(f"{exceeded.window} {exceeded.limit} < {exceeded.requested}")
 
+    retry = RetryPolicy(max_retries=2, initial_backoff=1.0, multiplier=2.0, jitter=False)
     scheduler = Scheduler(
-        RateBudgets(limits_for), gate, send, max_pending=max_pending, learned=learned, too_large=too_large
+        RateBudgets(limits_for), gate, send, max_pending=max_pending, learned=learned, too_large=too_large, retry=retry
     )
 
     async def consume() -> None:
@@ -130,18 +133,69 @@ class TestScheduler:
             harness.scheduler.submit_nowait(job())
             assert "2/2 pending" in repr(harness.scheduler)
 
-    async def test_requeued_job_is_not_released_before_its_time(self, autojump_clock: trio.abc.Clock) -> None:
-        """A retry put back with not_before = now + 7 is released 7 seconds later, spending budget again."""
+    async def test_a_retryable_failure_is_released_again_after_its_retry_after(
+        self, autojump_clock: trio.abc.Clock
+    ) -> None:
+        """A worker reports a 429 saying "retry after 7 s": the scheduler releases the job 7 s later, spending budget again."""
         async with running_scheduler(settle=False) as harness:
             retry = job()
             await harness.scheduler.submit(retry)
             await trio.testing.wait_all_tasks_blocked()
-            harness.scheduler.requeue(retry, trio.current_time() + 7.0)
+            retry.attempts = 1
+            error = RuntimeError("429")
+            harness.scheduler.attempt_failed(retry, error, Verdict(kind="rate_limited", retryable=True, retry_after=7.0))
             assert harness.scheduler.statistics().delayed_for_retry == 1
+            assert retry.granted_at is None and not retry.settled
             while len(harness.released) < 2:
                 await trio.sleep(0.5)
+            assert harness.scheduler.statistics().retried == 1
         first, second = harness.times()
         assert second - first == pytest.approx(7.0)
+
+    async def test_backoff_grows_with_the_attempts_until_the_retries_run_out(self, autojump_clock: trio.abc.Clock) -> None:
+        """Backoffs of 1 s then 2 s (initial 1, multiplier 2); the third failure exceeds max_retries=2 and settles."""
+        async with running_scheduler(settle=False) as harness:
+            flaky = job()
+            await harness.scheduler.submit(flaky)
+            server_error = RuntimeError("503")
+            reported: list[float] = []
+            for attempt in (1, 2, 3):
+                while len(harness.released) < attempt:
+                    await trio.sleep(0.25)
+                flaky.attempts = attempt
+                reported.append(trio.current_time())
+                harness.scheduler.attempt_failed(flaky, server_error, Verdict(kind="server", retryable=True))
+            outcome = await flaky.wait()
+            stats = harness.scheduler.statistics()
+        assert outcome.error is server_error
+        released_again = harness.times()[1:]
+        assert [later - failed for failed, later in zip(reported, released_again)] == [pytest.approx(1.0), pytest.approx(2.0)]
+        assert (stats.retried, stats.failed, stats.pending) == (2, 1, 0)
+
+    async def test_a_failure_that_is_not_retryable_settles_at_once(self, autojump_clock: trio.abc.Clock) -> None:
+        """A 400 (or a caller's own cancellation) is never tried again: the job settles with the error."""
+        async with running_scheduler(settle=False) as harness:
+            refused = job()
+            await harness.scheduler.submit(refused)
+            await trio.testing.wait_all_tasks_blocked()
+            refused.attempts = 1
+            bad_request = ValueError("400")
+            harness.scheduler.attempt_failed(refused, bad_request, Verdict(kind="other", retryable=False))
+            assert (await refused.wait()).error is bad_request
+            assert harness.scheduler.statistics().failed == 1
+            assert len(harness.released) == 1
+
+    async def test_a_jobs_own_max_retries_overrides_the_policy(self, autojump_clock: trio.abc.Clock) -> None:
+        """``max_retries=0`` on the job: its first retryable failure is final."""
+        async with running_scheduler(settle=False) as harness:
+            once = job()
+            once.max_retries = 0
+            await harness.scheduler.submit(once)
+            await trio.testing.wait_all_tasks_blocked()
+            once.attempts = 1
+            harness.scheduler.attempt_failed(once, RuntimeError("503"), Verdict(kind="server", retryable=True))
+            assert (await once.wait()).error is not None
+            assert harness.scheduler.statistics().retried == 0
 
     async def test_priority_orders_jobs_waiting_for_budget(self, autojump_clock: trio.abc.Clock) -> None:
         """Among jobs waiting on a throttled model, the highest priority is released first, then FIFO."""
