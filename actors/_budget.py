@@ -68,7 +68,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import msgspec
 
@@ -88,6 +88,7 @@ __all__ = [
     "Recognise",
     "RequestExceedsLimit",
     "StartingLimits",
+    "budget_for",
 ]
 
 MINUTE: Final = 60.0
@@ -742,15 +743,11 @@ class RateBudgets:
         Raises:
             RuntimeError: ``max_models`` budgets are all busy and ``model`` is new.
         """
-        budget = self._budgets.get(model)
-        if budget is not None:
-            self._budgets.move_to_end(model)
-            return budget
-        make_room(self._budgets, model, now, self.max_models, "RateBudgets")
-        recognise = None if self._recognise is None else functools.partial(self._recognise, model)
-        budget = RateBudget(self._defaults(model), now, time_scale=self.time_scale, recognise=recognise)
-        self._budgets[model] = budget
-        return budget
+        def create() -> RateBudget:
+            recognise = None if self._recognise is None else functools.partial(self._recognise, model)
+            return RateBudget(self._defaults(model), now, time_scale=self.time_scale, recognise=recognise)
+
+        return budget_for(self._budgets, model, now, self.max_models, "RateBudgets", create)
 
     def snapshots(self, now: float) -> dict[str, BudgetSnapshot]:
         """A snapshot of every model's budget."""
@@ -776,14 +773,30 @@ def rate_limit_pause(retry_after: float | None) -> float:
     return min(retry_after, MAX_RATE_LIMIT_PAUSE)
 
 
-def make_room(budgets: OrderedDict[str, Any], model: str, now: float, max_models: int, owner: str) -> None:
-    """Forget the least recently used idle budget if ``budgets`` is full, so ``model`` can have one.
+_B = TypeVar("_B")
+
+
+def budget_for(
+    budgets: OrderedDict[str, _B], model: str, now: float, max_models: int, owner: str, create: Callable[[], _B]
+) -> _B:
+    """``model``'s budget in ``budgets`` (least recently used first), made by ``create`` if it is new.
+
+    A new model takes the place of the least recently used idle budget once ``max_models`` are held.
 
     Raises:
         RuntimeError: all ``max_models`` budgets are busy.
     """
-    if len(budgets) < max_models:
-        return
+    budget = budgets.get(model)
+    if budget is not None:
+        budgets.move_to_end(model)
+        return budget
+    if len(budgets) >= max_models:
+        _forget_an_idle_budget(budgets, model, now, max_models, owner)
+    budget = budgets[model] = create()
+    return budget
+
+
+def _forget_an_idle_budget(budgets: OrderedDict[str, Any], model: str, now: float, max_models: int, owner: str) -> None:
     for name, candidate in budgets.items():
         if candidate.idle(now):
             del budgets[name]

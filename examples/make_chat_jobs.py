@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 # Groq's chat models as of 2026-12 (console.groq.com/docs/models); the retired ones are in
-# orchestrator/_retired.py, and tests/core/test_examples_current.py fails if one comes back here.
+# orchestrator/_retired.py, and tests/test_examples_current.py fails if one comes back here.
 # Qwen 3.6 27B has no published free-tier row yet, so the client starts it from conservative limits
 # (100K tokens a day): it gets the vision jobs and a share of tool and JSON jobs, not the plain chat.
 TEXT_MODELS = (

@@ -57,7 +57,7 @@ import trio
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from actors._budget import BudgetSnapshot, ModelLimits, StartingLimits, make_room
+from actors._budget import BudgetSnapshot, ModelLimits, StartingLimits, budget_for
 from actors._shared_budget import DEFAULT_LEASE_FRACTION, SharedRateBudget, SyncReply, SyncRequest
 from actors._windows import SHARED_WINDOWS, WINDOWS
 
@@ -478,24 +478,20 @@ class RedisBudgets:
         Raises:
             RuntimeError: ``max_models`` budgets are all busy and ``model`` is new.
         """
-        budget = self._budgets.get(model)
-        if budget is not None:
-            self._budgets.move_to_end(model)
-            return budget
-        make_room(self._budgets, model, now, self.max_models, "RedisBudgets")
-        budget = SharedRateBudget(
-            model,
-            self._defaults(model),
-            now,
-            owner=self.owner,
-            time_scale=self.time_scale,
-            lease_fraction=self.lease_fraction,
-            lease_ttl=self.lease_ttl,
-            on_wants_sync=self._wake,
-            recognise=None if self._recognise is None else functools.partial(self._recognise, model),
-        )
-        self._budgets[model] = budget
-        return budget
+        def create() -> SharedRateBudget:
+            return SharedRateBudget(
+                model,
+                self._defaults(model),
+                now,
+                owner=self.owner,
+                time_scale=self.time_scale,
+                lease_fraction=self.lease_fraction,
+                lease_ttl=self.lease_ttl,
+                on_wants_sync=self._wake,
+                recognise=None if self._recognise is None else functools.partial(self._recognise, model),
+            )
+
+        return budget_for(self._budgets, model, now, self.max_models, "RedisBudgets", create)
 
     def snapshots(self, now: float) -> dict[str, BudgetSnapshot]:
         """A snapshot of every model's shared budget (as of its last round trip)."""

@@ -10,7 +10,7 @@ server must survive, so this one always starts ``redis-server`` (and fails or sk
 
 Tests share servers, so each must keep to its own keys: :func:`unique_namespace`.
 
-Use them by importing: ``from ..redis_support import redis_url, unique_namespace``.
+Use them by importing: ``from .redis_support import ...`` (or ``..redis_support`` from a sub-folder).
 """
 
 from __future__ import annotations

@@ -186,3 +186,14 @@ def test_no_import_cycle_across_the_two_packages() -> None:
     graph = import_graph(ROOT / "actors") | import_graph(ROOT / "orchestrator")
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_the_tests_mirror_the_package_tree() -> None:
+    """``tests/`` holds the product's top-level modules' tests, one folder per sub-package, and ``actors/`` for the engine.
+
+    Besides those, only ``tests/bench`` (smoke runs of the benchmark suite) may exist.
+    """
+    tests = ROOT / "tests"
+    folders = {path.name for path in tests.iterdir() if path.is_dir() and (path / "__init__.py").exists()}
+    packages = {path.parent.name for path in (ROOT / "orchestrator").glob("*/__init__.py")}
+    assert folders == packages | {"actors", "bench"}

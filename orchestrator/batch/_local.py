@@ -42,10 +42,9 @@ from orchestrator.batch._records import (
     BatchJob,
     bad_line_record,
     encode_record,
-    failure_record,
+    finished_line,
     identify,
     parse_line,
-    success_record,
 )
 from orchestrator.batch._run import RunState, finish_run, open_run
 from orchestrator.batch._summary import BatchSummary, BatchTally
@@ -129,32 +128,14 @@ class _Run(RunState):
         job: BatchJob = result.key
         if self.aborts(result.error):
             return False
-        if result.error is None:
-            response = result.response
-            self.writer.write(
-                encode_record(
-                    success_record(
-                        job.custom_id, response, status_code=result.status_code or 200, request_id=result.request_id
-                    )
-                )
-            )
-            usage = response.usage
+        finished = finished_line(job, result)
+        self.writer.write(finished.line)
+        if finished.error_code is None:
             self.tally.record_success(
-                prompt_tokens=usage.prompt_tokens if usage else 0,
-                completion_tokens=usage.completion_tokens if usage else 0,
+                prompt_tokens=finished.prompt_tokens, completion_tokens=finished.completion_tokens
             )
-            return True
-        record = failure_record(
-            job.custom_id,
-            job.line,
-            result.error,
-            status_code=result.status_code,
-            request_id=result.request_id,
-            attempts=result.attempts,
-        )
-        self.writer.write(encode_record(record))
-        assert record.error is not None
-        self.tally.record_failure(record.error.code)
+        else:
+            self.tally.record_failure(finished.error_code)
         return True
 
 

@@ -34,12 +34,15 @@ from __future__ import annotations
 
 import base64
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from orchestrator._errors import GroqError, ValidationError
 from orchestrator._wire import ChatRequest, ChatResponse, chat_request_from
+
+if TYPE_CHECKING:
+    from orchestrator._map import JobResult
 
 __all__ = [
     "CHAT_URLS",
@@ -329,3 +332,40 @@ def encode_record(record: ResultRecord) -> bytes:
     _encoder.encode_into(record, buffer)
     buffer.extend(b"\n")
     return bytes(buffer)
+
+
+class FinishedLine(msgspec.Struct, frozen=True):
+    """A finished job's result line, and what a tally counts for it.
+
+    ``error_code`` is None for a success; then the token counts are the response's usage.
+    """
+
+    line: bytes
+    error_code: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def finished_line(job: BatchJob, result: JobResult) -> FinishedLine:
+    """The result line of one finished job (success or failure), as both batch runners write it."""
+    if result.error is None:
+        response = result.response
+        usage = response.usage
+        record = success_record(
+            job.custom_id, response, status_code=result.status_code or 200, request_id=result.request_id
+        )
+        return FinishedLine(
+            encode_record(record),
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+        )
+    record = failure_record(
+        job.custom_id,
+        job.line,
+        result.error,
+        status_code=result.status_code,
+        request_id=result.request_id,
+        attempts=result.attempts,
+    )
+    assert record.error is not None
+    return FinishedLine(encode_record(record), error_code=record.error.code)

@@ -69,10 +69,9 @@ from orchestrator.batch._records import (
     BatchJob,
     bad_line_record,
     encode_record,
-    failure_record,
+    finished_line,
     identify,
     parse_line,
-    success_record,
 )
 from orchestrator.batch._shared_store import (
     BatchProgress,
@@ -321,29 +320,16 @@ class _Worker(RunState):
         entry, job = result.key
         if self.aborts(result.error):
             return False
-        if result.error is None:
-            response = result.response
-            line = encode_record(
-                success_record(job.custom_id, response, status_code=result.status_code or 200,
-                               request_id=result.request_id)
+        finished = finished_line(job, result)
+        kind = "succeeded" if finished.error_code is None else "failed"
+        await self.record_send.send(
+            _Finished(
+                Record(entry.entry_id, job.custom_id, finished.line, kind),
+                code=finished.error_code,
+                prompt_tokens=finished.prompt_tokens,
+                completion_tokens=finished.completion_tokens,
             )
-            usage = response.usage
-            await self.record_send.send(
-                _Finished(
-                    Record(entry.entry_id, job.custom_id, line, "succeeded"),
-                    prompt_tokens=usage.prompt_tokens if usage else 0,
-                    completion_tokens=usage.completion_tokens if usage else 0,
-                )
-            )
-            return True
-        record = failure_record(
-            job.custom_id, job.line, result.error, status_code=result.status_code,
-            request_id=result.request_id, attempts=result.attempts,
         )
-        assert record.error is not None
-        line = encode_record(record)
-        await self.record_send.send(_Finished(Record(entry.entry_id, job.custom_id, line, "failed"),
-                                              code=record.error.code))
         return True
 
     async def record(self) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 GOOD_KEY = "gsk_live_SECRET_good_4f9a8b7c6d5e"
 BAD_KEY = "gsk_live_SECRET_wrong_0a1b2c3d4e5f"
 

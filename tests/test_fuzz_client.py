@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import orchestrator
 from orchestrator._wire import ChatRequest, chat_request_from
 
-from ..helpers import EMULATOR_URL, KEY, make_emulator
+from .helpers import EMULATOR_URL, KEY, make_emulator
 
 MODEL = "openai/gpt-oss-20b"
 #: Virtual seconds a call may take. A daily window may rightly park each attempt for up to a day (a server

@@ -14,7 +14,7 @@ import trio
 import orchestrator
 from orchestrator import ChatResponse, ChatStream
 
-from ..helpers import client_for, make_emulator, user
+from .helpers import client_for, make_emulator, user
 
 MODEL = "openai/gpt-oss-20b"
 VISION = "qwen/qwen3.6-27b"
@@ -170,7 +170,7 @@ class TestWire:
         """A supplied httpx client's default headers still go out, beside our key, agent and content type."""
         import httpx
 
-        from ..helpers import EMULATOR_URL, KEY
+        from .helpers import EMULATOR_URL, KEY
 
         seen: list[httpx.Request] = []
         emulator_transport = make_emulator().transport()

@@ -23,7 +23,7 @@ from orchestrator import ChatChunk, ChatResponse, JobResult, ModelError, ModelLi
 from orchestrator._blocking import BlockingChatStream, BlockingResults
 from orchestrator.emulator import Emulator
 
-from ..helpers import EMULATOR_URL, KEY, make_emulator, user
+from .helpers import EMULATOR_URL, KEY, make_emulator, user
 
 MODEL = "openai/gpt-oss-20b"
 #: Far above anything these tests send, on both sides, so no call waits for rate budget.

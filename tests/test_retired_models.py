@@ -22,7 +22,7 @@ from orchestrator._catalog import DEFAULT_CATALOG, ModelCatalog, ModelInfo
 from orchestrator._cli import main
 from orchestrator.emulator import EmulatorSettings
 
-from ..helpers import client_for, make_emulator, user
+from .helpers import client_for, make_emulator, user
 
 RETIRED = "llama-3.1-8b-instant"
 CURRENT = "openai/gpt-oss-20b"

@@ -426,7 +426,7 @@ def test_jsonschema_is_imported_lazily() -> None:
 def _repo_root() -> str:
     import pathlib
 
-    return str(pathlib.Path(__file__).resolve().parents[2])
+    return str(pathlib.Path(__file__).resolve().parents[1])
 
 
 def test_text_part_with_json_word_enables_json_mode() -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from orchestrator._retired import RETIRED_MODELS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 _ALLOWED = ("--model-map", "model_map")
 # A model id as a whole token: not part of a longer id ("gemma2-9b-it" is not "gemma2-9b-it-v2").
 _RETIRED = re.compile(

@@ -28,7 +28,7 @@ from orchestrator._client import _ssl_context
 from orchestrator.observe._logging import TRACE, configure_logging, get_logger
 from orchestrator.emulator import EmulatorSettings, open_emulator_server
 
-from ..helpers import user
+from .helpers import user
 
 KEY = "gsk_live_SECRET_scan_9f8e7d6c5b4a3210"
 MODEL = "openai/gpt-oss-20b"

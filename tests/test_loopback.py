@@ -11,7 +11,7 @@ import trustme
 import orchestrator
 from orchestrator.emulator import EmulatorSettings, open_emulator_server
 
-from ..helpers import KEY, user
+from .helpers import KEY, user
 
 MODEL = "openai/gpt-oss-20b"
 

@@ -11,7 +11,7 @@ from orchestrator._account_limits import recognised_limits, starting_limits
 from orchestrator._catalog import DEFAULT_CATALOG
 from orchestrator._config import Config
 
-from ..helpers import client_for, make_emulator, user
+from .helpers import client_for, make_emulator, user
 
 MODEL = "openai/gpt-oss-20b"
 #: Groq's Developer plan for gpt-oss-20b (orchestrator._tiers): RPM, RPD, TPM, TPD.

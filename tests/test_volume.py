@@ -9,7 +9,7 @@ import trio
 
 import orchestrator
 
-from ..helpers import client_for, make_emulator, user
+from .helpers import client_for, make_emulator, user
 
 MODEL = "openai/gpt-oss-20b"
 

@@ -28,11 +28,11 @@ from orchestrator._redis_budget import LEASE_SCRIPT, CoordinationError, RedisBud
 from orchestrator._secret import SecretString
 from orchestrator.emulator import EmulatorSettings, open_emulator_server
 
-from ..helpers import client_for, make_emulator, user
-from ..redis_support import RedisServer, redis_server, redis_url, unique_namespace  # noqa: F401 - fixtures
+from .helpers import client_for, make_emulator, user
+from .redis_support import RedisServer, redis_server, redis_url, unique_namespace  # noqa: F401 - fixtures
 
 MODEL = "openai/gpt-oss-20b"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Store:
