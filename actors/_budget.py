@@ -8,64 +8,64 @@ A :class:`RateBudget` holds six *windows*, one per limit, and grants a request o
 window has room for it (1 request, its estimated tokens, their prompt and completion parts),
 spending from all at once or from none. A window whose limit is unknown is not enforced.
 
-Each window is a token bucket whose tokens come back exactly one period after they were spent
-(a sliding-window log). That is the continuously refilling bucket of the design card with one
-difference that matters: a plain bucket of capacity ``limit`` that refills at ``limit/period``
-can grant almost ``2 * limit`` within one period (a full bucket, then a period's refill), and we
-promise that **in no window of one period does the budget grant more than the limit it believes
-in**. Every sequence this log grants is also one Groq's own continuously refilling buckets
-accept, so a budget that agrees with the server never causes a 429. Steady-state throughput is
-the same, ``limit`` per period; only the very first burst is halved.
+Each window is the bucket Groq keeps (console.groq.com/docs/rate-limits, 2026: limits are
+enforced "on a per-model basis"; the reset headers count down as a continuously refilling bucket
+would: after one request of a 14,400 RPD allowance, ``x-ratelimit-reset-requests`` says ``6s``):
+capacity ``limit``, refilled at ``limit / period``. A request is charged at admission what Groq
+charges (1 request, and its prompt estimate plus its completion budget), and the difference is
+given back the moment ``usage`` says what it really cost, as Groq gives back an unused
+reservation when the request finishes.
 
-Memory is bounded: spends are kept per time slot of ``period / 240`` (0.25 s for per-minute
-windows, 6 minutes for per-day ones), keyed by the slot in which they expire, rounded *up*, so
-a token may come back up to one slot late and never early. A window therefore holds at most a
-few hundred entries, however many jobs pass through.
+**The guarantee**: against a server that keeps the same buckets, a budget that knows the limits
+never causes a 429. Our room never exceeds the server's: both start full; a grant is held apart
+(*pending*, not refilling) from the moment we grant it until a response shows the server counted
+it, so each charge is no smaller than the server's and starts refilling no sooner (the request
+reached the server between the two); we give back no more and no sooner (the server reconciled
+before its response reached us); and both refill at the same rate. So whatever we grant, the
+server admits (``tests/actors/test_budget_guarantee.py`` checks this with
+hypothesis against the emulator's own limiter). A bucket grants a full period's limit at once and
+then its refill: that is Groq's behaviour, and using it is what takes the whole limit.
+
+Memory is constant: a window is a few numbers, however many jobs pass through.
 
 Learning from the server:
 
 - :meth:`RateBudget.observe_headers` reads ``x-ratelimit-*``: ``limit-requests`` is the RPD
-  limit, ``limit-tokens`` the TPM limit (Groq's convention); they replace what we believed.
-  ``remaining-*`` clamps our view: if we think a window has more room than the server says
-  remains, the difference is spent now and comes back when the server says the window is full
-  again (``reset-*``, a Go duration), but no sooner than a bucket refilling at
-  ``limit/period`` could make up the deficit (without a ``reset``, it comes back at that refill
-  rate, bit by bit). We never raise our view to the server's: our own
-  requests in flight may not be counted there yet. Unparsable values are ignored.
+  limit, ``limit-tokens`` the TPM limit (Groq's convention); they replace what we believed
+  (a new limit keeps the bucket's deficit). ``remaining-*`` is the server's level right after it
+  admitted that request: where we believe in more room, we lower ours to it (another client on
+  the same key, a prompt the server counts higher), and from there it refills at the bucket's
+  rate, as the server's does. We never raise our level to the server's: our own requests in
+  flight may not be counted there yet. Unparsable values are ignored.
   The headers report no other window, so the two reported limits also *reveal the plan*: a
   ``recognise`` callback maps them to a published table (TPM 250,000 where the free tier's is
   8,000 means the Developer plan), whose RPM and TPD then replace the free tier's, or to a
   *probe* where no table fits.
 - :meth:`RateBudget.observe_rate_limited` handles a 429: the whole model pauses until
-  ``retry-after`` (1 s if absent), and the named window is drained: its remaining room is spent
-  and comes back at the window's refill rate after the pause, as Groq's bucket refills. Groq's
+  ``retry-after`` (1 s if absent), and the named window is drained: it is emptied and refills
+  at its rate from the end of the pause, as Groq's bucket does. Groq's
   429 body states the window's limit ("(RPM): Limit 1000, Used 999, Requested 1"), which is then
   believed exactly; a 413 body likewise (:meth:`RateBudget.learn_limit`).
 - A *probed* window (limit unknown) must not throttle to a guess, nor flood the server: it starts
   from a floor no plan is below and grows by everything the server accepts (doubling per round
   trip, like TCP's slow start), so the first 429 teaches the number and almost none follow; a 429
   that names the window but no number halves it, and it grows slower after (AIMD).
-- :meth:`RateBudget.reconcile` corrects a grant once ``usage`` is known (the estimate was too
-  high: give back; too low: spend the rest now), and :meth:`RateBudget.refund` undoes a grant
-  for a request that never reached the server.
+- :meth:`RateBudget.confirm` charges a grant to the buckets when its response arrives;
+  :meth:`RateBudget.reconcile` corrects it once ``usage`` is known (the estimate was too high:
+  give back; too low: spend the rest now), and :meth:`RateBudget.refund` withdraws a grant the
+  server never counted (never sent, or answered with a 429).
 
 Rule 1: no IO, no clock: every method takes ``now`` (trio's clock, from the actor).
 Rule 2: :meth:`RateBudget.try_acquire` returns a decision, not a promise: ``0.0`` means spent;
 otherwise the exact number of seconds after which the same call succeeds if nothing else
 happens in between (the actor sleeps that long and asks again).
 
-Giving back (refund, a lower actual usage) takes from the window's *earliest* expiring entries.
-As long as the grant being corrected is younger than the window's period this never lets the
-window admit more than its limit (a short proof is in ``_Window.give_back``); callers pass
-``granted_at`` so that a correction of an older grant (a stream longer than a minute) is
-recognised and does nothing where the grant's tokens have already come back.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, Literal, TypeVar
@@ -78,7 +78,6 @@ from ._windows import WINDOWS, window_named
 __all__ = [
     "DEFAULT_RATE_LIMIT_PAUSE",
     "PROBE_GROWTH_AFTER_DECREASE",
-    "SLOTS_PER_PERIOD",
     "BudgetSnapshot",
     "LimitSource",
     "LimitSources",
@@ -93,8 +92,9 @@ __all__ = [
 
 MINUTE: Final = 60.0
 DAY: Final = 86_400.0
-SLOTS_PER_PERIOD: Final = 240
-"""Time resolution of a window: spends come back at most ``period / 240`` late."""
+_EPSILON: Final = 1e-7
+"""Room a bucket may be short by and still grant: float rounding must not turn "ready at t" into a wait at t
+(the emulator forgives 1e-6, so a grant here is one there)."""
 DEFAULT_RATE_LIMIT_PAUSE: Final = 1.0
 #: The longest pause a 429's ``retry-after`` may impose (as RetryPolicy's cap): a broken header must
 #: not park a model for days.
@@ -248,28 +248,35 @@ class RequestExceedsLimit(ValueError):
 
 
 class _Window:
-    """One limit's sliding-window log: spends keyed by the (slot-rounded) time they come back.
+    """One limit as Groq keeps it: a bucket of capacity ``limit`` that refills at ``limit / period``.
+
+    ``level`` is the bucket's level as of ``stamp`` (a float, negative while in debt after an
+    under-estimate); :meth:`refill` brings it up to ``now``. ``pending`` is what grants have
+    charged that no response has confirmed yet: it is held apart and does not refill, because the
+    server's bucket starts refilling a charge only once the request reaches it, which may be later
+    than our grant. The room is ``level - pending``. A window whose limit is unknown keeps no level
+    and is not enforced.
 
     A window whose ``source`` is ``probe`` treats ``limit`` as a ceiling that grows by what the
     server accepts (:meth:`grow`): by the full amount at first, so that it doubles every round
     trip as TCP's slow start does, and by :data:`PROBE_GROWTH_AFTER_DECREASE` of it after a 429
-    halved it.
+    halved it. A new limit keeps the window's deficit (``limit - level``): what is out stays out.
     """
 
-    __slots__ = ("_amounts", "_credit", "_keys", "cap", "growth", "limit", "name", "period", "resolution", "source", "spent")
+    __slots__ = ("_credit", "cap", "growth", "level", "limit", "name", "pending", "period", "rate", "source", "stamp")
 
-    def __init__(self, name: str, period: float, limit: int | None, source: LimitSource = "unknown") -> None:
+    def __init__(self, name: str, period: float, limit: int | None, now: float, source: LimitSource = "unknown") -> None:
         self.name = name
         self.period = period
-        self.resolution = period / SLOTS_PER_PERIOD
         self.limit = limit
+        self.rate = 0.0 if limit is None else limit / period
+        self.level = 0.0 if limit is None else float(limit)
+        self.pending = 0.0
+        self.stamp = now
         self.source: LimitSource = source
         self.cap = limit if source == "configured" else None
         self.growth = 1.0
         self._credit = 0.0
-        self._keys: list[float] = []  # sorted expiry times, on the slot grid
-        self._amounts: list[int] = []  # what comes back at each key
-        self.spent = 0  # sum(_amounts): what is out now
 
     def learn(self, limit: int | None, source: LimitSource) -> None:
         """Believe ``limit`` from now on, because of ``source`` (a ``probe`` starts growing again).
@@ -278,135 +285,124 @@ class _Window:
         """
         if self.cap is not None and (limit is None or limit >= self.cap):
             limit, source = self.cap, "configured"
-        self.limit = limit
+        self.resize(limit)
         self.source = source
         self.growth = 1.0
         self._credit = 0.0
 
+    def resize(self, limit: int | None) -> None:
+        """Take ``limit`` as the capacity, keeping the deficit (what is out stays out)."""
+        if limit is None:
+            self.level = 0.0
+        elif self.limit is None:
+            self.level = float(limit)  # nothing was counted while the limit was unknown
+        else:
+            self.level += limit - self.limit
+        self.limit = limit
+        self.rate = 0.0 if limit is None else limit / self.period
+
     def grow(self, accepted: int) -> None:
-        """A probed window's ceiling rises by (a share of) what the server just accepted."""
+        """A probed window's ceiling rises by (a share of) what the server just accepted.
+
+        The accepted charge itself comes back too: a probe bounds what is in flight, not a rate it
+        cannot know yet, so that its room doubles every round trip (TCP's slow start) until a 429
+        states the limit.
+        """
         if self.source != "probe" or self.limit is None or accepted <= 0:
             return
         self._credit += accepted * self.growth
         whole = int(self._credit)
         if whole:
-            self.limit += whole
+            self.resize(self.limit + whole)
             self._credit -= whole
+        self.give_back(accepted)
 
     def decrease(self) -> None:
         """A 429 named this probed window without its number: halve it and grow slower from here."""
         if self.source == "probe" and self.limit is not None:
-            self.limit = max(1, self.limit // 2)
+            self.resize(max(1, self.limit // 2))
             self.growth = PROBE_GROWTH_AFTER_DECREASE
             self._credit = 0.0
 
-    def key_for(self, expiry: float) -> float:
-        """The slot-grid time at or after ``expiry`` (never before it, despite float rounding)."""
-        slot = math.ceil(expiry / self.resolution)
-        key = slot * self.resolution
-        return key if key >= expiry else (slot + 1) * self.resolution
-
-    def expire(self, now: float) -> None:
-        """Take back every spend whose time has come."""
-        count = bisect_right(self._keys, now)
-        if count:
-            self.spent -= sum(self._amounts[:count])
-            del self._keys[:count]
-            del self._amounts[:count]
+    def refill(self, now: float) -> None:
+        """Bring the level up to ``now`` (never past the limit; not before a pause's end)."""
+        if now > self.stamp:
+            if self.limit is not None and self.level < self.limit:
+                self.level = min(float(self.limit), self.level + (now - self.stamp) * self.rate)
+            self.stamp = now
 
     def ready_at(self, cost: int, now: float) -> float:
-        """The earliest time ``cost`` fits (``now`` if it fits now). Call :meth:`expire` first."""
+        """The earliest time ``cost`` fits (``now`` if it fits now). Call :meth:`refill` first."""
         if self.limit is None:
             return now
-        excess = self.spent + cost - self.limit
-        if excess <= 0:
-            return now
-        freed = 0
-        for key, amount in zip(self._keys, self._amounts):
-            freed += amount
-            if freed >= excess:
-                return key
-        raise AssertionError(f"{self.name}: cost {cost} over limit {self.limit} must be rejected before asking")
+        start = max(now, self.stamp)
+        short = cost - (self.level - self.pending)
+        if short <= _EPSILON:
+            return start
+        # Exact if nothing is pending; otherwise a confirmation may be needed first, and the
+        # actor is woken by it.
+        return start + short / self.rate
 
-    def spend(self, amount: int, until: float) -> None:
-        """Spend ``amount`` now, to come back at ``until`` (rounded up to the slot grid)."""
-        if amount <= 0:
-            return
-        key = self.key_for(until)
-        keys = self._keys
-        if not keys or key > keys[-1]:
-            keys.append(key)
-            self._amounts.append(amount)
-        else:
-            index = bisect_left(keys, key)
-            if keys[index] == key:
-                self._amounts[index] += amount
-            else:
-                keys.insert(index, key)
-                self._amounts.insert(index, amount)
-        self.spent += amount
+    def reserve(self, amount: float) -> None:
+        """A grant: hold ``amount`` apart until a response confirms it (or it is withdrawn)."""
+        if amount > 0 and self.limit is not None:
+            self.pending += amount
 
-    def spend_gradually(self, amount: int, start: float) -> None:
-        """Spend ``amount`` now, coming back from ``start`` on at the refill rate ``limit/period``."""
-        if amount <= 0 or not self.limit:
-            return
-        rate = self.limit / self.period
-        returned = 0
-        step = 1
-        while returned < amount:
-            back = min(amount, math.floor(rate * self.resolution * step))
-            if back > returned:
-                self.spend(back - returned, start + self.resolution * step)
-                returned = back
-            step += 1
+    def confirm(self, amount: float) -> None:
+        """The server has counted a grant: it leaves ``pending`` and is charged to the bucket, refilling from now."""
+        if amount > 0 and self.limit is not None:
+            self.pending = max(0.0, self.pending - amount)
+            self.level -= amount
 
-    def give_back(self, amount: int, until: float | None = None) -> None:
-        """Undo ``amount`` of an earlier spend that has not come back yet.
+    def withdraw(self, amount: float) -> None:
+        """A grant the server never counted (never sent, or refused with a 429): nothing is charged."""
+        if amount > 0 and self.limit is not None:
+            self.pending = max(0.0, self.pending - amount)
 
-        With ``until`` (when that spend was due back), the amount comes off the spend's own
-        entry: exactly the truth, so the room returns now *and* the entry no longer returns it
-        a second time later. Whatever that entry cannot cover (or all of it, without
-        ``until``) comes off the earliest entries. Why earliest first is safe: say our log
-        *dominates* the truth (for every future time, at least as much is out in our log as
-        truly is). Truth removes ``amount`` from the grant's own entry at time ``g``, which
-        holds at least ``amount``. We remove it from the front. For times before ``g`` both
-        lose ``amount`` (we lose at most that). For a time ``t >= g`` we only lose anything if
-        the whole front up to ``t`` is consumed, and then what is left out in our log is our
-        total minus ``amount``, which is at least the truth's total minus the ``amount`` it
-        holds at ``g <= t``: still dominating. (Safe, but wasteful: room taken off entries due
-        soon was coming back soon anyway, which is why the own entry goes first.)
+    def spend(self, amount: float) -> None:
+        """Charge ``amount`` to the bucket now (into debt if need be): an under-estimate."""
+        if amount > 0 and self.limit is not None:
+            self.level -= amount
+
+    def lower_to(self, level: float) -> None:
+        """The server had at most ``level`` left after counting a request: believe it where we thought more.
+
+        Called once that request is confirmed, so what is still pending is subtracted from it, as
+        the server may not have counted those yet.
         """
-        amounts = self._amounts
-        remaining = min(amount, self.spent)
-        self.spent -= remaining
-        if until is not None and remaining:
-            key = self.key_for(until)
-            index = bisect_left(self._keys, key)
-            if index < len(self._keys) and self._keys[index] == key:
-                taken = min(remaining, amounts[index])
-                amounts[index] -= taken
-                remaining -= taken
-                if amounts[index] == 0:
-                    del self._keys[index]
-                    del amounts[index]
-        drop = 0
-        while remaining:
-            taken = min(remaining, amounts[drop])
-            amounts[drop] -= taken
-            remaining -= taken
-            if amounts[drop] == 0:
-                drop += 1
-        if drop:
-            del self._keys[:drop]
-            del amounts[:drop]
+        if self.limit is not None and level < self.level:
+            self.level = level
+
+    def drain(self, until: float) -> None:
+        """Empty the bucket, refilling only from ``until`` on (a 429's pause)."""
+        if self.limit is not None:
+            self.level = min(self.level, self.pending)
+            self.stamp = max(self.stamp, until)
+
+    def give_back(self, amount: float) -> None:
+        """Return ``amount`` of an earlier charge (never past the limit).
+
+        Safe against a server that keeps the same bucket: it gave the same amount back when the
+        request finished, before we could learn of it.
+        """
+        if amount > 0 and self.limit is not None:
+            self.level = min(float(self.limit), self.level + amount)
 
     def full_at(self, now: float) -> float:
-        """When everything spent has come back."""
-        return self._keys[-1] if self._keys else now
+        """When the room is the whole limit again, if nothing more is granted and what is pending is confirmed now."""
+        room = self.level - self.pending
+        if self.limit is None or room >= self.limit:
+            return now
+        return max(now, self.stamp) + (self.limit - room) / self.rate
 
-    def level(self) -> int | None:
-        """Room left (may be negative after an under-estimate); None if the limit is unknown."""
-        return None if self.limit is None else self.limit - self.spent
+    @property
+    def full(self) -> bool:
+        """Nothing is out or pending (as of the last refill)."""
+        return self.limit is None or (self.level >= self.limit and not self.pending)
+
+    def room(self) -> int | None:
+        """Whole units of room left (0 in debt); None if the limit is unknown."""
+        return None if self.limit is None else max(0, math.floor(self.level - self.pending + _EPSILON))
 
 
 class RateBudget:
@@ -438,7 +434,7 @@ class RateBudget:
         periods = {"minute": MINUTE / time_scale, "day": DAY / time_scale}
         numbers, sources = start.limits, start.sources
         self._windows = tuple(
-            _Window(spec.name, periods[spec.span], getattr(numbers, spec.field), getattr(sources, spec.field))
+            _Window(spec.name, periods[spec.span], getattr(numbers, spec.field), now, getattr(sources, spec.field))
             for spec in WINDOWS
         )
         self._rpm, self._rpd, self._tpm, self._tpd, self._itpm, self._otpm = self._windows
@@ -492,8 +488,9 @@ class RateBudget:
             if cost > limit:
                 if window.source != "probe":
                     raise RequestExceedsLimit(window.name, limit, cost)
-                window.limit = limit = cost  # a guess must not refuse what the server may accept
-            window.expire(now)
+                window.resize(cost)  # a guess must not refuse what the server may accept
+                limit = cost
+            window.refill(now)
             at = window.ready_at(cost, now)
             if at > ready:
                 ready = at
@@ -503,23 +500,33 @@ class RateBudget:
                 wait = math.nextafter(wait, math.inf)
             return wait
         for window, cost in zip(self._windows, costs):
-            window.spend(cost, now + window.period)
+            window.reserve(cost)
         return 0.0
 
+    def confirm(self, tokens: int, now: float, output_tokens: int = 0) -> None:
+        """A response (any status but a 429) shows the server counted a grant: charge it to the buckets.
+
+        Until now it was held apart, without refilling (see :class:`_Window`). Call it before
+        :meth:`observe_headers` for that response, and before :meth:`reconcile`.
+        """
+        for window, amount in zip(self._windows, self._costs(tokens, output_tokens)):
+            window.refill(now)
+            window.confirm(amount)
+
     def refund(self, tokens: int, now: float, *, granted_at: float | None = None, output_tokens: int = 0) -> None:
-        """Give back a grant whose request never reached the server (e.g. connection refused).
+        """Withdraw a grant the server never counted: never sent (connection refused), or refused with a 429.
 
         Args:
             tokens: the tokens the grant spent.
             now: the current time.
-            granted_at: when it was granted; windows where the grant has already come back are
-                left alone. None means "less than a minute ago".
+            granted_at: when it was granted. A bucket does not need it (what comes back is
+                capped at the limit, whatever the grant's age); the shared budget's leases do.
             output_tokens: the completion part of ``tokens`` the grant spent.
         """
         if tokens < 0:
             raise ValueError(f"tokens={tokens!r} must be >= 0")
         for window, amount in zip(self._windows, self._costs(tokens, output_tokens)):
-            self._give_back(window, amount, now, granted_at)
+            window.withdraw(amount)
 
     def reconcile(
         self,
@@ -531,7 +538,7 @@ class RateBudget:
         estimated_output: int = 0,
         actual_output: int = 0,
     ) -> None:
-        """Correct a grant's tokens once the response's ``usage`` is known.
+        """Correct a confirmed grant's tokens once the response's ``usage`` is known.
 
         Args:
             estimated_tokens: what the grant spent.
@@ -541,9 +548,10 @@ class RateBudget:
             granted_at: when it was granted (see :meth:`refund`).
             estimated_output, actual_output: the completion parts of the two (for ITPM and OTPM).
 
-        An over-estimate is given back. An under-estimate spends the difference now, for a
-        full period, even if that overdraws a window (it then waits until it is back in credit).
-        The server accepted the request, so every probed window grows by what it spent.
+        An over-estimate is given back at once, as Groq gives back an unused reservation when the
+        request finishes. An under-estimate spends the difference now, even if that overdraws a
+        window (it then waits until it is back in credit). The server accepted the request, so
+        every probed window grows by what it spent.
         """
         if estimated_tokens < 0 or actual_tokens < 0:
             raise ValueError(
@@ -552,13 +560,13 @@ class RateBudget:
         estimated = self._costs(estimated_tokens, estimated_output)
         actual = self._costs(actual_tokens, actual_output)
         for window, before, after in zip(self._windows, estimated, actual):
+            window.refill(now)
             window.grow(after)
             difference = after - before
             if difference < 0:
-                self._give_back(window, -difference, now, granted_at)
-            elif difference > 0:
-                window.expire(now)
-                window.spend(difference, now + window.period)
+                window.give_back(-difference)
+            else:
+                window.spend(difference)
 
     def observe_headers(self, headers: Mapping[str, str], now: float) -> None:
         """Learn limits and remaining room from a response's ``x-ratelimit-*`` headers.
@@ -571,32 +579,19 @@ class RateBudget:
         if report is None:
             return
         for window, seen in ((self._rpd, report.requests), (self._tpm, report.tokens)):
+            window.refill(now)
             if seen.limit is not None:
                 window.learn(seen.limit, "headers")
-            remaining = seen.remaining
-            if remaining is None or window.limit is None:
-                continue
-            window.expire(now)
-            excess = window.limit - window.spent - remaining
-            if excess <= 0:
-                continue
-            reset = seen.reset
-            if reset is None:
-                # Without a reset, the deficit comes back as the server's bucket refills it
-                # (limit/period), not all at once a whole refill later: one request of a day's
-                # allowance is back in minutes, not after a day.
-                window.spend_gradually(excess, now)
-                continue
-            # A bucket refills at limit/period at most, so the deficit cannot be gone sooner than
-            # that, whatever ``reset`` says.
-            refill = (window.limit - remaining) * window.period / window.limit if window.limit else window.period
-            window.spend(excess, now + min(max(reset, refill), window.period))
+            if seen.remaining is not None:
+                # The server's level right after it admitted this request. Never raise ours to it:
+                # requests we sent since may not be counted there yet.
+                window.lower_to(seen.remaining)
         pair = (report.requests.limit, report.tokens.limit)
         if self._recognise is not None and pair != self._recognised and pair != (None, None):
             self._recognised = pair
-            self._restart_from(self._recognise(*pair))
+            self._restart_from(self._recognise(*pair), now)
 
-    def _restart_from(self, plan: StartingLimits | None) -> None:
+    def _restart_from(self, plan: StartingLimits | None, now: float) -> None:
         """Take the revealed plan's limits for the windows that only had a table's number or a guess."""
         if plan is None:
             return
@@ -606,6 +601,7 @@ class RateBudget:
             if window.source in ("tier", "probe") and source in ("tier", "probe", "unknown"):
                 if source == "probe" and window.source == "probe" and window.limit is not None:
                     limit = max(limit or 0, window.limit)  # keep what probing has already shown
+                window.refill(now)
                 window.learn(limit, source)
 
     def learn_limit(self, window: str, limit: int, source: LimitSource, now: float) -> None:
@@ -617,7 +613,7 @@ class RateBudget:
         named = self._window(window)
         if named is None or limit <= 0:
             return
-        named.expire(now)
+        named.refill(now)
         named.learn(limit, source)
 
     def observe_rate_limited(
@@ -643,22 +639,20 @@ class RateBudget:
             self.learn_limit(window, limit, "rate-limit", now)  # type: ignore[arg-type]
         else:
             drained.decrease()
-        if drained.limit is None:
-            return
-        drained.expire(now)
-        drained.spend_gradually(drained.limit - drained.spent, until)
+        drained.refill(now)
+        drained.drain(until)
 
     def snapshot(self, now: float) -> BudgetSnapshot:
         """What this budget believes at ``now``."""
         for window in self._windows:
-            window.expire(now)
+            window.refill(now)
         paused_for = max(0.0, self._paused_until - now)
         return BudgetSnapshot(
             limits=self.limits,
-            remaining_requests_minute=_remaining(self._rpm),
-            remaining_requests_day=_remaining(self._rpd),
-            remaining_tokens_minute=_remaining(self._tpm),
-            remaining_tokens_day=_remaining(self._tpd),
+            remaining_requests_minute=self._rpm.room(),
+            remaining_requests_day=self._rpd.room(),
+            remaining_tokens_minute=self._tpm.room(),
+            remaining_tokens_day=self._tpd.room(),
             reset_requests_minute=self._rpm.full_at(now) - now,
             reset_requests_day=self._rpd.full_at(now) - now,
             reset_tokens_minute=self._tpm.full_at(now) - now,
@@ -667,8 +661,8 @@ class RateBudget:
             paused_for=paused_for,
             sources=self.sources,
             tier=self._tier,
-            remaining_input_tokens_minute=_remaining(self._itpm),
-            remaining_output_tokens_minute=_remaining(self._otpm),
+            remaining_input_tokens_minute=self._itpm.room(),
+            remaining_output_tokens_minute=self._otpm.room(),
         )
 
     def idle(self, now: float) -> bool:
@@ -676,8 +670,8 @@ class RateBudget:
         if self._paused_until > now:
             return False
         for window in self._windows:
-            window.expire(now)
-            if window.spent:
+            window.refill(now)
+            if not window.full:
                 return False
         return True
 
@@ -685,24 +679,12 @@ class RateBudget:
         spec = window_named(name)
         return None if spec is None else self._windows[WINDOWS.index(spec)]
 
-    def _give_back(self, window: _Window, amount: int, now: float, granted_at: float | None) -> None:
-        if amount <= 0:
-            return
-        window.expire(now)
-        if granted_at is None:
-            window.give_back(amount)
-            return
-        due = granted_at + window.period
-        if window.key_for(due) <= now:
-            return  # that grant has already come back in this window
-        window.give_back(amount, due)
-
     def __repr__(self) -> str:
         parts = []
         for window in self._windows:
             if window.limit is None and window in (self._itpm, self._otpm):
                 continue  # most organizations have neither
-            level = window.level()
+            level = window.room()
             parts.append(f"{window.name} {'?' if level is None else level}/{'?' if window.limit is None else window.limit}")
         return f"<RateBudget {', '.join(parts)}, paused until {self._paused_until:g}>"
 
@@ -805,10 +787,3 @@ def _forget_an_idle_budget(budgets: OrderedDict[str, Any], model: str, now: floa
         f"{owner} holds budgets for {max_models} models, all in use; model {model!r} cannot get one "
         f"(raise {owner}(max_models=...))"
     )
-
-
-def _remaining(window: _Window) -> int | None:
-    level = window.level()
-    return None if level is None else max(0, level)
-
-

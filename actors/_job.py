@@ -84,6 +84,8 @@ class Job:
         "attempts",
         "not_before",
         "granted_at",
+        "charge_pending",
+        "overtaken",
         "last_status",
         "last_request_id",
         "trace",
@@ -129,6 +131,10 @@ class Job:
         self.attempts = 0
         self.not_before = 0.0
         self.granted_at: float | None = None
+        #: The budget holds this job's grant apart until a response confirms it (``RateBudget.confirm``).
+        self.charge_pending = False
+        #: How many smaller jobs went ahead of this one while it waited for budget (bounded).
+        self.overtaken = 0
         self.last_status: int | None = None
         self.last_request_id: str | None = None
         #: Per-job state of the telemetry observer (a span, a start time); the actors never read it.

@@ -9,7 +9,10 @@ a small priority heap of jobs and one trio task that loops::
     -> hand the job to the pool (a zero-buffer channel: it waits for a free worker)
 
 A lane that must wait for budget sleeps exactly as long as the budget says, so a job for
-a throttled model never delays jobs for another model. Retries come back to the lane
+a throttled model never delays jobs for another model. While the head job waits, a smaller
+job among the next few that fits now may go ahead of it, a few times at most
+(:data:`MAX_OVERTAKES`), so a big request cannot hold up small ones for long and is never
+starved by them either. Retries come back to the lane
 with a ``not_before`` time and spend budget like any request.
 
 The workers only report: an attempt failed, with this verdict. The scheduler decides what
@@ -42,7 +45,12 @@ from ._ports import Log, NullLog, Verdict
 from ._retry import RetryPolicy
 from ._supervisor import BreakerGate
 
-__all__ = ["Scheduler", "SchedulerStatistics"]
+__all__ = ["LOOKAHEAD", "MAX_OVERTAKES", "Scheduler", "SchedulerStatistics"]
+
+#: How many jobs behind a waiting head job are looked at for one that fits now.
+LOOKAHEAD = 8
+#: How many smaller jobs may go ahead of one waiting job: each delays it by its own cost's refill.
+MAX_OVERTAKES = 4
 
 
 class SchedulerStatistics(msgspec.Struct, frozen=True):
@@ -166,6 +174,7 @@ class Scheduler:
             except RequestExceedsLimit:
                 return False  # the lane decides whether to refuse it or let the server judge
             job.granted_at = now
+            job.charge_pending = True
         if self._gate.closed_for(now) is not None:
             self._refund(job, now)
             return False
@@ -254,31 +263,49 @@ class Scheduler:
                 else:
                     await lane.wakeup.wait()
                 continue
-            job = lane.ready[0]
+            job, index = lane.ready[0], 0
             wait = self._acquire_budget(job, now)
             if job.settled:
                 heapq.heappop(lane.ready)
                 continue
             if wait > 0:
-                # Sleep until the budget has room, or until something may have changed that:
-                # budget given back (wake), or a new job that may be cheaper or more urgent (push).
-                lane.waiting_for_budget = True
-                lane.wakeup = trio.Event()
-                with trio.move_on_after(wait):
-                    await lane.wakeup.wait()
-                lane.waiting_for_budget = False
-                continue
+                overtaking = self._overtaking(lane, job, now)
+                if overtaking is None:
+                    # Sleep until the budget has room, or until something may have changed that:
+                    # budget given back (wake), or a new job that may be cheaper or more urgent (push).
+                    lane.waiting_for_budget = True
+                    lane.wakeup = trio.Event()
+                    with trio.move_on_after(wait):
+                        await lane.wakeup.wait()
+                    lane.waiting_for_budget = False
+                    continue
+                index = overtaking
+                job = lane.ready[index]
             closed_for = self._gate.closed_for(now)
             if closed_for is not None:
                 self._refund(job, now)
                 if self._gate.fail_fast:
-                    heapq.heappop(lane.ready)
+                    _remove_at(lane.ready, index)
                     job.settle(error=self._gate.open_error(closed_for))
                 else:
                     await trio.sleep(max(closed_for, 0.001))
                 continue
-            heapq.heappop(lane.ready)
+            _remove_at(lane.ready, index)
             await self._dispatch.send(job)
+
+    def _overtaking(self, lane: _Lane, head: Job, now: float) -> int | None:
+        """The heap index of a smaller job behind ``head`` that was just granted, if one fits now."""
+        if head.overtaken >= MAX_OVERTAKES:
+            return None
+        ready = lane.ready
+        for index in range(1, min(len(ready), 1 + LOOKAHEAD)):
+            candidate = ready[index]
+            if candidate.settled or candidate.cost >= head.cost:
+                continue
+            if self._acquire_budget(candidate, now) == 0.0 and not candidate.settled:
+                head.overtaken += 1
+                return index
+        return None
 
     def _acquire_budget(self, job: Job, now: float) -> float:
         """Spend the job's budget, or say how long to wait; settles jobs that can never fit."""
@@ -295,6 +322,7 @@ class Scheduler:
             return 0.0
         if wait == 0.0:
             job.granted_at = now
+            job.charge_pending = True
         return wait
 
     def _refund(self, job: Job, now: float) -> None:
@@ -303,6 +331,7 @@ class Scheduler:
                 job.cost, now, granted_at=job.granted_at, output_tokens=job.output_cost
             )
             job.granted_at = None
+            job.charge_pending = False
 
     def statistics(self) -> SchedulerStatistics:
         """How many jobs are pending, queued, throttled and delayed for a retry."""
@@ -325,3 +354,32 @@ class Scheduler:
             f"<Scheduler {stats.pending}/{self._max_pending} pending, {stats.queued} queued, "
             f"{stats.waiting_for_budget} waiting for budget, {stats.lanes} lanes>"
         )
+
+
+def _remove_at(heap: list[Job], index: int) -> None:
+    """Remove ``heap[index]``, keeping the heap order (the head when ``index`` is 0)."""
+    if index == 0:
+        heapq.heappop(heap)
+        return
+    last = heap.pop()
+    if index < len(heap):
+        heap[index] = last
+        _sift(heap, index)
+
+
+def _sift(heap: list[Job], index: int) -> None:
+    """Restore the heap order around ``index`` after its item was replaced."""
+    item = heap[index]
+    while index > 0 and item < heap[(parent := (index - 1) // 2)]:
+        heap[index] = heap[parent]
+        index = parent
+    heap[index] = item
+    size = len(heap)
+    while (child := 2 * index + 1) < size:
+        if child + 1 < size and heap[child + 1] < heap[child]:
+            child += 1
+        if not heap[child] < item:
+            break
+        heap[index] = heap[child]
+        index = child
+    heap[index] = item

@@ -369,8 +369,11 @@ class SharedRateBudget:
         self._want(now, prefetch=False)
         return max(self._round_trip, _MIN_POLL)
 
+    def confirm(self, tokens: int, now: float, output_tokens: int = 0) -> None:
+        """A response shows the server counted a grant: nothing to do, as the store's windows charged its lease already."""
+
     def refund(self, tokens: int, now: float, *, granted_at: float | None = None, output_tokens: int = 0) -> None:
-        """Give back a grant whose request never reached the server (to the shared windows)."""
+        """Give back a grant the server never counted (never sent, or a 429) to the shared windows."""
         if tokens < 0:
             raise ValueError(f"tokens={tokens!r} must be >= 0")
         if self._still_counted(now, granted_at):

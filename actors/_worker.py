@@ -183,6 +183,7 @@ class WorkerPool:
                     await self._attempt(job)
                 finally:
                     self._in_flight -= 1
+                    self._confirm(job)  # cancelled mid-request: it may have reached the server
                     # An idle worker must not keep its last job (and a stream's buffers) alive.
                     del job
 
@@ -203,6 +204,7 @@ class WorkerPool:
         try:
             await self._attempt(job)
         except BaseException:
+            self._confirm(job)  # it may have reached the server
             if not job.settled:
                 error = self._failures.network("the request was cancelled by its caller", cause="Cancelled")
                 self._scheduler.attempt_failed(job, error, _CANCELLED)
@@ -240,6 +242,8 @@ class WorkerPool:
         except self._failures.errors as error:
             if isinstance(error.__cause__, _NEVER_SENT):
                 self._refund(job)
+            else:
+                self._confirm(job)  # it may have reached the server: count it, to be safe
             self._gate.record_failure()
             self._observer.attempt_failed(job, error, trio.current_time() - started)
             self._report_failure(job, error)
@@ -280,6 +284,10 @@ class WorkerPool:
 
     async def _handle_response(self, job: Job, response: httpx.Response, timeout: float, started: float) -> None:
         now = trio.current_time()
+        if response.status_code == 429:
+            self._refund(job)  # refused: the server counted nothing
+        else:
+            self._confirm(job)
         self._observer.response_received(job, response.status_code, now - started)
         headers = response.headers
         job.last_status = response.status_code
@@ -378,13 +386,23 @@ class WorkerPool:
             if charged < job.cost:
                 self._scheduler.wake(job.model)
 
+    def _confirm(self, job: Job) -> None:
+        """The server has (or may have) counted the job's grant: the budget charges it from now."""
+        if job.charge_pending and job.model is not None:
+            now = trio.current_time()
+            self._budgets.get(job.model, now).confirm(job.cost, now, job.output_cost)
+            job.charge_pending = False
+            self._scheduler.wake(job.model)
+
     def _refund(self, job: Job) -> None:
-        if job.model is not None and job.granted_at is not None:
+        """The server counted nothing of the job's grant: the budget withdraws it."""
+        if job.charge_pending and job.model is not None:
             now = trio.current_time()
             self._budgets.get(job.model, now).refund(
                 job.cost, now, granted_at=job.granted_at, output_tokens=job.output_cost
             )
             job.granted_at = None
+            job.charge_pending = False
             self._scheduler.wake(job.model)
 
     def _start_stream(self, job: Job, response: httpx.Response, started: float) -> None:

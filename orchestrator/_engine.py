@@ -40,12 +40,15 @@ class ProductFailures:
     Args:
         key_hint: the API key's last characters, put on authentication errors so a user can tell
             which key was refused (never the key itself).
+        time_scale: how many times faster than real time the server's clock runs (the emulator's
+            ``--time-scale``): a ``retry-after`` is in the server's seconds, the engine waits in ours.
     """
 
     errors: tuple[type[Exception], ...] = (GroqError,)
 
-    def __init__(self, *, key_hint: str | None = None) -> None:
+    def __init__(self, *, key_hint: str | None = None, time_scale: float = 1.0) -> None:
         self._key_hint = key_hint
+        self._time_scale = time_scale
 
     def from_response(self, status: int, headers: Mapping[str, str], body: bytes) -> Exception:
         error = error_from_response(status, headers, body)
@@ -107,7 +110,7 @@ class ProductFailures:
         return Verdict(
             kind,  # type: ignore[arg-type]
             retryable=error.retryable,
-            retry_after=error.retry_after,
+            retry_after=None if error.retry_after is None else error.retry_after / self._time_scale,
             window=getattr(error, "window", None),
             limit=getattr(error, "limit", None),
         )

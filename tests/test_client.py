@@ -8,6 +8,7 @@ import re
 import struct
 import wave
 
+import httpx
 import pytest
 import trio
 
@@ -311,3 +312,24 @@ class TestSubmit:
                     nursery.start_soon(wait)
         assert order == ["a", "urgent", "b", "c"]
         assert trio.current_time() >= 180  # three waits of a minute each: the budget held them
+
+
+class TestOwnedHttpClient:
+    async def test_the_client_we_own_keeps_no_cookies(self) -> None:
+        """A Set-Cookie from the server is not kept, so it is never sent back (and never parsed)."""
+        from orchestrator._client import _make_http_client
+
+        sent_cookies: list[str | None] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            sent_cookies.append(request.headers.get("cookie"))
+            return httpx.Response(200, headers={"set-cookie": "session=abc; Path=/"}, json={})
+
+        owned = _make_http_client(orchestrator.Config(api_key="gsk_" + "x" * 52), verify=True)
+        async with owned:
+            owned._transport = httpx.MockTransport(handler)
+            for _ in range(2):
+                request = owned.build_request("GET", "https://api.groq.com/openai/v1/models")
+                await owned.send(request)
+            assert dict(owned.cookies) == {}
+        assert sent_cookies == [None, None]

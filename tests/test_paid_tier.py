@@ -95,6 +95,7 @@ class TestTenMillionTokens:
                 longest_wait = max(longest_wait, wait)
                 now += wait
                 continue
+            budget.confirm(2000, now, 1000)
             budget.observe_headers(headers, now)
             budget.reconcile(2000, 2000, now, estimated_output=1000, actual_output=1000)
             sent += 2000

@@ -1,4 +1,5 @@
-"""The rate budget: four sliding windows per model, learning from headers and 429s."""
+"""The rate budget: continuously refilling buckets per model (capacity the limit, refilled at limit / period),
+learning from headers and 429s."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import copy
 import math
 
 import pytest
-from hypothesis import assume, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from actors._budget import (
+    _EPSILON,
     DAY,
     MINUTE,
     BudgetSnapshot,
@@ -21,13 +23,17 @@ from actors._budget import (
     RequestExceedsLimit,
 )
 
-SLOT_MINUTE = MINUTE / 240  # 0.25 s
-SLOT_DAY = DAY / 240  # 360 s
-
-
 def budget(rpm: int | None = None, rpd: int | None = None, tpm: int | None = None, tpd: int | None = None) -> RateBudget:
     """A budget created at time 0 with the given limits."""
     return RateBudget(ModelLimits(rpm=rpm, rpd=rpd, tpm=tpm, tpd=tpd), 0.0)
+
+def acquire(budget: RateBudget, tokens: int, now: float, output_tokens: int = 0) -> float:
+    """``try_acquire``, and a grant confirmed at once, as by a server that answers instantly."""
+    wait = budget.try_acquire(tokens, now, output_tokens)
+    if wait == 0.0:
+        budget.confirm(tokens, now, output_tokens)
+    return wait
+
 
 
 def groq_headers(
@@ -50,17 +56,21 @@ def groq_headers(
 
 
 class TestTryAcquire:
-    def test_grants_up_to_the_limit_then_waits_a_period(self) -> None:
-        """Three RPM grants in a row, then the fourth waits until the first comes back 60 s later."""
+    def test_grants_the_whole_limit_then_one_request_per_refill(self) -> None:
+        """RPM=3 refills 3/60 = 0.05 request/s: three grants at 0, 1, 2 s (the bucket starts full), then
+        by 10 s only 10 * 0.05 = 0.5 of a request is back, so the fourth waits (1 - 0.5) / 0.05 = 10 s,
+        and from then on one request every 20 s."""
         b = budget(rpm=3)
-        assert [b.try_acquire(0, t) for t in (0.0, 1.0, 2.0)] == [0.0, 0.0, 0.0]
-        assert b.try_acquire(0, 10.0) == 50.0
-        assert b.try_acquire(0, 60.0) == 0.0
+        assert [acquire(b, 0, t) for t in (0.0, 1.0, 2.0)] == [0.0, 0.0, 0.0]
+        assert acquire(b, 0, 10.0) == pytest.approx(10.0)
+        assert acquire(b, 0, 19.99) > 0
+        assert acquire(b, 0, 20.0) == 0.0
+        assert acquire(b, 0, 20.0) == pytest.approx(20.0)
 
     def test_tokens_and_requests_are_spent_together(self) -> None:
         """A grant spends one request and its tokens from every window."""
         b = budget(rpm=10, rpd=100, tpm=1000, tpd=5000)
-        assert b.try_acquire(300, 0.0) == 0.0
+        assert acquire(b, 300, 0.0) == 0.0
         snap = b.snapshot(0.0)
         assert (snap.remaining_requests_minute, snap.remaining_requests_day) == (9, 99)
         assert (snap.remaining_tokens_minute, snap.remaining_tokens_day) == (700, 4700)
@@ -68,24 +78,24 @@ class TestTryAcquire:
     def test_denial_spends_nothing(self) -> None:
         """A request refused by one window leaves every window untouched."""
         b = budget(rpm=10, tpm=100)
-        b.try_acquire(90, 0.0)
+        acquire(b, 90, 0.0)
         before = b.snapshot(1.0)
-        assert b.try_acquire(20, 1.0) > 0
+        assert acquire(b, 20, 1.0) > 0
         assert b.snapshot(1.0) == before
 
     def test_wait_is_the_latest_window(self) -> None:
         """The wait is set by whichever window frees up last."""
         b = budget(rpm=1, tpm=100)
-        b.try_acquire(100, 0.0)
+        acquire(b, 100, 0.0)
         b2 = copy.deepcopy(b)
-        assert b.try_acquire(1, 30.0) == 30.0
+        assert acquire(b, 1, 30.0) == 30.0
         b2.observe_rate_limited(45.0, None, 30.0)
-        assert b2.try_acquire(1, 30.0) == 45.0
+        assert acquire(b2, 1, 30.0) == 45.0
 
     def test_unknown_limits_never_wait(self) -> None:
         """With no known limits every request is granted at once."""
         b = budget()
-        assert all(b.try_acquire(10**6, float(t)) == 0.0 for t in range(100))
+        assert all(acquire(b, 10**6, float(t)) == 0.0 for t in range(100))
 
     def test_request_over_a_whole_limit_raises(self) -> None:
         """A request needing more tokens than TPM can never be granted: RequestExceedsLimit names the window."""
@@ -107,78 +117,106 @@ class TestTryAcquire:
         with pytest.raises(ValueError, match="tokens=-1"):
             budget().try_acquire(-1, 0.0)
 
-    def test_spends_come_back_on_the_slot_grid(self) -> None:
-        """A spend at an odd time comes back at the next quarter second after one minute, never earlier."""
-        b = budget(rpm=1)
-        b.try_acquire(0, 0.1)
-        wait = b.try_acquire(0, 0.1)
-        assert 0.1 + wait == pytest.approx(60.25)
-        assert b.try_acquire(0, 60.2) > 0
-        assert b.try_acquire(0, 60.25) == 0.0
+    def test_a_spend_at_an_odd_time_is_back_exactly_cost_over_rate_later(self) -> None:
+        """TPM=600 refills 10 tokens/s: after emptying it at 0.1 s, 250 tokens are back at 0.1 + 250 / 10 = 25.1 s
+        exactly, not a moment earlier (no grid, no rounding up)."""
+        b = budget(tpm=600)
+        assert acquire(b, 600, 0.1) == 0.0
+        assert acquire(b, 250, 0.1) == pytest.approx(25.0)
+        assert acquire(b, 250, 25.1 - 1e-6) > 0
+        assert acquire(b, 250, 25.1) == 0.0
+        assert acquire(b, 1, 25.1) == pytest.approx(0.1)  # it took everything that was back
 
     def test_wait_is_exact_for_awkward_floats(self) -> None:
         """Asking again at now + wait succeeds even when the float sum rounds badly."""
         b = budget()
         b.observe_rate_limited(7.287932695041561, None, 0.0)
         now = 3.2153831177070935  # here now + (7.287932695041561 - now) rounds below 7.287932695041561
-        wait = b.try_acquire(0, now)
-        assert b.try_acquire(0, now + wait) == 0.0
+        wait = acquire(b, 0, now)
+        assert acquire(b, 0, now + wait) == 0.0
 
 
 class TestRefundAndReconcile:
     def test_refund_gives_everything_back(self) -> None:
-        """A refunded grant leaves the budget as if it never happened."""
+        """A grant the server never counted (never sent, or a 429), withdrawn, leaves the budget as if it never happened."""
         b = budget(rpm=5, rpd=50, tpm=500, tpd=5000)
         fresh = b.snapshot(1.0)
-        b.try_acquire(200, 1.0)
+        assert b.try_acquire(200, 1.0) == 0.0
+        assert b.snapshot(1.0).remaining_tokens_minute == 300  # pending: held apart
         b.refund(200, 1.0, granted_at=1.0)
         assert b.snapshot(1.0) == fresh
 
-    def test_refund_of_a_grant_already_back_does_nothing(self) -> None:
-        """Refunding a grant older than the minute windows touches only the day windows."""
+    def test_a_pending_grant_does_not_refill_until_confirmed(self) -> None:
+        """The server may count a request later than we granted it, so its charge refills only from the confirmation."""
+        b = budget(tpm=600)
+        assert b.try_acquire(600, 0.0) == 0.0
+        assert b.snapshot(30.0).remaining_tokens_minute == 0  # 30 s later: still pending, nothing refilled
+        b.confirm(600, 30.0)
+        assert b.snapshot(30.0).remaining_tokens_minute == 0
+        assert b.snapshot(36.0).remaining_tokens_minute == 60  # refilling at 10 tokens/s from the confirmation
+        assert not b.idle(36.0) and b.idle(90.0)
+
+    def test_a_give_back_never_lifts_a_window_past_its_limit(self) -> None:
+        """An over-estimate found after the minute windows have refilled fills them to the limit, not beyond;
+        the day windows, still short, take the whole give-back."""
         b = budget(rpm=5, rpd=50, tpm=500, tpd=5000)
-        b.try_acquire(200, 0.0)
-        b.try_acquire(100, 70.0)
-        b.refund(200, 70.0, granted_at=0.0)
+        acquire(b, 200, 0.0)
+        acquire(b, 100, 70.0)  # the minute windows were full again: 4 requests and 400 tokens left
+        b.reconcile(200, 0, 70.0, granted_at=0.0)
         snap = b.snapshot(70.0)
-        assert (snap.remaining_requests_minute, snap.remaining_tokens_minute) == (4, 400)
-        assert (snap.remaining_requests_day, snap.remaining_tokens_day) == (49, 4900)
+        assert (snap.remaining_requests_minute, snap.remaining_tokens_minute) == (4, 500)
+        assert snap.reset_tokens_minute == 0.0
+        # TPD: 5000 - 200 - 100 + 70 * 5000/86,400 (4.05) + 200 = 4904.05
+        assert (snap.remaining_requests_day, snap.remaining_tokens_day) == (48, 4904)
+        # exactly the limit: 500 tokens go, the next one waits for its refill (1 / (500 / 60) = 0.12 s)
+        assert acquire(b, 500, 70.0) == 0.0
+        assert acquire(b, 1, 70.0) == pytest.approx(0.12)
 
     def test_reconcile_gives_back_an_over_estimate(self) -> None:
-        """When usage is lower than the estimate, the difference is available again at once."""
+        """When usage is lower than the estimate, the difference is available again at once:
+        100 left + 3 s at 1000/60 per s (50) + the 750 over-estimated = 900."""
         b = budget(tpm=1000)
-        b.try_acquire(900, 0.0)
-        b.reconcile(900, 150, 2.0, granted_at=0.0)
-        assert b.snapshot(2.0).remaining_tokens_minute == 850
-        assert b.try_acquire(850, 2.0) == 0.0
+        acquire(b, 900, 0.0)
+        b.reconcile(900, 150, 3.0, granted_at=0.0)
+        assert b.snapshot(3.0).remaining_tokens_minute == 900
+        assert acquire(b, 900, 3.0) == 0.0
+        assert acquire(b, 1, 3.0) == pytest.approx(0.06)  # and no more than that: 1 token's refill
 
-    def test_reconcile_takes_the_over_estimate_off_the_grants_own_entry(self) -> None:
-        """Given back tokens leave the grant's own entry, so earlier grants still return in full on time."""
+    def test_reconcile_of_a_later_grant_leaves_only_the_real_cost_to_refill(self) -> None:
+        """After two grants, giving back the second's over-estimate leaves out only what is really used,
+        which refills at the bucket's rate: 500 + 166.67 (10 s) - 400 + 166.67 (10 s) + 300 = 733.33 at 20 s,
+        full (1000 - 733.33) / 16.67 = 16 s later."""
         b = budget(tpm=1000)
-        b.try_acquire(500, 0.0)  # back at 60 s
-        b.try_acquire(400, 10.0)  # back at 70 s
+        acquire(b, 500, 0.0)
+        acquire(b, 400, 10.0)
         b.reconcile(400, 100, 20.0, granted_at=10.0)
-        assert b.snapshot(20.0).remaining_tokens_minute == 400
-        # At 61 s the first 500 are back in full; only the 100 really used at 10 s are still out.
-        assert b.try_acquire(900, 61.0) == 0.0
+        assert b.snapshot(20.0).remaining_tokens_minute == 733
+        assert b.snapshot(20.0).reset_tokens_minute == pytest.approx(16.0)
+        assert acquire(b, 1000, 20.0) == pytest.approx(16.0)
+        assert acquire(b, 1000, 36.0) == 0.0
 
     def test_reconcile_takes_an_under_estimate_now(self) -> None:
-        """When usage is higher than the estimate, the extra is spent now for a full minute, overdrawing if needed."""
+        """When usage is higher than the estimate, the extra is spent now, overdrawing if needed: at 10 s the
+        level is 100 + 166.67 - 400 = -133.33 (a debt), so 100 tokens wait (100 + 133.33) / 16.67 = 14 s and
+        the bucket is full (1000 + 133.33) / 16.67 = 68 s later."""
         b = budget(tpm=1000)
-        b.try_acquire(900, 0.0)
+        acquire(b, 900, 0.0)
         b.reconcile(900, 1300, 10.0)
-        assert b.snapshot(10.0).remaining_tokens_minute == 0
-        assert b.try_acquire(100, 10.0) == 50.0  # the first 900 come back at 60 s, the extra 400 at 70 s
-        assert b.try_acquire(600, 60.0) == 0.0
-        assert b.try_acquire(401, 70.0) > 0  # the 600 granted at 60 s are out until 120 s
-        assert b.try_acquire(400, 70.0) == 0.0
+        snap = b.snapshot(10.0)
+        assert (snap.remaining_tokens_minute, snap.reset_tokens_minute) == (0, pytest.approx(68.0))
+        assert acquire(b, 100, 10.0) == pytest.approx(14.0)
+        assert acquire(b, 100, 23.9) > 0
+        assert acquire(b, 100, 24.0) == 0.0
+        assert acquire(b, 400, 24.0) == pytest.approx(24.0)  # the debt is paid: the bucket was at 0
 
-    def test_reconcile_without_grant_time_assumes_a_recent_grant(self) -> None:
-        """Without granted_at the correction applies to the windows as if the grant were recent."""
+    @pytest.mark.parametrize("granted_at", [None, 0.0, 3.0, -1e6])
+    def test_reconcile_ignores_the_grant_time(self, granted_at: float | None) -> None:
+        """A bucket gives the difference back whatever granted_at says: 500 left + 50 refilled in 3 s + 400 = 950."""
         b = budget(tpm=1000)
-        b.try_acquire(500, 0.0)
-        b.reconcile(500, 100, 5.0)
-        assert b.snapshot(5.0).remaining_tokens_minute == 900
+        acquire(b, 500, 0.0)
+        b.reconcile(500, 100, 3.0, granted_at=granted_at)
+        assert b.snapshot(3.0).remaining_tokens_minute == 950
+        assert b.snapshot(3.0).reset_tokens_minute == pytest.approx(3.0)  # the 50 left out: 50 / (1000 / 60)
 
     def test_negative_counts_rejected(self) -> None:
         """Negative token counts are caller bugs and are named."""
@@ -202,18 +240,20 @@ class TestHeaders:
         snap = b.snapshot(0.0)
         assert (snap.remaining_requests_day, snap.remaining_tokens_minute) == (14370, 5000)
 
-    def test_clamp_comes_back_at_the_server_reset(self) -> None:
-        """Room taken away by a clamp returns when the server says the window is full again."""
+    @pytest.mark.parametrize("reset_tokens", ["7.66s", "0s", "2m0s"])
+    def test_a_clamp_refills_at_the_bucket_rate_whatever_the_reset_header(self, reset_tokens: str) -> None:
+        """Room taken away by a clamp returns at 6000/60 = 100 tokens/s: the 100 missing in 1 s (reset-* is not used)."""
         b = budget(tpm=6000)
-        b.observe_headers(groq_headers(remaining_tokens="5900", reset_tokens="7.66s"), 0.0)
-        assert b.try_acquire(6000, 0.0) == pytest.approx(7.75)  # 7.66 s rounded up to the slot grid
-        assert b.snapshot(7.75).remaining_tokens_minute == 6000
+        b.observe_headers(groq_headers(remaining_tokens="5900", reset_tokens=reset_tokens), 0.0)
+        assert acquire(b, 6000, 0.0) == pytest.approx(1.0)
+        assert b.snapshot(0.5).remaining_tokens_minute == 5950
+        assert b.snapshot(1.0).remaining_tokens_minute == 6000
 
     def test_clamp_lasts_at_least_the_refill_time(self) -> None:
         """A reset shorter than a bucket could refill the deficit (here 0s) is not believed."""
         b = budget(tpm=6000)
         b.observe_headers(groq_headers(remaining_tokens="3000", reset_tokens="0s"), 0.0)
-        assert b.try_acquire(6000, 0.0) == 30.0
+        assert acquire(b, 6000, 0.0) == 30.0
 
     def test_missing_reset_uses_the_refill_time(self) -> None:
         """Without a reset header, a clamp lasts as long as a bucket takes to refill that much."""
@@ -221,14 +261,14 @@ class TestHeaders:
         headers = groq_headers(remaining_tokens="3000")
         del headers["x-ratelimit-reset-tokens"]
         b.observe_headers(headers, 0.0)
-        assert b.try_acquire(6000, 0.0) == 30.0
+        assert acquire(b, 6000, 0.0) == 30.0
 
     def test_never_raises_our_view(self) -> None:
-        """A server reporting more room than we think does not give us more."""
+        """A server reporting more room than we think does not give us more: 1000 left + 100 refilled in 1 s."""
         b = budget(tpm=6000)
-        b.try_acquire(5000, 0.0)
+        acquire(b, 5000, 0.0)
         b.observe_headers(groq_headers(remaining_tokens="6000"), 1.0)
-        assert b.snapshot(1.0).remaining_tokens_minute == 1000
+        assert b.snapshot(1.0).remaining_tokens_minute == 1100
 
     def test_header_names_are_case_insensitive(self) -> None:
         """Mixed-case header names are understood."""
@@ -269,15 +309,15 @@ class TestRateLimited:
         """After a 429 nothing is granted until retry-after has passed."""
         b = budget()
         b.observe_rate_limited(5.289, None, 10.0)
-        assert b.try_acquire(1, 10.0) == pytest.approx(5.289)
+        assert acquire(b, 1, 10.0) == pytest.approx(5.289)
         assert b.snapshot(12.0).paused_for == pytest.approx(3.289)
-        assert b.try_acquire(1, 15.289) == 0.0
+        assert acquire(b, 1, 15.289) == 0.0
 
     def test_default_pause_is_one_second(self) -> None:
         """Without retry-after the model pauses for one second."""
         b = budget()
         b.observe_rate_limited(None, None, 0.0)
-        assert b.try_acquire(0, 0.0) == 1.0
+        assert acquire(b, 0, 0.0) == 1.0
 
     def test_pause_is_never_shortened(self) -> None:
         """A later 429 with a shorter retry-after does not end an existing pause early."""
@@ -322,24 +362,27 @@ class TestSnapshot:
         )
 
     def test_reset_is_time_until_full(self) -> None:
-        """reset_* counts down to when every spend in that window has come back."""
+        """reset_* is the seconds until the bucket is full at its refill rate: three requests out at 0 s, at 2 s
+        RPM (0.5/s) has 1 back and 2 to go (4 s); RPD (1000 a day, one per 86.4 s) has 3 * 86.4 - 2 s to go."""
         b = budget(rpm=30, rpd=1000)
-        b.try_acquire(0, 0.0)
-        b.try_acquire(0, 10.0)
-        snap = b.snapshot(20.0)
-        assert (snap.reset_requests_minute, snap.reset_requests_day) == (50.0, 86760.0 - 20.0)
+        for _ in range(3):
+            acquire(b, 0, 0.0)
+        snap = b.snapshot(2.0)
+        assert snap.remaining_requests_minute == 28
+        assert (snap.reset_requests_minute, snap.reset_requests_day) == (pytest.approx(4.0), pytest.approx(3 * 86.4 - 2.0))
+        assert b.snapshot(6.0).reset_requests_minute == 0.0
 
     def test_repr(self) -> None:
         """The repr shows each window's room and limit."""
         b = budget(rpm=30)
-        b.try_acquire(5, 0.0)
+        acquire(b, 5, 0.0)
         assert repr(b) == "<RateBudget RPM 29/30, RPD ?/?, TPM ?/?, TPD ?/?, paused until 0>"
 
     def test_time_scale_shrinks_the_periods(self) -> None:
         """With time_scale=60 a per-minute window refills in one second (for a scaled emulator)."""
         b = RateBudget(ModelLimits(rpm=1), 0.0, time_scale=60.0)
-        b.try_acquire(0, 0.0)
-        assert b.try_acquire(0, 0.0) == pytest.approx(1.0)
+        acquire(b, 0, 0.0)
+        assert acquire(b, 0, 0.0) == pytest.approx(1.0)
 
     def test_time_scale_must_be_positive(self) -> None:
         """A zero time scale is rejected with the value named."""
@@ -392,26 +435,77 @@ class TestRateBudgets:
             budgets.get("b", 0.0)
 
 
-# -- the window property -------------------------------------------------------------------------
+# -- the guarantee: never a 429 against a server that keeps the same buckets ---------------------
 
 LIMITS = ModelLimits(rpm=4, rpd=12, tpm=100, tpd=300)
+WINDOW_NAMES = ("RPM", "RPD", "TPM", "TPD")
+WINDOW_LIMITS = (LIMITS.rpm, LIMITS.rpd, LIMITS.tpm, LIMITS.tpd)
+WINDOW_PERIODS = (MINUTE, DAY, MINUTE, DAY)
+EARLY = 1e-6 + _EPSILON / min(limit / period for limit, period in zip(WINDOW_LIMITS, WINDOW_PERIODS))  # type: ignore[operator]
+"""How much before the end of a wait the same request must still be refused: 1 µs, plus the refill time of the
+shortfall the budget forgives for float rounding (_EPSILON), 0.72 ms at RPD's 12 a day."""
+
+
+class ServerBucket:
+    """The server's side of one window, written here independently of the budget.
+
+    Capacity ``limit``, refilled continuously at ``limit / period``, full at the start; charged what
+    each request costs, given back what is returned (never past the limit); a drain (a 429 the server
+    sent) empties it, and it refills only from the pause's end.
+    """
+
+    def __init__(self, limit: int, period: float, now: float) -> None:
+        self.limit = limit
+        self.rate = limit / period
+        self.level = float(limit)
+        self.stamp = now
+
+    def at(self, now: float) -> float:
+        """The level at ``now``."""
+        if now > self.stamp:
+            self.level = min(float(self.limit), self.level + (now - self.stamp) * self.rate)
+            self.stamp = now
+        return self.level
+
+    def charge(self, amount: int, now: float) -> None:
+        self.at(now)
+        self.level -= amount
+
+    def give_back(self, amount: int, now: float) -> None:
+        self.at(now)
+        self.level = min(float(self.limit), self.level + amount)
+
+    def lower_to(self, level: int, now: float) -> None:
+        self.at(now)
+        self.level = min(self.level, float(level))
+
+    def drain(self, now: float, until: float) -> None:
+        self.at(now)
+        self.level = min(self.level, 0.0)
+        self.stamp = max(self.stamp, until)
 
 
 class BudgetMachine(RuleBasedStateMachine):
-    """Random grants, refunds, reconciles, headers and 429s against a ledger of what was granted.
+    """Random grants, refunds, reconciles, headers and 429s against a reference model of the server's buckets.
 
-    The ledger records, per grant, its time and what it still counts for (after refunds and
-    downward reconciles). The invariant: no half-open interval of one period holds more
-    granted requests or tokens than the fixed limit.
+    The reference is charged the same costs at each grant, given back the same amounts on refunds and
+    downward reconciles, lowered to what headers report (another client spent it) and drained by the
+    429s. The guarantee: every grant the budget makes, the server admits (its bucket holds the cost),
+    so a budget that knows the limits never causes a 429; and the budget never believes in more room
+    than the server has.
     """
 
     @initialize(start=st.sampled_from([0.0, 0.1, 1234.567, 1e6 + 0.3]))
     def start(self, start: float) -> None:
         self.now = start
         self.budget = RateBudget(LIMITS, start)
+        self.server = [ServerBucket(limit, period, start) for limit, period in zip(WINDOW_LIMITS, WINDOW_PERIODS)]  # type: ignore[arg-type]
         self.grants: list[list[float]] = []  # [time, requests, tokens, reconciled]
 
-    @rule(dt=st.sampled_from([0.0, 0.001, 0.1, 0.25, 1.0, 7.3, 30.0, 59.9, 60.0, 60.25, 3600.0, 40_000.0]))
+    def _costs(self, requests: int, tokens: int) -> tuple[int, int, int, int]:
+        return requests, requests, tokens, tokens
+
+    @rule(dt=st.sampled_from([0.0, 0.001, 0.1, 0.25, 1.0, 7.3, 15.0, 30.0, 59.9, 60.0, 60.25, 3600.0, 7200.0, 40_000.0]))
     def advance(self, dt: float) -> None:
         self.now += dt
 
@@ -419,18 +513,22 @@ class BudgetMachine(RuleBasedStateMachine):
     def acquire(self, tokens: int) -> None:
         if tokens > LIMITS.tpm:  # type: ignore[operator]
             with pytest.raises(RequestExceedsLimit):
-                self.budget.try_acquire(tokens, self.now)
+                acquire(self.budget, tokens, self.now)
             return
         probe = copy.deepcopy(self.budget)
-        wait = self.budget.try_acquire(tokens, self.now)
+        wait = acquire(self.budget, tokens, self.now)
         if wait == 0.0:
+            for name, bucket, cost in zip(WINDOW_NAMES, self.server, self._costs(1, tokens)):
+                level = bucket.at(self.now)
+                assert level >= cost - 1e-6, f"{name}: granted {cost} where the server has {level}: a 429"
+                bucket.charge(cost, self.now)
             self.grants.append([self.now, 1, tokens, 0])
             return
         assert wait > 0
-        assert probe.try_acquire(tokens, self.now + wait) == 0.0, "the wait is long enough"
-        if wait > 1e-6:
+        assert acquire(probe, tokens, self.now + wait) == 0.0, "the wait is long enough"
+        if wait > EARLY:
             early = copy.deepcopy(self.budget)
-            assert early.try_acquire(tokens, self.now + wait - 1e-6) > 0, "the wait is not longer than needed"
+            assert acquire(early, tokens, self.now + wait - EARLY) > 0, "the wait is not longer than needed"
 
     def _young(self, index: int) -> list[float] | None:
         live = [g for g in self.grants if g[1] and not g[3]]
@@ -441,9 +539,9 @@ class BudgetMachine(RuleBasedStateMachine):
     def refund(self, index: int, pass_time: bool) -> None:
         grant = self._young(index)
         assert grant is not None
-        if not pass_time:
-            assume(self.now - grant[0] < MINUTE)  # without granted_at the grant must be recent
         self.budget.refund(int(grant[2]), self.now, granted_at=grant[0] if pass_time else None)
+        for bucket, amount in zip(self.server, self._costs(1, int(grant[2]))):
+            bucket.give_back(amount, self.now)
         grant[1], grant[2] = 0, 0
 
     @precondition(lambda self: any(g[1] and not g[3] for g in self.grants))
@@ -455,10 +553,10 @@ class BudgetMachine(RuleBasedStateMachine):
     def reconcile_down(self, index: int, fraction: float, pass_time: bool) -> None:
         grant = self._young(index)
         assert grant is not None
-        if not pass_time:
-            assume(self.now - grant[0] < MINUTE)
         actual = math.floor(grant[2] * fraction)
         self.budget.reconcile(int(grant[2]), actual, self.now, granted_at=grant[0] if pass_time else None)
+        for bucket, amount in zip(self.server, self._costs(0, int(grant[2]) - actual)):
+            bucket.give_back(amount, self.now)
         grant[2], grant[3] = actual, 1
 
     @rule(
@@ -470,6 +568,7 @@ class BudgetMachine(RuleBasedStateMachine):
     def headers(
         self, remaining_requests: int, remaining_tokens: int, reset_tokens: str | None, reset_requests: str | None
     ) -> None:
+        """The server reports what remains (others on the key may have spent it); reset-* must not matter."""
         headers = {
             "x-ratelimit-limit-requests": str(LIMITS.rpd),
             "x-ratelimit-limit-tokens": str(LIMITS.tpm),
@@ -481,6 +580,8 @@ class BudgetMachine(RuleBasedStateMachine):
         if reset_requests is not None:
             headers["x-ratelimit-reset-requests"] = reset_requests
         self.budget.observe_headers(headers, self.now)
+        self.server[1].lower_to(remaining_requests, self.now)
+        self.server[2].lower_to(remaining_tokens, self.now)
 
     @rule(
         retry_after=st.none() | st.sampled_from([0.0, 0.5, 2.0, 5.289, 61.0]),
@@ -488,36 +589,41 @@ class BudgetMachine(RuleBasedStateMachine):
     )
     def rate_limited(self, retry_after: float | None, window: str | None) -> None:
         self.budget.observe_rate_limited(retry_after, window, self.now)
+        if window is not None and window.upper() in WINDOW_NAMES:
+            until = self.now + (1.0 if retry_after is None else retry_after)
+            self.server[WINDOW_NAMES.index(window.upper())].drain(self.now, until)
 
     @rule()
     def eventually_grants_anything_that_fits(self) -> None:
         later = copy.deepcopy(self.budget)
-        assert later.try_acquire(LIMITS.tpm, self.now + 2 * DAY + 1000) == 0.0  # type: ignore[arg-type]
+        assert acquire(later, LIMITS.tpm, self.now + 2 * DAY + 1000) == 0.0  # type: ignore[arg-type]
+
+    def _remaining(self) -> tuple[int | None, int | None, int | None, int | None]:
+        snap = self.budget.snapshot(self.now)
+        return (
+            snap.remaining_requests_minute,
+            snap.remaining_requests_day,
+            snap.remaining_tokens_minute,
+            snap.remaining_tokens_day,
+        )
 
     @invariant()
-    def no_period_exceeds_its_limit(self) -> None:
-        for period, column, limit in (
-            (MINUTE, 1, LIMITS.rpm),
-            (DAY, 1, LIMITS.rpd),
-            (MINUTE, 2, LIMITS.tpm),
-            (DAY, 2, LIMITS.tpd),
-        ):
-            for start, *_ in self.grants:
-                inside = sum(g[column] for g in self.grants if start <= g[0] < start + period)
-                assert inside <= limit, f"{inside} > {limit} in [{start}, {start + period})"
+    def never_more_room_than_the_server(self) -> None:
+        for name, bucket, remaining in zip(WINDOW_NAMES, self.server, self._remaining()):
+            server_room = max(0, math.floor(bucket.at(self.now) + 1e-6))
+            assert remaining is not None and remaining <= server_room, f"{name}: we see {remaining}, the server {server_room}"
 
     @invariant()
     def snapshot_is_sane(self) -> None:
         snap = self.budget.snapshot(self.now)
-        for remaining, limit in (
-            (snap.remaining_requests_minute, LIMITS.rpm),
-            (snap.remaining_requests_day, LIMITS.rpd),
-            (snap.remaining_tokens_minute, LIMITS.tpm),
-            (snap.remaining_tokens_day, LIMITS.tpd),
-        ):
+        for remaining, limit in zip(self._remaining(), WINDOW_LIMITS):
             assert remaining is not None and limit is not None and 0 <= remaining <= limit
-        assert 0 <= snap.reset_tokens_minute <= MINUTE + SLOT_MINUTE + 61.0  # a drain refills after the pause
-        assert 0 <= snap.reset_requests_day <= DAY + SLOT_DAY + 61.0
+        # an empty bucket is full one period later, or a period after a drain's pause (at most 61 s)
+        for reset, period in zip(
+            (snap.reset_requests_minute, snap.reset_requests_day, snap.reset_tokens_minute, snap.reset_tokens_day),
+            WINDOW_PERIODS,
+        ):
+            assert 0 <= reset <= period + 61.0 + 1e-6
 
 
 TestBudgetMachine = BudgetMachine.TestCase

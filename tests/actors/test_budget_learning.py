@@ -29,6 +29,14 @@ DEVELOPER = StartingLimits(
     tier="developer",
 )
 
+def acquire(budget: RateBudget, tokens: int, now: float, output_tokens: int = 0) -> float:
+    """``try_acquire``, and a grant confirmed at once, as by a server that answers instantly."""
+    wait = budget.try_acquire(tokens, now, output_tokens)
+    if wait == 0.0:
+        budget.confirm(tokens, now, output_tokens)
+    return wait
+
+
 
 def headers(rpd: int, tpm: int) -> dict[str, str]:
     return {
@@ -46,7 +54,7 @@ def recognise_developer(rpd: int | None, tpm: int | None) -> StartingLimits | No
 def grants(budget: RateBudget, now: float, tokens: int = 10, limit: int = 100_000) -> int:
     """How many requests of ``tokens`` the budget grants at ``now`` before it says wait."""
     count = 0
-    while count < limit and budget.try_acquire(tokens, now) == 0.0:
+    while count < limit and acquire(budget, tokens, now) == 0.0:
         count += 1
     return count
 
@@ -60,6 +68,8 @@ class TestPlanRecognition:
         assert budget.limits == ModelLimits(rpm=1000, rpd=500_000, tpm=250_000, tpd=100_000_000)
         assert budget.sources == LimitSources(rpm="tier", rpd="headers", tpm="headers", tpd="tier")
         assert budget.tier == "developer"
+        # the 30 spent stay out of the bigger bucket (970 left); the 0.1 s before the headers refilled at
+        # the rate then believed (30 / 60 * 0.1 = 0.05), short of the server's Developer rate: on the safe side
         assert grants(budget, 0.1) == 1000 - 30
 
     def test_headers_of_the_free_plan_change_nothing_else(self) -> None:
@@ -122,14 +132,14 @@ class TestLearningFromBodies:
         budget.observe_rate_limited(0.06, "RPM", 0.0, limit=1000)
         assert budget.limits.rpm == 1000 and budget.sources.rpm == "rate-limit"
         # the window is drained: it refills at the learned rate after the pause
-        assert budget.try_acquire(1, 0.06) > 0
+        assert acquire(budget, 1, 0.06) > 0
 
     def test_a_413_teaches_the_window_it_names(self) -> None:
         budget = RateBudget(FREE, 0.0)
         budget.learn_limit("tpm", 6000, "request-too-large", 0.0)
         assert budget.limits.tpm == 6000 and budget.sources.tpm == "request-too-large"
         with pytest.raises(RequestExceedsLimit):
-            budget.try_acquire(7000, 0.0)
+            acquire(budget, 7000, 0.0)
 
     def test_unknown_windows_and_nonsense_limits_are_ignored(self) -> None:
         budget = RateBudget(FREE, 0.0)
@@ -142,10 +152,10 @@ class TestLearningFromBodies:
         budget = RateBudget(FREE, 0.0)
         budget.learn_limit("OTPM", 300, "rate-limit", 0.0)
         budget.learn_limit("ITPM", 5000, "rate-limit", 0.0)
-        assert budget.try_acquire(1100, 1.0, output_tokens=100) == 0.0
-        assert budget.try_acquire(1100, 1.0, output_tokens=100) == 0.0
-        assert budget.try_acquire(1100, 1.0, output_tokens=100) == 0.0
-        assert budget.try_acquire(1100, 1.0, output_tokens=100) > 0  # OTPM 300 is full
+        assert acquire(budget, 1100, 1.0, output_tokens=100) == 0.0
+        assert acquire(budget, 1100, 1.0, output_tokens=100) == 0.0
+        assert acquire(budget, 1100, 1.0, output_tokens=100) == 0.0
+        assert acquire(budget, 1100, 1.0, output_tokens=100) > 0  # OTPM 300 is full
         snapshot = budget.snapshot(1.0)
         assert snapshot.remaining_output_tokens_minute == 0
         assert snapshot.remaining_input_tokens_minute == 2000
@@ -154,18 +164,19 @@ class TestLearningFromBodies:
         budget = RateBudget(FREE, 0.0)
         budget.observe_rate_limited(0.0, "OTPM", 0.0, limit=300)
         assert budget.snapshot(0.0).remaining_output_tokens_minute == 0
-        assert budget.try_acquire(100, 0.0, output_tokens=100) > 0
+        assert acquire(budget, 100, 0.0, output_tokens=100) > 0
 
     def test_output_tokens_outside_the_total_are_refused(self) -> None:
         with pytest.raises(ValueError, match="output_tokens"):
             RateBudget(FREE, 0.0).try_acquire(10, 0.0, output_tokens=11)
 
     def test_reconcile_moves_each_part_to_what_was_charged(self) -> None:
+        """ITPM gives back 100 - 50 and OTPM 500 - 200 at once, on top of 1.2 s of refill at 1000/60 (20 each)."""
         budget = RateBudget(StartingLimits.configured(ModelLimits(itpm=1000, otpm=1000)), 0.0)
-        budget.try_acquire(600, 0.0, output_tokens=500)
-        budget.reconcile(600, 250, 1.0, granted_at=0.0, estimated_output=500, actual_output=200)
-        snapshot = budget.snapshot(1.0)
-        assert (snapshot.remaining_input_tokens_minute, snapshot.remaining_output_tokens_minute) == (950, 800)
+        acquire(budget, 600, 0.0, output_tokens=500)
+        budget.reconcile(600, 250, 1.2, granted_at=0.0, estimated_output=500, actual_output=200)
+        snapshot = budget.snapshot(1.2)
+        assert (snapshot.remaining_input_tokens_minute, snapshot.remaining_output_tokens_minute) == (900 + 20 + 50, 500 + 20 + 300)
 
 
 class TestConfiguredCaps:
@@ -186,13 +197,13 @@ class TestProbe:
         return RateBudget(StartingLimits(ModelLimits(rpm=rpm), LimitSources(rpm="probe")), 0.0)
 
     def test_a_probe_grows_by_what_the_server_accepts(self) -> None:
-        """Slow start: every accepted request raises the ceiling by one, so it doubles per round trip."""
+        """Slow start: every accepted request raises the ceiling by one and comes back, so it doubles per round trip."""
         budget = self.probe()
         assert grants(budget, 0.0) == 30
         for _ in range(30):
             budget.reconcile(10, 10, 0.5, granted_at=0.0)
         assert budget.limits.rpm == 60
-        assert grants(budget, 0.5) == 30
+        assert grants(budget, 0.5) == 60
 
     def test_a_429_teaches_the_number_and_probing_ends(self) -> None:
         budget = self.probe()
@@ -211,7 +222,7 @@ class TestProbe:
 
     def test_a_probe_never_refuses_a_request_bigger_than_its_guess(self) -> None:
         budget = RateBudget(StartingLimits(ModelLimits(tpm=100), LimitSources(tpm="probe")), 0.0)
-        assert budget.try_acquire(5000, 0.0) == 0.0
+        assert acquire(budget, 5000, 0.0) == 0.0
         assert budget.limits.tpm == 5000
 
     def test_configured_windows_do_not_grow(self) -> None:
@@ -228,7 +239,7 @@ class TestProbe:
         budget = self.probe(rpm=floor)
         accepted = rejected = 0
         while rejected == 0:
-            assert budget.try_acquire(1, 0.0) == 0.0
+            assert acquire(budget, 1, 0.0) == 0.0
             if accepted == true_limit:
                 rejected += 1
                 budget.observe_rate_limited(1.0, "RPM", 0.0, limit=true_limit)
@@ -259,6 +270,6 @@ class TestRemainingWithoutReset:
         not all of them after a day (a call retried twice must not take two days)."""
         budget = RateBudget(FREE, 0.0)
         budget.observe_headers({"x-ratelimit-remaining-requests": "0"}, 0.0)
-        wait = budget.try_acquire(10, 0.0)
+        wait = acquire(budget, 10, 0.0)
         assert 0 < wait <= 86_400 / 240
-        assert budget.try_acquire(10, wait) == 0.0
+        assert acquire(budget, 10, wait) == 0.0
