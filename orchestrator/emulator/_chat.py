@@ -53,7 +53,7 @@ from orchestrator.emulator._latency import LatencyModel
 from orchestrator.emulator._rules import GPT_OSS_PREFIX as _GPT_OSS
 from orchestrator.emulator._rules import chat_refusal, reasoning_efforts, reasoning_refusal
 from orchestrator.emulator._rules import json_or_tools as _json_or_tools
-from orchestrator.emulator._textgen import StopScanner, generate_tokens, natural_length
+from orchestrator.emulator._textgen import StopScanner, corpus_tokens, generate_tokens, natural_length
 
 __all__ = [
     "ChatContext",
@@ -216,7 +216,7 @@ class Reply:
         rng = random.Random()
         rng.setstate(self.reasoning_rng.getstate())
         batch: list[str] = []
-        for token in generate_tokens(rng, self.reasoning_tokens):
+        for token in corpus_tokens(rng, self.reasoning_tokens):
             batch.append(token)
             if len(batch) == tokens_per_piece:
                 yield "".join(batch), len(batch)
@@ -229,7 +229,7 @@ class Reply:
         scanner = StopScanner(self.stops)
         produced = self.reasoning_tokens
         batch: list[str] = []
-        for token in generate_tokens(self.rng, self.text_tokens):
+        for token in corpus_tokens(self.rng, self.text_tokens):
             produced += 1
             batch.append(token)
             if len(batch) < tokens_per_piece:

@@ -4,6 +4,10 @@ A "token" here is one word with its leading space, a full stop, or a paragraph b
 tokens is counting pieces. The same random generator (seeded by the emulator seed, the request's
 ``seed`` and a hash of the prompt) gives the same text, streamed or not.
 
+Completions are read from one corpus generated once (:func:`corpus_tokens`): the request's generator
+only picks the sentence to start at. Drawing three random numbers per token cost 14 % of a 10,000-job
+batch's CPU on the instant emulator (measured 2026-12-01); a slice of the corpus costs almost nothing.
+
 :class:`StopScanner` applies ``stop`` sequences incrementally: it holds back at most the length of the
 longest stop sequence minus one character, so a 100,000-token stream needs no more memory than a short
 one, and the output ends where the first completed stop sequence starts, as Groq's does.
@@ -11,10 +15,11 @@ one, and the output ends where the first completed stop sequence starts, as Groq
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Iterator, Sequence
 
-__all__ = ["StopScanner", "generate_tokens", "natural_length"]
+__all__ = ["StopScanner", "corpus_tokens", "generate_tokens", "natural_length"]
 
 _WORDS = (
     "the a an of to and in on for with by from as at about across after against along among around "
@@ -61,6 +66,35 @@ def generate_tokens(rng: random.Random, count: int) -> Iterator[str]:
             left_in_sentence -= 1
         produced += 1
         yield token
+
+
+#: Tokens in the corpus completions are read from (about 500 KB of text), cycled past its end.
+_CORPUS_TOKENS = 1 << 16
+
+
+@functools.cache
+def _corpus() -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The corpus, and the indices where its sentences start (built on first use)."""
+    tokens = tuple(generate_tokens(random.Random("groq-orchestrator corpus"), _CORPUS_TOKENS))
+    breaks = (".", "\n\n")
+    starts = tuple(
+        index
+        for index in range(len(tokens))
+        if tokens[index] not in breaks and (index == 0 or tokens[index - 1] in breaks)
+    )
+    return tokens, starts
+
+
+def corpus_tokens(rng: random.Random, count: int) -> Iterator[str]:
+    """Yield ``count`` tokens of the corpus from a sentence ``rng`` picks (the same ``rng`` state, the same text)."""
+    if count <= 0:
+        return
+    tokens, starts = _corpus()
+    start = starts[rng.randrange(len(starts))]
+    yield tokens[start].lstrip(" ")
+    size = len(tokens)
+    for index in range(start + 1, start + count):
+        yield tokens[index % size]
 
 
 class StopScanner:

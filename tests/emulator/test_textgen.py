@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from orchestrator.emulator._textgen import StopScanner, generate_tokens
+from orchestrator.emulator._textgen import StopScanner, corpus_tokens, generate_tokens
 
 
 def cut(text: str, stops: list[str]) -> str:
@@ -44,3 +44,23 @@ def test_tokens_are_deterministic_and_counted() -> None:
     first = list(generate_tokens(random.Random(5), 200))
     again = list(generate_tokens(random.Random(5), 200))
     assert first == again and len(first) == 200 and "." in first and first[0][0].isupper()
+
+
+class TestCorpus:
+    def test_a_completion_is_count_tokens_from_the_start_of_a_sentence(self) -> None:
+        for seed in range(50):
+            tokens = list(corpus_tokens(random.Random(seed), 40))
+            assert len(tokens) == 40
+            assert tokens[0][0].isupper() and not tokens[0].startswith((" ", "\n"))
+
+    def test_the_same_generator_state_gives_the_same_text(self) -> None:
+        assert list(corpus_tokens(random.Random("a"), 500)) == list(corpus_tokens(random.Random("a"), 500))
+        assert list(corpus_tokens(random.Random("a"), 500)) != list(corpus_tokens(random.Random("b"), 500))
+
+    def test_a_completion_longer_than_the_corpus_cycles_through_it(self) -> None:
+        tokens = list(corpus_tokens(random.Random(7), 150_000))
+        assert len(tokens) == 150_000
+        assert tokens[1 + 65_536 : 1 + 65_536 + 100] == tokens[1:101]
+
+    def test_nothing_is_asked_for_nothing(self) -> None:
+        assert list(corpus_tokens(random.Random(0), 0)) == []
