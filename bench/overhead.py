@@ -109,22 +109,23 @@ class Handler:
 @asynccontextmanager
 async def _ours(handler: Handler) -> AsyncIterator[Call]:
     limits = {MODEL: orchestrator.ModelLimits(**GENEROUS)}
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        async with orchestrator.open_client(
-            api_key=API_KEY, base_url=BASE_URL, http_client=http, limits=limits, refresh_catalog=False
-        ) as client:
-            create = client.chat.completions.create
+    # Our own httpx client, as a user gets it, sending through the same transport as the others.
+    async with orchestrator.open_client(
+        api_key=API_KEY, base_url=BASE_URL, transport=httpx.MockTransport(handler), limits=limits,
+        refresh_catalog=False,
+    ) as client:
+        create = client.chat.completions.create
 
-            async def call() -> Any:
-                return await create(model=MODEL, messages=MESSAGES)
+        async def call() -> Any:
+            return await create(model=MODEL, messages=MESSAGES)
 
-            reply = await call()
-            assert isinstance(reply, ChatResponse)
-            _check(reply.choices[0].message.content)
-            yield call
-            stats = client.statistics()
-            if stats.failed or stats.retried or stats.rate_limited:
-                raise AssertionError(f"our client did not run clean: {stats}")
+        reply = await call()
+        assert isinstance(reply, ChatResponse)
+        _check(reply.choices[0].message.content)
+        yield call
+        stats = client.statistics()
+        if stats.failed or stats.retried or stats.rate_limited:
+            raise AssertionError(f"our client did not run clean: {stats}")
 
 
 def _sdk(make_client: Callable[[httpx.AsyncClient], Any]) -> Callable[[Handler], AbstractAsyncContextManager[Call]]:

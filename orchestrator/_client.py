@@ -324,9 +324,12 @@ class _BearerClient(httpx.AsyncClient):
         return self._no_cookies
 
 
-def _make_http_client(config: Config, verify: bool | str | os.PathLike[str]) -> httpx.AsyncClient:
+def _make_http_client(
+    config: Config, verify: bool | str | os.PathLike[str], transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
     """One shared pool: a keep-alive connection per worker, room for open streams besides."""
     return _BearerClient(
+        transport=transport,
         http2=config.http2,
         verify=_ssl_context(verify),
         timeout=httpx.Timeout(config.timeout, connect=min(config.timeout, 10.0)),
@@ -352,6 +355,9 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
             - ``limits``: ``{model: ModelLimits(...)}``, your tier's limits where you know them;
             - ``http_client``: an ``httpx.AsyncClient`` to use instead of our own (not closed on
               exit), e.g. ``httpx.AsyncClient(transport=emulator.transport())``;
+            - ``transport``: an ``httpx.AsyncBaseTransport`` for our own client to send through
+              (httpx's seam for tests: ``emulator.transport()``, ``httpx.MockTransport``); unlike
+              ``http_client`` it keeps our client's settings (no cookie jar, pool sizes);
             - ``verify``: a CA bundle path for the TLS check (certificates are always checked);
             - ``time_scale``: how much faster than real time the server's clock runs (the
               emulator's ``--time-scale``; 1.0 for Groq): rate-limit windows, retry backoff and
@@ -369,6 +375,9 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
         # Wrapped at once, so no frame of ours holds the raw key for a traceback to show.
         overrides["api_key"] = SecretString(overrides["api_key"])
     http_client: httpx.AsyncClient | None = overrides.pop("http_client", None)
+    transport: httpx.AsyncBaseTransport | None = overrides.pop("transport", None)
+    if http_client is not None and transport is not None:
+        raise ConfigError(field="transport", value=transport, rule="give http_client or transport, not both")
     catalog: ModelCatalog = overrides.pop("catalog", None) or DEFAULT_CATALOG
     rng: random.Random | None = overrides.pop("rng", None)
     verify: bool | str = overrides.pop("verify", True)
@@ -449,7 +458,7 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
     )
     estimator = CostEstimator()
     owned = http_client is None
-    http = http_client if http_client is not None else _make_http_client(config, verify)
+    http = http_client if http_client is not None else _make_http_client(config, verify, transport)
     pool = WorkerPool(
         http=http,
         base_url=config.base_url,

@@ -325,11 +325,27 @@ class TestOwnedHttpClient:
             sent_cookies.append(request.headers.get("cookie"))
             return httpx.Response(200, headers={"set-cookie": "session=abc; Path=/"}, json={})
 
-        owned = _make_http_client(orchestrator.Config(api_key="gsk_" + "x" * 52), verify=True)
+        owned = _make_http_client(orchestrator.Config(api_key="gsk_" + "x" * 52), True, httpx.MockTransport(handler))
         async with owned:
-            owned._transport = httpx.MockTransport(handler)
             for _ in range(2):
                 request = owned.build_request("GET", "https://api.groq.com/openai/v1/models")
                 await owned.send(request)
             assert dict(owned.cookies) == {}
         assert sent_cookies == [None, None]
+
+    async def test_our_client_sends_through_a_given_transport(self, autojump_clock: trio.abc.Clock) -> None:
+        emulator = make_emulator()
+        async with orchestrator.open_client(
+            api_key="gsk_" + "t" * 52, base_url="http://127.0.0.1:9/openai/v1", transport=emulator.transport(),
+            refresh_catalog=False,
+        ) as groq:
+            reply = await groq.chat.completions.create(model=MODEL, messages=user("hi"))
+        assert reply.choices[0].message.content
+
+    async def test_a_transport_and_an_http_client_together_are_refused(self) -> None:
+        with pytest.raises(orchestrator.ConfigError, match="transport"):
+            async with orchestrator.open_client(
+                api_key="gsk_" + "t" * 52, transport=httpx.MockTransport(lambda r: httpx.Response(200)),
+                http_client=httpx.AsyncClient(),
+            ):
+                pass
