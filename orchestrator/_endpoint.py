@@ -260,8 +260,6 @@ async def open_endpoint(endpoint: Endpoint, **client_options: Any) -> AsyncItera
 
     ``client_options`` go to `open_client` as they are (e.g. ``observer=telemetry``).
     """
-    import httpx
-
     from orchestrator._client import open_client
 
     if endpoint.emulator is None:
@@ -271,9 +269,9 @@ async def open_endpoint(endpoint: Endpoint, **client_options: Any) -> AsyncItera
     from orchestrator.emulator import Emulator
 
     emulator = Emulator(endpoint.emulator)
-    async with httpx.AsyncClient(transport=emulator.transport(), base_url=endpoint.config.base_url) as http:
-        # The client's budget must run on the emulator's compressed clock, or it would wait out real minutes.
-        async with open_client(
-            endpoint.config, http_client=http, time_scale=endpoint.emulator.time_scale, **client_options
-        ) as client:
-            yield client
+    # Our own client over the emulator's transport; its budget runs on the emulator's compressed
+    # clock, or it would wait out real minutes.
+    async with open_client(
+        endpoint.config, transport=emulator.transport(), time_scale=endpoint.emulator.time_scale, **client_options
+    ) as client:
+        yield client

@@ -53,7 +53,7 @@ from orchestrator.emulator._latency import LatencyModel
 from orchestrator.emulator._rules import GPT_OSS_PREFIX as _GPT_OSS
 from orchestrator.emulator._rules import chat_refusal, reasoning_efforts, reasoning_refusal
 from orchestrator.emulator._rules import json_or_tools as _json_or_tools
-from orchestrator.emulator._textgen import StopScanner, corpus_tokens, generate_tokens, natural_length
+from orchestrator.emulator._textgen import StopScanner, corpus_tokens, corpus_tokens_from, generate_tokens, natural_length
 
 __all__ = [
     "ChatContext",
@@ -193,7 +193,7 @@ class Reply:
     arguments) triples). ``completion_tokens`` and ``finish_reason`` are final for ``json`` and
     ``tool_calls``, and filled in by :meth:`text_pieces` for text.
 
-    A reasoning model first reasons ``reasoning_tokens`` tokens of filler (from ``reasoning_rng``, shown as
+    A reasoning model first reasons ``reasoning_tokens`` tokens of filler (from ``reasoning_draw``, shown as
     ``reasoning_mode`` says); they are part of ``completion_tokens``, and stop sequences never cut them.
     """
 
@@ -207,16 +207,14 @@ class Reply:
     finish_reason: str = "stop"
     reasoning_tokens: int = 0
     reasoning_mode: Literal["parsed", "raw", "hidden"] | None = None
-    reasoning_rng: random.Random | None = None
+    reasoning_draw: int | None = None
 
     def reasoning_pieces(self, tokens_per_piece: int) -> Iterator[tuple[str, int]]:
         """Yield (text, tokens) pieces of the reasoning (the same text every time it is called)."""
-        if not self.reasoning_tokens or self.reasoning_rng is None:
+        if not self.reasoning_tokens or self.reasoning_draw is None:
             return
-        rng = random.Random()
-        rng.setstate(self.reasoning_rng.getstate())
         batch: list[str] = []
-        for token in corpus_tokens(rng, self.reasoning_tokens):
+        for token in corpus_tokens_from(self.reasoning_draw, self.reasoning_tokens):
             batch.append(token)
             if len(batch) == tokens_per_piece:
                 yield "".join(batch), len(batch)
@@ -296,14 +294,14 @@ def _structured_tokens(text: str) -> int:
 
 def _reasoning(
     rng: random.Random, bounds: tuple[int, int], plan: ReasoningPlan | None, budget: int | None
-) -> tuple[int, random.Random | None]:
-    """(reasoning tokens, their generator): the plan's share of a natural length, within the budget."""
+) -> tuple[int, int | None]:
+    """(reasoning tokens, the draw that picks their text): the plan's share of a natural length, within the budget."""
     if plan is None or plan.share <= 0:
         return 0, None
     tokens = round(natural_length(rng, bounds) * plan.share)
     if budget is not None:
         tokens = min(tokens, budget)
-    return tokens, random.Random(rng.getrandbits(64))
+    return tokens, rng.getrandbits(64)
 
 
 def plan_reply(
@@ -330,10 +328,10 @@ def plan_reply(
                 calls.append(("call_" + _random_id(rng, "abcdefghijklmnopqrstuvwxyz0123456789", 24),
                               function.name, _encode(arguments).decode()))
             tokens = sum(_structured_tokens(name + arguments) for _, name, arguments in calls)
-            thinking, thinking_rng = _reasoning(rng, completion_bounds, reasoning, budget)
+            thinking, thinking_draw = _reasoning(rng, completion_bounds, reasoning, budget)
             reply = Reply(
                 "tool_calls", rng, tool_calls=calls, completion_tokens=thinking + tokens, finish_reason="tool_calls",
-                reasoning_tokens=thinking, reasoning_mode=mode, reasoning_rng=thinking_rng,
+                reasoning_tokens=thinking, reasoning_mode=mode, reasoning_draw=thinking_draw,
             )
             if budget is not None and thinking + tokens > budget:
                 generation = "".join(f"<function={name}>{arguments}</function>" for _, name, arguments in calls)
@@ -352,7 +350,7 @@ def plan_reply(
                 value = _json_object(rng)
             content = _encode(value).decode()
             tokens = _structured_tokens(content)
-            thinking, thinking_rng = _reasoning(rng, completion_bounds, reasoning, budget)
+            thinking, thinking_draw = _reasoning(rng, completion_bounds, reasoning, budget)
             if budget is not None and thinking + tokens > budget:
                 raise ChatRejected(
                     400,
@@ -362,17 +360,17 @@ def plan_reply(
                 )
             return Reply(
                 "json", rng, content=content, completion_tokens=thinking + tokens,
-                reasoning_tokens=thinking, reasoning_mode=mode, reasoning_rng=thinking_rng,
+                reasoning_tokens=thinking, reasoning_mode=mode, reasoning_draw=thinking_draw,
             )
     except UnsatisfiableSchemaError as exc:
         raise ChatRejected(400, str(exc), code="json_schema_invalid") from None
     natural = natural_length(rng, completion_bounds)
-    thinking, thinking_rng = 0, None
+    thinking, thinking_draw = 0, None
     if reasoning is not None and reasoning.share > 0:
         thinking = round(natural * reasoning.share)
         if budget is not None:
             thinking = min(thinking, budget)
-        thinking_rng = random.Random(rng.getrandbits(64))
+        thinking_draw = rng.getrandbits(64)
     answer = natural - thinking
     room = None if budget is None else budget - thinking
     cut = room is not None and room < answer
@@ -387,7 +385,7 @@ def plan_reply(
         completion_tokens=thinking,
         reasoning_tokens=thinking,
         reasoning_mode=mode,
-        reasoning_rng=thinking_rng,
+        reasoning_draw=thinking_draw,
     )
 
 

@@ -19,7 +19,7 @@ import functools
 import random
 from collections.abc import Iterator, Sequence
 
-__all__ = ["StopScanner", "corpus_tokens", "generate_tokens", "natural_length"]
+__all__ = ["StopScanner", "corpus_tokens", "corpus_tokens_from", "generate_tokens", "natural_length"]
 
 _WORDS = (
     "the a an of to and in on for with by from as at about across after against along among around "
@@ -87,10 +87,15 @@ def _corpus() -> tuple[tuple[str, ...], tuple[int, ...]]:
 
 def corpus_tokens(rng: random.Random, count: int) -> Iterator[str]:
     """Yield ``count`` tokens of the corpus from a sentence ``rng`` picks (the same ``rng`` state, the same text)."""
+    return corpus_tokens_from(rng.getrandbits(32), count)
+
+
+def corpus_tokens_from(draw: int, count: int) -> Iterator[str]:
+    """Yield ``count`` tokens of the corpus from the sentence a random ``draw`` (any int >= 0) picks."""
     if count <= 0:
         return
     tokens, starts = _corpus()
-    start = starts[rng.randrange(len(starts))]
+    start = starts[draw % len(starts)]
     yield tokens[start].lstrip(" ")
     size = len(tokens)
     for index in range(start + 1, start + count):
