@@ -25,17 +25,22 @@ front (prompt + budget): the workload is bound by the 8,000 tokens-per-minute li
 jobs a minute), not by the 30 requests-per-minute one.
 
 Everything is drawn from ``random.Random(seed)``: the same seed gives the same jobs, in the
-same order, byte for byte.
+same order, byte for byte. Two variations leave the prompts as they are: jobs may alternate
+between several models, and one ``max_completion_tokens`` may replace every task's own (the
+benchmark's ``two-models`` and ``generous-caps`` workloads).
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import Any, Final
 
-__all__ = ["KINDS", "MODEL", "make_jobs"]
+__all__ = ["KINDS", "MODEL", "SECOND_MODEL", "make_jobs"]
 
 MODEL: Final = "openai/gpt-oss-20b"
+#: The other model of the ``two-models`` workload (the same free-tier limits as ``MODEL``).
+SECOND_MODEL: Final = "openai/gpt-oss-120b"
 
 _WORDS: Final = (
     "account access after again agent already amount answer application approve april area "
@@ -140,14 +145,29 @@ _BUILDERS: Final = {
 }
 
 
-def make_jobs(count: int, seed: int = 0, model: str = MODEL) -> list[tuple[int, dict[str, Any]]]:
+def make_jobs(
+    count: int,
+    seed: int = 0,
+    model: str | Sequence[str] = MODEL,
+    *,
+    max_completion_tokens: int | None = None,
+) -> list[tuple[int, dict[str, Any]]]:
     """``count`` ``(key, request)`` pairs: chat requests as plain dicts, keys ``0..count-1``.
 
     Plain dicts in the OpenAI shape, so every contender sends the same JSON body: our client
     takes them as they are, the SDK as keyword arguments, the parallel processor as the body.
+
+    ``model`` may be several models: job ``key`` then asks for ``model[key % len(model)]`` (they
+    alternate). ``max_completion_tokens`` replaces every task's own budget. Neither draws from
+    the random generator, so the prompts are the same whatever the models and the budget.
     """
     if count < 1:
         raise ValueError(f"count={count!r} must be at least 1 job")
+    models = (model,) if isinstance(model, str) else tuple(model)
+    if not models:
+        raise ValueError("model must name at least one model")
+    if max_completion_tokens is not None and max_completion_tokens < 1:
+        raise ValueError(f"max_completion_tokens={max_completion_tokens!r} must be at least 1")
     rng = random.Random(seed)
     kinds = [kind for kind, _, _ in KINDS]
     weights = [weight for _, weight, _ in KINDS]
@@ -156,9 +176,9 @@ def make_jobs(count: int, seed: int = 0, model: str = MODEL) -> list[tuple[int, 
     for key in range(count):
         kind = rng.choices(kinds, weights)[0]
         request = {
-            "model": model,
+            "model": models[key % len(models)],
             "messages": _BUILDERS[kind](rng),
-            "max_completion_tokens": budgets[kind],
+            "max_completion_tokens": budgets[kind] if max_completion_tokens is None else max_completion_tokens,
             "temperature": round(rng.uniform(0.0, 1.0), 2),
         }
         jobs.append((key, request))

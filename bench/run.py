@@ -12,7 +12,7 @@ sizes of the chosen mode, shows its output as it comes, and keeps it:
 
 ``--results DIR`` puts all of it somewhere else.
 
-``--quick`` is a smoke check of the whole suite (under two minutes on a 2-core machine); its
+``--quick`` is a smoke check of the whole suite (about three minutes on a 2-core machine); its
 numbers are real but noisy, since the samples are small.
 
 Adding a suite is one line in :data:`SUITES`.
@@ -95,7 +95,7 @@ SUITES: Final[dict[str, Suite]] = {
             "--stream-tokens", "10", "--paced-tps", "200", "--paced-tokens", "5", "--warmup", "5", "--start-delay", "1",
         ),
     ),
-    "ratelimit": Suite("ratelimit.py", "N jobs through time-scaled free-tier limits on a loopback emulator: ours vs AsyncGroq vs the parallel processor vs ours learning the limits", quick=("--quick",), tiny=("--jobs", "20", "--time-scale", "600")),
+    "ratelimit": Suite("ratelimit.py", "five workloads (base, unknown limits, two models, generous caps, developer tier) through time-scaled limits on a loopback emulator: ours vs AsyncGroq vs the parallel processor vs ours learning the limits", quick=("--quick",), tiny=("--jobs", "20", "--time-scale", "600")),
     "scaleout": Suite("scaleout.py", "one shared batch through Redis, 1/2/4 worker processes, with and without the shared budget: goodput and 429s", quick=("--quick",), tiny=("--jobs", "12", "--workers", "2", "--time-scale", "600", "--start-delay", "1.5")),
 }  # fmt: skip
 
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the chosen suites; the exit code is 1 if any of them failed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sizes = parser.add_mutually_exclusive_group()
-    sizes.add_argument("--quick", action="store_true", help="small sizes: a smoke check of every suite in < 2 min")
+    sizes.add_argument("--quick", action="store_true", help="small sizes: a smoke check of every suite in ~3 min")
     sizes.add_argument("--tiny", action="store_true", help="the smallest sizes (the smoke test's); numbers meaningless")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where results go (default bench/results)")
     parser.add_argument("--only", action="append", choices=list(SUITES), metavar="SUITE", help="run only this suite (repeatable)")
