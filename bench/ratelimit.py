@@ -229,6 +229,7 @@ def run_workload(workload: Workload, args: argparse.Namespace, chosen: list[str]
     limits = workload.limits()
     tpm = sum(row[2] for row in limits.values())
     jobs = make_jobs(count, seed=args.seed, model=workload.models, max_completion_tokens=workload.max_completion_tokens)
+    model_of = {key: request["model"] for key, request in jobs}
     ceiling = token_ceiling(jobs, EmulatorSettings().completion_tokens[1])
     daily = daily_windows_that_can_bind(ceiling, limits)
     labels = _labels(workload, args)
@@ -253,7 +254,9 @@ def run_workload(workload: Workload, args: argparse.Namespace, chosen: list[str]
     for name in names:
         started = time.perf_counter()
         result = _run_one(name, workload, jobs, time_scale, args)
-        metrics[name] = contender_metrics(result, jobs=count, limits=limits, time_scale=time_scale, daily=daily)
+        metrics[name] = contender_metrics(
+            result, jobs=count, limits=limits, time_scale=time_scale, model_of=model_of, daily=daily
+        )
         curves[name] = series(result, time_scale=time_scale)
         smooth[name] = series(result, time_scale=time_scale, minutes=5)
         values = metrics[name]

@@ -104,14 +104,17 @@ class TestRateLimitSmoke:
         assert developer["contenders"]["ours"]["succeeded"] == JOBS
 
     def test_physical_limit_is_a_full_bucket_plus_its_refill(self, run: tuple[dict, Path, str]) -> None:
-        """The physical limit is the summed TPM times (wall minutes + 1), and the share is tokens over it."""
+        """The physical limit is TPM times (wall minutes + 1) per model, and the share is the most loaded model's."""
         for entry in run[0]["workloads"].values():
             assert entry["parameters"]["tpd_binds"] == []  # 20 jobs cannot reach any TPD
             tpm = entry["parameters"]["tpm_total"]
+            per_model = {model: row["tpm"] for model, row in entry["parameters"]["limits"].items()}
             for metrics in entry["contenders"].values():
-                expected = tpm * (metrics["wall_minutes_emulated"] + 1)
-                assert metrics["physical_limit_tokens"] == pytest.approx(expected)
-                assert metrics["goodput_share_of_physical"] == pytest.approx(metrics["tokens"] / expected)
+                minutes = metrics["wall_minutes_emulated"] + 1
+                assert metrics["physical_limit_tokens"] == pytest.approx(tpm * minutes)
+                assert sum(metrics["tokens_by_model"].values()) == metrics["tokens"]
+                binding = max(metrics["tokens_by_model"][model] / (limit * minutes) for model, limit in per_model.items())
+                assert metrics["goodput_share_of_physical"] == pytest.approx(binding)
                 assert 0 < metrics["goodput_share_of_physical"] <= 1
 
     def test_targets_and_series_are_well_formed(self, run: tuple[dict, Path, str]) -> None:
