@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import wave
+
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -35,3 +38,15 @@ async def client_for(emulator: Emulator, **overrides: Any) -> AsyncIterator[orch
 def user(text: str) -> list[dict[str, str]]:
     """A one-message conversation."""
     return [{"role": "user", "content": text}]
+
+
+def silent_wav(seconds: float = 1.0, *, rate: int = 16_000, channels: int = 1, width: int = 2) -> bytes:
+    """A PCM WAV of silence, ``seconds`` long, written by the standard library's ``wave`` module."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(width)
+        out.setframerate(rate)
+        silence = b"\x80" if width == 1 else b"\x00" * width  # 8-bit PCM is unsigned
+        out.writeframes(silence * (round(seconds * rate) * channels))
+    return buffer.getvalue()

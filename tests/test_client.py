@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import struct
-import wave
 
 import httpx
 import pytest
@@ -15,7 +12,7 @@ import trio
 import orchestrator
 from orchestrator import ChatResponse, ChatStream
 
-from .helpers import client_for, make_emulator, user
+from .helpers import client_for, make_emulator, silent_wav, user
 
 MODEL = "openai/gpt-oss-20b"
 VISION = "qwen/qwen3.6-27b"
@@ -32,17 +29,6 @@ WEATHER_TOOL = {
         },
     },
 }
-
-
-def wav_bytes(seconds: float = 1.5, rate: int = 16_000) -> bytes:
-    """A silent mono 16-bit WAV file of the given length."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(struct.pack("<h", 0) * int(seconds * rate))
-    return buffer.getvalue()
 
 
 class TestChat:
@@ -242,7 +228,7 @@ class TestModelsAudioHealth:
         """A WAV transcription comes back in the asked format; srt/vtt are rendered locally."""
         async with client_for(make_emulator()) as groq:
             result = await groq.audio.transcriptions.create(
-                model="whisper-large-v3-turbo", file=("clip.wav", wav_bytes()), response_format=fmt
+                model="whisper-large-v3-turbo", file=("clip.wav", silent_wav(1.5)), response_format=fmt
             )
         if fmt == "json":
             assert isinstance(result, orchestrator.Transcription) and result.text
@@ -267,9 +253,9 @@ class TestModelsAudioHealth:
     async def test_translation_needs_a_translation_model(self, autojump_clock: trio.abc.Clock) -> None:
         """Translation on whisper-large-v3 works; on the turbo model it is refused before sending."""
         async with client_for(make_emulator()) as groq:
-            result = await groq.audio.translations.create(model="whisper-large-v3", file=("a.wav", wav_bytes()))
+            result = await groq.audio.translations.create(model="whisper-large-v3", file=("a.wav", silent_wav(1.5)))
             with pytest.raises(orchestrator.ValidationError):
-                await groq.audio.translations.create(model="whisper-large-v3-turbo", file=("a.wav", wav_bytes()))
+                await groq.audio.translations.create(model="whisper-large-v3-turbo", file=("a.wav", silent_wav(1.5)))
         assert result.text
 
     async def test_health_check_reports_reachability_and_breaker(self, autojump_clock: trio.abc.Clock) -> None:

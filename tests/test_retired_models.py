@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import struct
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from orchestrator._catalog import DEFAULT_CATALOG, ModelCatalog, ModelInfo
 from orchestrator._cli import main
 from orchestrator.emulator import EmulatorSettings
 
-from .helpers import client_for, make_emulator, user
+from .helpers import client_for, make_emulator, silent_wav, user
 
 RETIRED = "llama-3.1-8b-instant"
 CURRENT = "openai/gpt-oss-20b"
@@ -39,13 +38,6 @@ def fresh_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     _catalog_refresh._listings.clear()
     structlog.reset_defaults()
-
-
-def silent_wav(seconds: float = 1.0) -> bytes:
-    frames = int(16_000 * seconds)
-    data = bytes(2 * frames)
-    return b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack(
-        "<IHHIIHH", 16, 1, 1, 16_000, 32_000, 2, 16) + b"data" + struct.pack("<I", len(data)) + data
 
 
 def events(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:

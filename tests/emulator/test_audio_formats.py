@@ -5,9 +5,7 @@ The ``make_*`` builders write minimal but well-formed files of each container; t
 
 from __future__ import annotations
 
-import io
 import struct
-import wave
 
 import pytest
 from hypothesis import given, settings
@@ -21,18 +19,9 @@ from orchestrator._audio_formats import (
     sniff_format,
 )
 
+from tests.helpers import silent_wav
+
 # -- builders ---------------------------------------------------------------------------------------------
-
-
-def make_wav(seconds: float, *, rate: int = 16_000, channels: int = 1, width: int = 2) -> bytes:
-    """A PCM WAV of silence written by the standard library's ``wave`` module."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(channels)
-        out.setsampwidth(width)
-        out.setframerate(rate)
-        out.writeframes(b"\x00" * (round(seconds * rate) * channels * width))
-    return buffer.getvalue()
 
 
 def make_flac(total_samples: int, *, rate: int = 44_100, channels: int = 2, bits: int = 16) -> bytes:
@@ -116,7 +105,7 @@ def make_webm(duration_ticks: float, *, scale: int = 1_000_000, float32: bool = 
 
 
 SAMPLES: dict[str, tuple[bytes, float]] = {
-    "wav": (make_wav(2.5), 2.5),
+    "wav": (silent_wav(2.5), 2.5),
     "flac": (make_flac(441_000), 10.0),
     "mp3": (make_mp3(2, xing_frames=1000), 1000 * 1152 / 44_100),
     "ogg": (make_ogg_vorbis(96_000), 2.0),
@@ -163,11 +152,11 @@ class TestDuration:
     @pytest.mark.parametrize(("rate", "channels", "width"), [(8000, 1, 1), (44_100, 2, 2), (48_000, 6, 3)])
     def test_wav_layouts(self, rate: int, channels: int, width: int) -> None:
         """Byte rate handles any sample rate, channel count and sample width."""
-        assert audio_duration(make_wav(0.75, rate=rate, channels=channels, width=width)) == pytest.approx(0.75)
+        assert audio_duration(silent_wav(0.75, rate=rate, channels=channels, width=width)) == pytest.approx(0.75)
 
     def test_wav_streamed_size_and_odd_chunk_padding(self) -> None:
         """An unset (0xFFFFFFFF) data size uses the bytes present; odd-sized chunks are padded to even."""
-        wav = make_wav(1.0)
+        wav = silent_wav(1.0)
         fmt_end = 12 + 8 + 16
         listing = b"LIST" + struct.pack("<I", 3) + b"abc\x00"
         data = wav[:fmt_end] + listing + b"data" + struct.pack("<I", 0xFFFFFFFF) + wav[fmt_end + 8 :]
@@ -175,7 +164,7 @@ class TestDuration:
 
     def test_truncated_wav_counts_what_is_there(self) -> None:
         """A WAV cut short reports the audio actually present, not the declared size."""
-        assert audio_duration(make_wav(2.0)[: 44 + 16_000]) == pytest.approx(0.5)
+        assert audio_duration(silent_wav(2.0)[: 44 + 16_000]) == pytest.approx(0.5)
 
     def test_mp3_cbr_estimate_from_bitrate(self) -> None:
         """Without a Xing header a CBR MP3 lasts bytes x 8 / bitrate, after skipping ID3v2 and ID3v1 tags."""
@@ -222,7 +211,7 @@ class TestDuration:
 
     def test_wav_chunk_walk_is_bounded(self) -> None:
         """A real data chunk hidden behind 20,000 empty chunks is not reached: the walk stops at 10,000."""
-        wav = make_wav(1.0)
+        wav = silent_wav(1.0)
         junk = b"JUNK\x00\x00\x00\x00" * 20_000
         assert audio_duration(wav[:12] + junk[:800] + wav[12:]) == pytest.approx(1.0)
         assert audio_duration(wav[:12] + junk + wav[12:]) is None
@@ -236,7 +225,7 @@ class TestDuration:
     def test_estimate_falls_back_to_size(self) -> None:
         """estimate_duration uses 16 kB/s when headers do not say, and flags the result as an estimate."""
         assert estimate_duration(b"\x00" * 48_000) == (48_000 / FALLBACK_BYTES_PER_SECOND, False)
-        assert estimate_duration(make_wav(1.0)) == (pytest.approx(1.0), True)
+        assert estimate_duration(silent_wav(1.0)) == (pytest.approx(1.0), True)
 
 
 @settings(max_examples=300, deadline=None)

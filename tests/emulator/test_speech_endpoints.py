@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import wave
 
 import groq
 import pytest
@@ -11,17 +9,7 @@ import trio
 
 from orchestrator.emulator import EmulatorSettings
 from tests.emulator.conftest import Harness, open_harness
-
-
-def wav(seconds: float, rate: int = 16_000) -> bytes:
-    """A silent mono 8-bit WAV whose header says ``seconds`` long."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(1)
-        writer.setframerate(rate)
-        writer.writeframes(b"\x80" * int(rate * seconds))
-    return buffer.getvalue()
+from tests.helpers import silent_wav
 
 
 @pytest.mark.parametrize("response_format", ["json", "text", "verbose_json", "srt", "vtt"])
@@ -30,7 +18,7 @@ async def test_sdk_transcribes_in_every_format(harness: Harness, response_format
     extra = {"timestamp_granularities": ["word", "segment"]} if response_format == "verbose_json" else {}
     async with harness.sdk() as sdk:
         result = await sdk.audio.transcriptions.create(
-            file=("speech.wav", wav(3.0)), model="whisper-large-v3-turbo", response_format=response_format, **extra
+            file=("speech.wav", silent_wav(3.0, width=1)), model="whisper-large-v3-turbo", response_format=response_format, **extra
         )
     if response_format == "json":
         assert result.text and result.x_groq["id"].startswith("req_")
@@ -47,16 +35,16 @@ async def test_sdk_transcribes_in_every_format(harness: Harness, response_format
 async def test_sdk_translation_and_its_model_rule(harness: Harness) -> None:
     """Translations work on whisper-large-v3 and are a 400 on the turbo model."""
     async with harness.sdk() as sdk:
-        translated = await sdk.audio.translations.create(file=("speech.wav", wav(1.0)), model="whisper-large-v3")
+        translated = await sdk.audio.translations.create(file=("speech.wav", silent_wav(1.0, width=1)), model="whisper-large-v3")
         with pytest.raises(groq.BadRequestError):
-            await sdk.audio.translations.create(file=("speech.wav", wav(1.0)), model="whisper-large-v3-turbo")
+            await sdk.audio.translations.create(file=("speech.wav", silent_wav(1.0, width=1)), model="whisper-large-v3-turbo")
     assert translated.text
 
 
 async def test_audio_carries_request_limit_headers(harness: Harness) -> None:
     """An audio answer carries the request headers (no token headers: whisper is limited by audio seconds)."""
     response = await harness.client.post(
-        "/audio/transcriptions", files={"file": ("a.wav", wav(1.0))}, data={"model": "whisper-large-v3"}
+        "/audio/transcriptions", files={"file": ("a.wav", silent_wav(1.0, width=1))}, data={"model": "whisper-large-v3"}
     )
     assert response.headers["x-ratelimit-limit-requests"] == "2000"
     assert response.headers["x-ratelimit-remaining-requests"] == "1999"
@@ -67,12 +55,12 @@ async def test_unknown_audio_model_is_404(harness: Harness) -> None:
     """An unknown audio model is 404 model_not_found (the SDK's NotFoundError)."""
     async with harness.sdk() as sdk:
         with pytest.raises(groq.NotFoundError):
-            await sdk.audio.transcriptions.create(file=("a.wav", wav(1.0)), model="whisper-tiny")
+            await sdk.audio.transcriptions.create(file=("a.wav", silent_wav(1.0, width=1)), model="whisper-tiny")
 
 
 async def test_audio_seconds_per_hour_limit(autojump_clock: trio.testing.MockClock) -> None:
     """Two 4,000 s files exceed whisper's 7,200 audio seconds per hour: the second gets a 429 naming ASH."""
-    long_file = wav(4_000.0, rate=8)
+    long_file = silent_wav(4_000.0, rate=8, width=1)
     async with open_harness("in-process") as harness:
         first = await harness.client.post(
             "/audio/transcriptions", files={"file": ("a.wav", long_file)}, data={"model": "whisper-large-v3"}
@@ -91,5 +79,5 @@ async def test_status_fault_on_audio(transport_kind: str) -> None:
     async with open_harness(transport_kind, settings) as harness:
         async with harness.sdk() as sdk:
             with pytest.raises(groq.InternalServerError):
-                await sdk.audio.transcriptions.create(file=("a.wav", wav(1.0)), model="whisper-large-v3")
+                await sdk.audio.transcriptions.create(file=("a.wav", silent_wav(1.0, width=1)), model="whisper-large-v3")
         assert harness.emulator.stats().faults_injected == {"503": 1}

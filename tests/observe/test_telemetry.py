@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import struct
-import wave
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,7 +21,7 @@ import orchestrator
 from orchestrator import Telemetry
 from orchestrator.emulator import Emulator
 
-from ..helpers import EMULATOR_URL, KEY, make_emulator, user
+from ..helpers import EMULATOR_URL, KEY, make_emulator, silent_wav, user
 
 MODEL = "openai/gpt-oss-20b"
 #: The emulator allows 2 requests a minute; the client is told 100, so the third request meets a 429.
@@ -64,17 +61,6 @@ def scrape(telemetry: Telemetry) -> dict[tuple[str, frozenset[tuple[str, str]]],
     }
 
 
-def wav_bytes(seconds: float = 1.0, rate: int = 16_000) -> bytes:
-    """A silent mono 16-bit WAV file."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(struct.pack("<h", 0) * int(seconds * rate))
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def exporter() -> InMemorySpanExporter:
     """Where the spans of a test's TracerProvider end up."""
@@ -109,7 +95,7 @@ class TestMetrics:
             prompt += stream.usage.prompt_tokens
             completion += stream.usage.completion_tokens
             await groq.models.list()
-            await groq.audio.transcriptions.create(model="whisper-large-v3-turbo", file=wav_bytes())
+            await groq.audio.transcriptions.create(model="whisper-large-v3-turbo", file=silent_wav())
         assert sample(telemetry, "groq_requests_total", model=MODEL, operation="chat", status="200") == 2
         assert sample(telemetry, "groq_requests_total", model=MODEL, operation="chat_stream", status="200") == 1
         assert sample(telemetry, "groq_requests_total", model="", operation="models", status="200") == 1
