@@ -8,32 +8,29 @@ overshoot it (LiteLLM's router has exactly this flaw). The windows must be share
 a shared store before every request would put a network round trip on the hot path.
 
 So a worker *leases* a slice of budget: one atomic call to the store reserves ``r`` requests
-and ``t`` tokens at once in the shared RPM, RPD, TPM and TPD windows (the store's sliding-window
-log, see ``orchestrator._redis_budget``), and this object grants from the slice with plain
+and ``t`` tokens at once in the shared RPM, RPD, TPM and TPD windows (the store keeps Groq's
+refilling buckets, see ``orchestrator._redis_budget``), and this object grants from the slice with plain
 arithmetic, as :meth:`RateBudget.try_acquire` does. When a slice runs low it asks for the next
 one in the background (prefetch); a job only waits for the store when no slice can hold it.
 
-A lease is valid for ``ttl`` seconds. The store counts it as spent from the moment it was
-granted until ``ttl`` plus the window's period later, and nothing here grants from it after
-``ttl`` (measured from *before* the request left, so on the store's clock the local lease always
-ends first). Every request sent on a lease therefore lies inside the stretch of time the shared
-window counts it for, which is what keeps the shared log's promise (never more than the limit
-in any one period) true for the requests actually sent. A lease is returned as soon as it is used
-up, or when it expires with its unused rest; the store then gives the rest back and counts the used
-part for one period from the return (every request on it was granted by then), so a lease used up
-quickly costs no throughput. A worker that dies returns nothing, and its lease comes back by itself
-``ttl`` plus one period after it was granted: a dead worker loses at most its lease.
+A lease is valid for ``ttl`` seconds, and nothing here grants from it after ``ttl`` (measured
+from *before* the request left, so on the store's clock the local lease always ends first). The
+store holds a lease apart (*pending*: out of every window's room, and not refilling) until it comes
+back. A lease is returned as soon as it is used up, or when it expires with its unused rest; the
+store then drops it from pending and charges the used part to the buckets from the return, which
+refill it from then. Every request on it reached the server no later, so the server's bucket
+refills those requests no later than the store's: the same guarantee as the local budget's. A
+worker that dies returns nothing; a minute after its lease ended, the store counts it as all used.
 
 Everything that flows back is aggregated into counters, so nothing here grows with the number of
 jobs:
 
-- :meth:`refund` (never sent) and an over-estimate found by :meth:`reconcile` are *given back*
-  to the shared windows, taken from their earliest entries (safe for the same reason as
-  ``_Window.give_back``: the grant's own entry still holds at least that much, so taking from
-  the front never frees room the server has not freed). A give-back for a grant older than half
-  a (scaled) minute is dropped: that grant may have come back by itself, and taking it again from
-  the front would free room the server has not freed.
-- an under-estimate spends the difference in the shared windows, now, for a full period;
+- :meth:`refund` (never sent, or a 429) and an over-estimate found by :meth:`reconcile` are
+  *given back* to the shared windows: while leases are out, as a credit against the used part of
+  the next one to come back (its grant may be in one of them); otherwise to the bucket, never past
+  its limit. A give-back for a grant older than half a (scaled) minute is dropped: its lease has
+  long been charged, and dropping it is the safe side.
+- an under-estimate spends the difference in the shared windows, now;
 - ``x-ratelimit-*`` headers teach the shared limits (``limit-requests`` is RPD, ``limit-tokens``
   TPM) and clamp the shared view to the server's ``remaining``; a 429 pauses the model for every
   worker (a shared ``paused_until``) and drains the named window.
@@ -120,8 +117,8 @@ class LeaseAsk(msgspec.Struct, frozen=True, omit_defaults=True):
 class LeaseRelease(msgspec.Struct, frozen=True, omit_defaults=True):
     """A lease handed back with its unused rest (the store ignores a lease it no longer knows).
 
-    The store gives the rest back and counts the used part for one period from now: a lease
-    used up early is returned at once for that reason.
+    The store stops holding the lease apart and charges its used part from now: a lease used up
+    early is returned at once for that reason.
     """
 
     id: str

@@ -9,19 +9,19 @@ grants synchronously from leased slices of budget (the scheduler never waits on 
 performs the round trips the budgets ask for.
 
 The shared state of one model lives under ``NAMESPACE:{MODEL}:*`` (one hash tag, so one Redis
-Cluster slot): a sliding-window log per window (RPM, RPD, TPM, TPD) kept as a sorted set of
-time slots plus a hash of what comes back in each slot (``period / 240`` wide, rounded up: budget
-comes back at most one slot late, never early), a state hash with the limits learned from headers
-and the shared ``paused_until``, and a hash of outstanding leases. All of it expires by itself.
+Cluster slot): a state hash with, per window (RPM, RPD, TPM, TPD), the limit learned from headers,
+the bucket's level and when it was true (it refills at limit/period, as Groq's does), what
+outstanding leases hold apart, and the credit given back for their grants; the shared
+``paused_until``; and a hash of outstanding leases. All of it expires by itself.
 
 One round trip is one ``EVALSHA`` of :data:`LEASE_SCRIPT` per model (the models with news go in
 one pipeline). The script reads Redis's own clock (``TIME``: one clock for all machines), then
-atomically: learns limits, takes back returned leases (their unused rest from the earliest
-entries; their used part, all granted by now, re-timed to come back one period from now instead of
-``ttl`` plus a period after the grant), refunds and over-estimates (from the earliest entries),
-spends under-estimates, clamps the windows to what headers said remains,
-applies a 429 (shared pause, drained window), and finally grants a lease if every window has room
-for its *need* (giving up to its *want*), or answers how long to wait. Each request carries an id,
+atomically: learns limits, lowers the room to what headers said remains, settles returned leases
+(no longer held apart; their used part, less any credit, charged from now), applies refunds and
+over-estimates (as credit while leases are out), spends under-estimates, applies a 429 (shared
+pause, drained window), settles leases nobody returned a minute after they ended (as used up),
+and finally grants a lease if every window has room for its *need* (giving up to its *want*), or
+answers how long to wait. Each request carries an id,
 and the script records it for a while: a request retried after a lost reply is not applied twice,
 and a lease granted to the lost reply is handed out again rather than leaked.
 
@@ -70,7 +70,7 @@ __all__ = ["LEASE_SCRIPT", "CoordinationError", "RedisBudgetStatistics", "RedisB
 
 log = get_logger("orchestrator.redis_budget")
 
-_WINDOWS: Final = tuple(spec for spec in WINDOWS if spec.field in SHARED_WINDOWS)  # the script's KEYS order
+_WINDOWS: Final = tuple(spec for spec in WINDOWS if spec.field in SHARED_WINDOWS)  # the script's windows, in order
 _decode_reply = msgspec.json.Decoder(SyncReply).decode
 _encode = msgspec.json.Encoder().encode
 
@@ -80,9 +80,11 @@ _SCRIPT_WINDOWS: Final = "\n".join(
 )
 
 LEASE_SCRIPT: Final = r"""
--- One model's shared budget. KEYS: 1 state, then per window (in WINDOWS' order) its slot set, then
--- per window its slot amounts, then the leases, then this request's replay marker.
--- ARGV: 1 the request (JSON), 2 replay marker ttl (ms).
+-- One model's shared budget, Groq's buckets kept in Redis. KEYS: 1 state, 2 leases, 3 this request's
+-- replay marker. ARGV: 1 the request (JSON), 2 replay marker ttl (ms).
+-- Per window the state hash holds its learned limit (<name>), its bucket level and when that was
+-- true (<name>:level, <name>:stamp), what outstanding leases hold apart (<name>:pending), and what was
+-- given back for grants of leases not yet settled (<name>:credit).
 local WINDOWS = {
 """ + _SCRIPT_WINDOWS + r"""
 }
@@ -91,197 +93,133 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local scale = tonumber(request.scale)
 local minute, day = 60 / scale, 86400 / scale
-local SLOTS = 240
-local CHUNK = 500
-local N = #WINDOWS
-local LEASES, REPLAY = KEYS[2 + 2 * N], KEYS[3 + 2 * N]
+local EPSILON = 1e-7
+local state, LEASES, REPLAY = KEYS[1], KEYS[2], KEYS[3]
 
 local function num(value)
   if value == nil or value == false or value == cjson.null then return nil end
   return tonumber(value)
 end
 
-local state = KEYS[1]
+local FIELDS = {'', ':level', ':stamp', ':pending', ':credit'}
 local fields = {}
-for i, spec in ipairs(WINDOWS) do fields[i] = spec.name end
-fields[N + 1] = 'paused_until'
+for _, spec in ipairs(WINDOWS) do
+  for _, suffix in ipairs(FIELDS) do fields[#fields + 1] = spec.name .. suffix end
+end
+fields[#fields + 1] = 'paused_until'
 local stored = redis.call('HMGET', state, unpack(fields))
 local defaults = request.defaults
 if type(defaults) ~= 'table' then defaults = {} end
+
+-- A bucket refills at limit/period up to its limit, never before its stamp (a 429's pause).
+local function refill(w)
+  if w.limit and now > w.stamp then
+    if w.level < w.limit then w.level = math.min(w.limit, w.level + (now - w.stamp) * w.limit / w.period) end
+    w.stamp = now
+  end
+end
+
+-- A new limit keeps the deficit: what is out stays out.
+local function set_limit(w, limit)
+  if w.limit then w.level = w.level + (limit - w.limit) else w.level = limit end
+  w.limit = limit
+end
+
 local windows = {}
 for i, spec in ipairs(WINDOWS) do
-  local name = spec.name
-  local w = {name = name, kind = spec.kind, z = KEYS[1 + i], h = KEYS[1 + N + i], period = spec.seconds / scale, dirty = false}
-  w.res = w.period / SLOTS
-  w.limit = num(stored[i]) or num(defaults[name])
-  w.spent = num(redis.call('HGET', w.h, '_spent')) or 0
+  local base = #FIELDS * (i - 1)
+  local w = {name = spec.name, kind = spec.kind, period = spec.seconds / scale}
+  w.limit = num(stored[base + 1]) or num(defaults[spec.name])
+  w.level = num(stored[base + 2]) or w.limit or 0
+  w.stamp = num(stored[base + 3]) or now
+  w.pending = num(stored[base + 4]) or 0
+  w.credit = num(stored[base + 5]) or 0
+  refill(w)
   windows[i] = w
-  windows[name] = w
+  windows[spec.name] = w
 end
-local paused_until = num(stored[N + 1]) or 0
+local paused_until = num(stored[#fields]) or 0
 
-local function amounts_of(w, slots, first, last)
-  local chunk = {}
-  for j = first, last do chunk[#chunk + 1] = slots[j] end
-  return chunk, redis.call('HMGET', w.h, unpack(chunk))
-end
-
-local function expire(w)
-  local cutoff = now / w.res
-  local gone = redis.call('ZRANGEBYSCORE', w.z, '-inf', cutoff)
-  if #gone == 0 then return end
-  local freed = 0
-  for first = 1, #gone, CHUNK do
-    local chunk, amounts = amounts_of(w, gone, first, math.min(first + CHUNK - 1, #gone))
-    for _, amount in ipairs(amounts) do freed = freed + (num(amount) or 0) end
-    redis.call('HDEL', w.h, unpack(chunk))
-  end
-  redis.call('ZREMRANGEBYSCORE', w.z, '-inf', cutoff)
-  w.spent = w.spent - freed
-  w.dirty = true
+local function amount_for(w, requests, tokens)
+  if w.kind == 'tokens' then return tokens end
+  return requests
 end
 
-local function slot_for(w, t)
-  local slot = math.ceil(t / w.res)
-  if slot * w.res < t then slot = slot + 1 end
-  return slot
+local function room(w)
+  return w.level - w.pending
 end
 
-local function spend(w, amount, until_time)
-  amount = math.floor(amount)
-  if amount <= 0 then return end
-  local slot = slot_for(w, until_time)
-  local field = string.format('%.0f', slot)
-  redis.call('ZADD', w.z, slot, field)
-  redis.call('HINCRBY', w.h, field, amount)
-  w.spent = w.spent + amount
-  w.dirty = true
-end
-
--- Earliest entries first: never frees room the truth has not freed (see actors._budget).
+-- A refund or an over-estimate. While leases are outstanding it may belong to one of them: it is
+-- kept as credit and taken off the used part of the next lease to settle (a bucket full while they
+-- are held apart would otherwise cap it away); with none outstanding it goes to the level.
 local function give_back(w, amount)
-  local remaining = math.min(math.floor(amount), w.spent)
-  if remaining <= 0 then return end
-  local slots = redis.call('ZRANGE', w.z, 0, -1)
-  local taken = 0
-  for _, field in ipairs(slots) do
-    local held = num(redis.call('HGET', w.h, field)) or 0
-    local take = math.min(remaining - taken, held)
-    if take >= held then
-      redis.call('HDEL', w.h, field)
-      redis.call('ZREM', w.z, field)
-    else
-      redis.call('HINCRBY', w.h, field, -take)
-    end
-    taken = taken + take
-    if taken >= remaining then break end
-  end
-  w.spent = w.spent - remaining
-  w.dirty = true
-end
-
--- Spent now, coming back from start on at the refill rate limit/period (a drained bucket).
-local function spend_gradually(w, amount, start)
-  if amount <= 0 or not w.limit then return end
-  local per_slot = w.limit / w.period * w.res
-  local returned, step = 0, 1
-  while returned < amount do
-    local back = math.min(amount, math.floor(per_slot * step))
-    if back > returned then
-      spend(w, back - returned, start + w.res * step)
-      returned = back
-    end
-    step = step + 1
-  end
-end
-
--- Move up to amount from the entry coming back at from_time to to_time (earlier). Safe once every
--- request of that amount has been sent: they all come back by to_time in truth.
-local function retime(w, amount, from_time, to_time)
-  amount = math.floor(amount)
-  local from_slot = slot_for(w, from_time)
-  if amount <= 0 or slot_for(w, to_time) >= from_slot then return end
-  local field = string.format('%.0f', from_slot)
-  local held = num(redis.call('HGET', w.h, field)) or 0
-  local moved = math.min(amount, held)
-  if moved <= 0 then return end
-  if moved >= held then
-    redis.call('HDEL', w.h, field)
-    redis.call('ZREM', w.z, field)
+  if not w.limit or amount <= 0 then return end
+  if w.pending > 0 then
+    w.credit = math.min(w.credit + amount, w.pending)
   else
-    redis.call('HINCRBY', w.h, field, -moved)
+    w.level = math.min(w.limit, w.level + amount)
   end
-  w.spent = w.spent - moved
-  spend(w, moved, to_time)
 end
 
 local function ready_at(w, cost)
   if w.limit == nil or cost <= 0 then return now end
-  local excess = w.spent + cost - w.limit
-  if excess <= 0 then return now end
-  local slots = redis.call('ZRANGE', w.z, 0, -1)
-  local freed = 0
-  for first = 1, #slots, CHUNK do
-    local chunk, amounts = amounts_of(w, slots, first, math.min(first + CHUNK - 1, #slots))
-    for j, amount in ipairs(amounts) do
-      freed = freed + (num(amount) or 0)
-      if freed >= excess then return tonumber(chunk[j]) * w.res end
-    end
-  end
-  return now + w.period
+  local start = math.max(now, w.stamp)
+  local short = cost - room(w)
+  if short <= EPSILON then return start end
+  -- Exact while nothing is pending; otherwise a lease must come back first, and the worker asks again.
+  return start + short * w.period / w.limit
 end
 
-for _, w in ipairs(windows) do expire(w) end
+-- A lease comes back: what it held apart leaves pending, and what was used is charged from now (its
+-- requests reached the server no later, so the server's bucket refills them no later than ours).
+local function settle(record, back_requests, back_tokens)
+  local requests, tokens = string.match(record, '^(%S+) (%S+) ')
+  requests, tokens = tonumber(requests), tonumber(tokens)
+  local unused_requests = math.min(math.max(0, back_requests), requests)
+  local unused_tokens = math.min(math.max(0, back_tokens), tokens)
+  for _, w in ipairs(windows) do
+    local leased = amount_for(w, requests, tokens)
+    local used = leased - amount_for(w, unused_requests, unused_tokens)
+    w.pending = math.max(0, w.pending - leased)
+    if w.limit then
+      local offset = math.min(w.credit, used)
+      w.credit = w.credit - offset
+      w.level = w.level - (used - offset)
+      if w.pending <= 0 and w.credit > 0 then
+        w.level = math.min(w.limit, w.level + w.credit)
+        w.credit = 0
+      end
+    end
+  end
+end
 
 local fresh = redis.call('SET', REPLAY, '1', 'NX', 'PX', tonumber(ARGV[2])) ~= false
 local state_ttl = math.max(1000, math.ceil(day * 1000))
 
 if fresh then
-  -- What headers taught: limits (shared by all), and the server's remaining room (a clamp).
+  -- What headers taught: limits (shared by all), and the server's remaining room: where we believe in
+  -- more, ours becomes the server's (the used part of outstanding leases is counted there already).
   for _, seen in ipairs(request.observations or {}) do
     local w = windows[seen.window]
     if w then
       local limit = num(seen.limit)
       if limit and limit > 0 then
-        w.limit = limit
+        set_limit(w, limit)
         redis.call('HSET', state, w.name, string.format('%d', limit))
-        redis.call('PEXPIRE', state, state_ttl)
       end
       local remaining = num(seen.remaining)
       if remaining and w.limit then
         local age = math.max(0, num(seen.age) or 0)
-        local rate = w.limit / w.period
-        remaining = math.min(w.limit, remaining + age * rate)
-        local excess = w.limit - w.spent - remaining
-        if excess >= 1 then
-          local until_full = (w.limit - remaining) / rate
-          local reset = num(seen.reset)
-          if reset then until_full = math.max(reset - age, until_full) end
-          spend(w, excess, now + math.min(until_full, w.period))
-        end
+        remaining = math.min(w.limit, remaining + age * w.limit / w.period)
+        if room(w) > remaining then w.level = remaining + w.pending end
       end
     end
   end
 
-  -- Returned leases: the unused rest goes back (earliest entries first); the used part was all
-  -- granted by now, so it comes back a period from now rather than ttl + a period after the grant.
-  -- Only while the lease's per-minute entries can still hold it.
   for _, back in ipairs(request.releases or {}) do
     local record = redis.call('HGET', LEASES, back.id)
     if record then
-      local requests, tokens, granted, ttl = string.match(record, '^(%S+) (%S+) (%S+) (%S+)$')
-      requests, tokens, granted, ttl = tonumber(requests), tonumber(tokens), tonumber(granted), tonumber(ttl)
-      if granted + ttl + minute > now then
-        local r = math.min(math.max(0, num(back.requests) or 0), requests)
-        local t = math.min(math.max(0, num(back.tokens) or 0), tokens)
-        local used_until = math.min(now, granted + ttl)
-        for _, w in ipairs(windows) do
-          local leased, unused = requests, r
-          if w.kind == 'tokens' then leased, unused = tokens, t end
-          give_back(w, unused)
-          retime(w, leased - unused, granted + ttl + w.period, used_until + w.period)
-        end
-      end
+      settle(record, num(back.requests) or 0, num(back.tokens) or 0)
       redis.call('HDEL', LEASES, back.id)
     end
   end
@@ -290,25 +228,31 @@ if fresh then
   local tokens_back = num(request.give_back_tokens) or 0
   local extra = num(request.extra_tokens) or 0
   for _, w in ipairs(windows) do
-    if w.kind == 'tokens' then
-      give_back(w, tokens_back)
-      spend(w, extra, now + w.period)
-    else
-      give_back(w, requests_back)
-    end
+    give_back(w, amount_for(w, requests_back, tokens_back))
+    if w.limit and w.kind == 'tokens' then w.level = w.level - math.max(0, extra) end
   end
 
   local pause = request.pause
   if type(pause) == 'table' then
     local age = math.max(0, num(pause.age) or 0)
     local until_time = now + math.max(0, (num(pause.retry_after) or 1) - age)
-    if until_time > paused_until then
-      paused_until = until_time
-      redis.call('HSET', state, 'paused_until', string.format('%.6f', until_time))
-      redis.call('PEXPIRE', state, state_ttl)
-    end
+    if until_time > paused_until then paused_until = until_time end
     local w = pause.window and windows[pause.window]
-    if type(w) == 'table' and w.limit then spend_gradually(w, w.limit - w.spent, until_time) end
+    if type(w) == 'table' and w.limit then
+      -- Drained: no room, and no refill before the pause ends.
+      w.level = math.min(w.level, w.pending)
+      w.stamp = math.max(w.stamp, until_time)
+    end
+  end
+end
+
+-- Leases nobody returned a minute after they ended (a worker died): counted as all used.
+local leases = redis.call('HGETALL', LEASES)
+for i = 1, #leases, 2 do
+  local granted, ttl = string.match(leases[i + 1], '(%S+) (%S+)$')
+  if tonumber(granted) + tonumber(ttl) + minute <= now then
+    settle(leases[i + 1], 0, 0)
+    redis.call('HDEL', LEASES, leases[i])
   end
 end
 
@@ -326,24 +270,25 @@ if type(ask) == 'table' then
       -- A prefetch: worth a lease only with some of each in it.
       need_requests, need_tokens = math.min(1, ask.want_requests), math.min(1, ask.want_tokens)
     end
-    local need = {requests = need_requests, tokens = need_tokens}
     for _, w in ipairs(windows) do
-      if w.limit and need[w.kind] > w.limit then reply.exceeds = string.upper(w.name) end
+      if w.limit and amount_for(w, need_requests, need_tokens) > w.limit then reply.exceeds = string.upper(w.name) end
     end
     if reply.exceeds == nil then
       local ready = math.max(now, paused_until)
-      for _, w in ipairs(windows) do ready = math.max(ready, ready_at(w, need[w.kind])) end
+      for _, w in ipairs(windows) do ready = math.max(ready, ready_at(w, amount_for(w, need_requests, need_tokens))) end
       if ready > now then
         reply.wait = ready - now
       else
-        local grant = {requests = ask.want_requests, tokens = ask.want_tokens}
+        local r, t = ask.want_requests, ask.want_tokens
         for _, w in ipairs(windows) do
-          if w.limit then grant[w.kind] = math.min(grant[w.kind], math.max(need[w.kind], w.limit - w.spent)) end
+          if w.limit then
+            local fits = math.max(amount_for(w, need_requests, need_tokens), math.floor(room(w) + EPSILON))
+            if w.kind == 'tokens' then t = math.min(t, fits) else r = math.min(r, fits) end
+          end
         end
-        grant.requests, grant.tokens = math.floor(grant.requests), math.floor(grant.tokens)
-        local r, t = grant.requests, grant.tokens
+        r, t = math.floor(r), math.floor(t)
         local ttl = tonumber(ask.ttl)
-        for _, w in ipairs(windows) do spend(w, grant[w.kind], now + ttl + w.period) end
+        for _, w in ipairs(windows) do w.pending = w.pending + amount_for(w, r, t) end
         redis.call('HSET', LEASES, ask.id, string.format('%d %d %.6f %.6f', r, t, now, ttl))
         redis.call('PEXPIRE', LEASES, math.ceil((ttl + minute) * 1000) + 1000)
         reply.grant = {id = ask.id, requests = r, tokens = t, ttl = ttl}
@@ -352,33 +297,34 @@ if type(ask) == 'table' then
   end
 end
 
--- Forget leases whose per-minute entries are gone.
-local leases = redis.call('HGETALL', LEASES)
-for i = 1, #leases, 2 do
-  local granted, ttl = string.match(leases[i + 1], '(%S+) (%S+)$')
-  if tonumber(granted) + tonumber(ttl) + minute <= now then redis.call('HDEL', LEASES, leases[i]) end
+local values = {}
+for _, w in ipairs(windows) do
+  if w.limit then
+    values[#values + 1] = w.name .. ':level'
+    values[#values + 1] = string.format('%.6f', w.level)
+    values[#values + 1] = w.name .. ':stamp'
+    values[#values + 1] = string.format('%.6f', w.stamp)
+  end
+  values[#values + 1] = w.name .. ':pending'
+  values[#values + 1] = string.format('%.6f', w.pending)
+  values[#values + 1] = w.name .. ':credit'
+  values[#values + 1] = string.format('%.6f', w.credit)
 end
+values[#values + 1] = 'paused_until'
+values[#values + 1] = string.format('%.6f', paused_until)
+redis.call('HSET', state, unpack(values))
+redis.call('PEXPIRE', state, state_ttl)
 
 reply.limits, reply.remaining, reply.full_in = {}, {}, {}
 for _, w in ipairs(windows) do
-  local last = redis.call('ZRANGE', w.z, -1, -1, 'WITHSCORES')
-  if w.dirty then
-    if #last == 0 then
-      w.spent = 0
-      redis.call('DEL', w.z, w.h)
-    else
-      if w.spent < 0 then w.spent = 0 end
-      redis.call('HSET', w.h, '_spent', string.format('%d', w.spent))
-      local ttl = math.ceil((tonumber(last[2]) * w.res - now) * 1000) + 1000
-      redis.call('PEXPIRE', w.z, ttl)
-      redis.call('PEXPIRE', w.h, ttl)
-    end
-  end
   if w.limit then
     reply.limits[w.name] = w.limit
-    reply.remaining[w.name] = w.limit - w.spent
+    reply.remaining[w.name] = math.max(0, math.floor(room(w) + EPSILON))
+    local short = w.limit - room(w)
+    reply.full_in[w.name] = (short > EPSILON) and (math.max(now, w.stamp) - now + short * w.period / w.limit) or 0
+  else
+    reply.full_in[w.name] = 0
   end
-  reply.full_in[w.name] = (#last > 0) and math.max(0, tonumber(last[2]) * w.res - now) or 0
 end
 reply.paused_for = math.max(0, paused_until - now)
 return cjson.encode(reply)
@@ -587,13 +533,7 @@ class RedisBudgets:
 
     def _keys(self, model: str, request_id: str) -> list[str]:
         base = f"{self.namespace}:{{{model}}}"
-        return [
-            f"{base}:state",
-            *(f"{base}:slots:{spec.field}" for spec in _WINDOWS),
-            *(f"{base}:amounts:{spec.field}" for spec in _WINDOWS),
-            f"{base}:leases",
-            f"{base}:replay:{request_id}",
-        ]
+        return [f"{base}:state", f"{base}:leases", f"{base}:replay:{request_id}"]
 
     def _exchange(
         self, client: redis.Redis, requests: Sequence[tuple[str, SharedRateBudget, SyncRequest]]
