@@ -132,10 +132,10 @@ class TestCalls:
 
     def test_audio_transcription(self, emulator: Emulator) -> None:
         """audio.transcriptions.create() with bytes returns a Transcription with text."""
-        from .test_client import wav_bytes
+        from .helpers import silent_wav
 
         with blocking_client(emulator) as groq:
-            result = groq.audio.transcriptions.create(model="whisper-large-v3-turbo", file=("a.wav", wav_bytes()))
+            result = groq.audio.transcriptions.create(model="whisper-large-v3-turbo", file=("a.wav", silent_wav(1.5)))
         assert isinstance(result, orchestrator.Transcription) and result.text
 
 

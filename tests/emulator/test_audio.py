@@ -22,9 +22,10 @@ from orchestrator.emulator._audio import (
     handle_audio,
     parse_audio_request,
 )
-from tests.emulator.test_audio_formats import make_flac, make_mp3, make_wav
+from tests.emulator.test_audio_formats import make_flac, make_mp3
+from tests.helpers import silent_wav
 
-WAV = make_wav(7.3)
+WAV = silent_wav(7.3)
 FORMATS = ["json", "text", "verbose_json", "srt", "vtt"]
 
 
@@ -157,7 +158,7 @@ class TestDeterminismAndBilling:
 
     async def test_different_audio_different_transcript(self) -> None:
         """Two different files give different transcripts."""
-        other = {"file": ("b.wav", make_wav(7.3, rate=8000), "audio/wav")}
+        other = {"file": ("b.wav", silent_wav(7.3, rate=8000), "audio/wav")}
         assert (await call()).body != (await call(files=other)).body
 
     async def test_positive_temperature_samples(self) -> None:
@@ -172,7 +173,7 @@ class TestDeterminismAndBilling:
 
     async def test_long_audio_bills_its_duration(self) -> None:
         """A 75 s file is charged 75 s and reports duration 75."""
-        files = {"file": ("long.wav", make_wav(75, rate=8000, width=1), "audio/wav")}
+        files = {"file": ("long.wav", silent_wav(75, rate=8000, width=1), "audio/wav")}
         result = await call(fields={"response_format": "verbose_json"}, files=files)
         assert result.audio_seconds == 75.0 and decode_verbose_transcription(result.body).duration == 75.0
 
@@ -198,7 +199,7 @@ class TestDeterminismAndBilling:
 
     async def test_data_url_is_decoded(self) -> None:
         """A base64 data: URL is decoded and timed like an upload."""
-        url = "data:audio/wav;base64," + base64.b64encode(make_wav(12.5)).decode()
+        url = "data:audio/wav;base64," + base64.b64encode(silent_wav(12.5)).decode()
         result = await call(fields={"url": url, "response_format": "verbose_json"})
         assert decode_verbose_transcription(result.body).duration == 12.5
 
@@ -236,7 +237,7 @@ class TestErrors:
             ("transcriptions", {"file": "not a file part"}, ForceMultipart(), (400, None, "file", "file part")),
             ("transcriptions", {}, {"file": ("a.wav", b"")}, (400, None, "file", "file is empty")),
             ("transcriptions", {}, {"file": ("a.txt", b"hello, world")}, (400, None, "file", "must be one of the following types")),
-            ("transcriptions", {}, {"file": ("a.wav", make_wav(0.0))}, (400, None, "file", "too short")),
+            ("transcriptions", {}, {"file": ("a.wav", silent_wav(0.0))}, (400, None, "file", "too short")),
             ("transcriptions", {"response_format": "verbose_json", "timestamp_granularities[]": "word"}, None, (200, None, None, "")),
             ("transcriptions", {"timestamp_granularities[]": "word"}, None, (400, None, "timestamp_granularities[]", "verbose_json")),
             ("transcriptions", {"response_format": "srt", "timestamp_granularities[]": "segment"}, None,
@@ -313,7 +314,7 @@ class TestErrors:
 
     def test_parse_returns_billing_facts(self) -> None:
         """parse_audio_request alone exposes model, duration and billed seconds before any rendering."""
-        content_type, body = form({"model": "whisper-large-v3-turbo", "language": "haw"}, {"file": ("a.wav", make_wav(11.5))})
+        content_type, body = form({"model": "whisper-large-v3-turbo", "language": "haw"}, {"file": ("a.wav", silent_wav(11.5))})
         request = parse_audio_request("transcriptions", content_type, body, catalog=DEFAULT_CATALOG)
         assert (request.model, request.duration, request.duration_exact, request.billed_seconds) == (
             "whisper-large-v3-turbo", 11.5, True, 11.5,

@@ -17,7 +17,7 @@ from orchestrator import _retired
 from orchestrator._retired import RETIRED_MODELS, RetiredModel, decommissioned_message
 from orchestrator.emulator import EmulatorSettings
 from tests.emulator.conftest import MODEL, Harness, chat, open_harness
-from tests.emulator.test_audio_formats import make_wav
+from tests.helpers import silent_wav
 
 
 def decommissioned(model: str) -> dict[str, object]:
@@ -59,7 +59,7 @@ async def test_sdk_raises_bad_request(harness: Harness, retire_model: None) -> N
 
 async def test_audio_to_a_retired_model(harness: Harness, retire_model: None) -> None:
     """A transcription for a retired Whisper model gets the same 400."""
-    files = {"file": ("speech.wav", make_wav(2.0), "audio/wav")}
+    files = {"file": ("speech.wav", silent_wav(2.0), "audio/wav")}
     request = httpx.Request("POST", "http://x.test/", data={"model": "whisper-large-v3"}, files=files)
     response = await harness.client.post(
         "/audio/transcriptions", content=request.read(), headers={"content-type": request.headers["content-type"]}
