@@ -132,7 +132,6 @@ class LimitObservation(msgspec.Struct, frozen=True, omit_defaults=True):
     window: str
     limit: int | None = None
     remaining: int | None = None
-    reset: float | None = None
     age: float = 0.0
 
 
@@ -418,7 +417,7 @@ class SharedRateBudget:
             if seen.empty:
                 continue
             limit = self._capped(window, seen.limit, "headers")
-            self._observations[window] = (LimitObservation(window, limit, seen.remaining, seen.reset), now)
+            self._observations[window] = (LimitObservation(window, limit, seen.remaining), now)
             self._flush_due = min(self._flush_due, now + self.flush_after)
             if limit is not None:
                 self._believe(window, limit, now)

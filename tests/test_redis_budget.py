@@ -151,7 +151,7 @@ class TestLeaseScript:
     def test_headers_clamp_the_shared_view(self, redis_url: str, namespace: str) -> None:
         """When the server says 100 of 1,000 tokens remain, the shared window believes it until a refill could make up 900 (54 s)."""
         store = Store(redis_url, namespace, "a")
-        reply = store.sync(defaults=DEFAULTS, observations=(LimitObservation(window="tpm", limit=1000, remaining=100, reset=30.0),))
+        reply = store.sync(defaults=DEFAULTS, observations=(LimitObservation(window="tpm", limit=1000, remaining=100),))
         assert reply.remaining.tpm == 100 and 53.5 < reply.full_in.tpm <= 54.25
 
     def test_a_need_over_the_limit_is_refused_not_waited_for(self, redis_url: str, namespace: str) -> None:

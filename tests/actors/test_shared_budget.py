@@ -230,7 +230,7 @@ class TestWhatFlowsBack:
         budget.observe_headers(headers, 1.0)
         assert budget.limits.tpm == 8000 and budget.wants_sync(1.0)
         request = budget.begin_sync(1.25)
-        assert request.observations == (LimitObservation(window="tpm", limit=8000, remaining=7000, reset=7.5, age=0.25),)
+        assert request.observations == (LimitObservation(window="tpm", limit=8000, remaining=7000, age=0.25),)
 
     def test_unchanged_limits_wait_for_the_next_round_trip(self) -> None:
         """Headers that only report remaining room do not cause a round trip of their own before flush_after."""
