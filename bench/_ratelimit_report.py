@@ -155,10 +155,9 @@ def contender_metrics(
         by_model[model_of[record.key]] += record.tokens
     wall_min = result.wall_seconds * time_scale / 60.0
     tpm = sum(row[2] for row in limits.values())
-    physical = physical_limit_tokens(limits, wall_min, daily=daily)
-    binding = max(
-        by_model[model] / physical_limit_tokens({model: row}, wall_min, daily=daily) for model, row in limits.items()
-    )
+    per_model = {model: physical_limit_tokens({model: row}, wall_min, daily=daily) for model, row in limits.items()}
+    physical = sum(per_model.values())
+    binding = max(by_model[model] / limit for model, limit in per_model.items())
     latencies = [(record.finished - record.first_sent) * time_scale for record in records]
     server = result.server
     requests = sum(server.responses_by_status.values()) if server is not None else result.requests_sent
