@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +30,6 @@ MODEL = "openai/gpt-oss-20b"
 KEY = "gsk_test_key_0123456789"
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-@pytest.fixture(autouse=True)
-def default_structlog() -> Iterator[None]:
-    """structlog at its defaults (every level passes), whatever an earlier test configured; restored after."""
-    saved = structlog.get_config()
-    structlog.reset_defaults()
-    yield
-    structlog.configure(**saved)
 
 
 def jobs_file(path: Path, count: int) -> Path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,15 +27,6 @@ MODEL = "openai/gpt-oss-20b"
 #: The emulator allows 2 requests a minute; the client is told 100, so the third request meets a 429.
 TIGHT = {MODEL: (2, 14_400, 60_000, 500_000)}
 LOOSE = {MODEL: orchestrator.ModelLimits(rpm=100)}
-
-
-@pytest.fixture(autouse=True)
-def default_structlog() -> Iterator[None]:
-    """structlog at its defaults (every level passes), whatever an earlier test configured; restored after."""
-    saved = structlog.get_config()
-    structlog.reset_defaults()
-    yield
-    structlog.configure(**saved)
 
 
 @asynccontextmanager
