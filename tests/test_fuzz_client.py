@@ -124,7 +124,10 @@ def chat_requests(draw: st.DrawFn) -> dict[str, Any]:
         elif where == "drop" and request:
             del request[draw(st.sampled_from(sorted(request)))]
         elif where == "message" and isinstance(request.get("messages"), list) and request["messages"]:
-            message = dict(draw(st.sampled_from(request["messages"])))
+            drawn = draw(st.sampled_from(request["messages"]))
+            if not isinstance(drawn, dict):  # "field" may have replaced messages with a list of anything
+                continue
+            message = dict(drawn)
             message[draw(st.sampled_from(["role", "content", "name", "tool_calls", "tool_call_id"]))] = draw(_odd)
             request["messages"] = [*request["messages"], message]
         elif where == "part":
