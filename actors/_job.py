@@ -11,20 +11,40 @@ its result channel. Nothing else ever completes a job, so a job can neither be l
 nor answered twice.
 
 Streaming jobs settle with a *stream* (the response is open and a decoder task owns it)
-instead of a parsed body; the chunks then travel on the stream's own channel.
+instead of a parsed body; the chunks then travel on the stream's own channel. A *raw
+stream* job (``raw_stream=True``, a file download) settles with the open
+``httpx.Response`` itself, which its caller reads and closes.
+
+A body is usually bytes, encoded once. A body too large to hold in memory (a 100 MB
+upload) is a :class:`BodySource` instead: the worker asks it for a fresh iterator on every
+attempt, so a retry sends the whole body again from its first byte.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
 
 import trio
 
-__all__ = ["Job", "JobHandle", "Outcome"]
+__all__ = ["BodySource", "Job", "JobHandle", "Outcome"]
 
 _sequence = itertools.count()
+
+
+class BodySource(Protocol):
+    """A request body produced chunk by chunk, restartable: what a job sends instead of bytes when the body is big.
+
+    The job must also carry the body's exact ``content-length`` header, so httpx sends it
+    as is (not chunked) and the server can refuse an oversized upload before reading it.
+    The iterator may raise only the errors of the pool's ``Failures`` port (the product's
+    errors): anything else would escape the worker.
+    """
+
+    def open(self) -> AsyncIterator[bytes]:
+        """A new iterator over the whole body, from its first byte (called once per attempt)."""
+        ...
 
 
 class Outcome:
@@ -73,6 +93,7 @@ class Job:
         "content",
         "headers",
         "stream",
+        "raw_stream",
         "cost",
         "output_cost",
         "prompt_estimate",
@@ -100,9 +121,10 @@ class Job:
         model: str | None,
         method: str,
         path: str,
-        content: bytes | None = None,
+        content: bytes | BodySource | None = None,
         headers: dict[str, str] | None = None,
         stream: bool = False,
+        raw_stream: bool = False,
         cost: int = 0,
         output_cost: int = 0,
         prompt_estimate: int = 0,
@@ -120,6 +142,8 @@ class Job:
         self.content = content
         self.headers = headers
         self.stream = stream
+        #: Settle with the open ``httpx.Response`` (not decoded, not an SSE stream); its caller closes it.
+        self.raw_stream = raw_stream
         self.cost = cost
         self.output_cost = output_cost
         self.prompt_estimate = prompt_estimate

@@ -16,7 +16,12 @@ port's :class:`~actors._ports.Verdict`.
 
 Streamed requests hold a worker only until the response headers arrive; a ``200`` hands
 the open response to a per-stream :func:`actors._stream.pump` task, so a thousand slow
-readers do not starve the pool.
+readers do not starve the pool. A raw-stream job (a file download) settles with the open
+response itself and its caller reads it; the per-request timeout extension then bounds
+each read, not the whole body, so a slow but steady 100 MB download is not cut off.
+
+A job's body is bytes (sent as they are) or a :class:`~actors._job.BodySource` (a big
+upload streamed from disk), which is asked for a fresh iterator on every attempt.
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ _URL_CACHE_SIZE = 256
 
 #: Errors raised before a single byte reached the server: the budget is given back.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+#: What a job body is when it is not a ``BodySource``: checked with one ``isinstance`` per attempt.
+_PLAIN_BODY = (bytes, type(None))
 
 #: A caller that cancels its own request does not want it tried again.
 _CANCELLED = Verdict(kind="other", retryable=False)
@@ -218,10 +226,14 @@ class WorkerPool:
         job.attempts += 1
         timeout = job.timeout if job.timeout is not None else self._default_timeout
         headers = self._headers_for(job.headers)
+        content = job.content
+        if not isinstance(content, _PLAIN_BODY):
+            content = content.open()  # a BodySource: every attempt sends the whole body from its start
+        streamed = job.stream or job.raw_stream
         request = httpx.Request(
             job.method,
             self._url_for(job.path),
-            content=job.content,
+            content=content,
             headers=headers,
             extensions={"timeout": self._timeout_for(timeout)},
         )
@@ -229,14 +241,15 @@ class WorkerPool:
         log = self._log
         tracing = log.trace_enabled()
         if tracing:
+            # A source's bytes are read by httpx as they go out; the trace names the source instead.
             log.trace("request", job_id=job.seq, model=job.model, method=job.method, path=job.path,
-                      attempt=job.attempts, body=job.content)
+                      attempt=job.attempts, body=content if content is job.content else repr(job.content))
         self._observer.attempt_started(job)
         started = trio.current_time()
         try:
             with translate_transport_errors(self._failures, timeout):
                 with trio.move_on_after(timeout) as deadline:
-                    response = await self._http.send(request, stream=job.stream)
+                    response = await self._http.send(request, stream=streamed)
                 if deadline.cancelled_caught:
                     raise self._failures.timeout(f"no response within {timeout:g} s", timeout=timeout, operation="request")
         except self._failures.errors as error:
@@ -244,14 +257,18 @@ class WorkerPool:
                 self._refund(job)
             else:
                 self._confirm(job)  # it may have reached the server: count it, to be safe
-            self._gate.record_failure()
+            verdict = self._failures.verdict(error)
+            if verdict.kind == "server":
+                # Every transport failure is; a body source's own error (a file that vanished
+                # mid-upload) says nothing about the server's health.
+                self._gate.record_failure()
             self._observer.attempt_failed(job, error, trio.current_time() - started)
-            self._report_failure(job, error)
+            self._scheduler.attempt_failed(job, error, verdict)
             return
         if tracing:
             log.trace("response", job_id=job.seq, model=job.model, status=response.status_code,
                       request_id=response.headers.get("x-request-id"),
-                      body=None if job.stream else response.content)
+                      body=None if streamed else response.content)
         await self._handle_response(job, response, timeout, started)
 
     def _url_for(self, path: str) -> httpx.URL:
@@ -298,6 +315,11 @@ class WorkerPool:
                 self._observe_headers(job, headers, now)
                 self._start_stream(job, response, started)
                 return
+            if job.raw_stream:
+                self._observe_headers(job, headers, now)
+                self._completed += 1
+                job.settle(response)  # open: the caller reads the body and closes it
+                return
             try:
                 value = job.decode(response.content) if job.decode is not None else response.content
             except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
@@ -318,7 +340,7 @@ class WorkerPool:
             self._completed += 1
             job.settle(value)
             return
-        if job.stream:
+        if job.stream or job.raw_stream:
             try:
                 with translate_transport_errors(self._failures, timeout):
                     await response.aread()

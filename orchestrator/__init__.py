@@ -75,6 +75,11 @@ _EXPORTS: dict[str, str] = {
     "StreamError": "._errors",
     "CircuitOpenError": "._errors",
     "CoordinationError": "._errors",
+    "BatchError": "._errors",
+    "BatchValidationError": "._errors",
+    "BatchExpiredError": "._errors",
+    "BatchCancelledError": "._errors",
+    "batch_failure": "._errors",
     # wire types
     "ChatRequest": "._wire",
     "ChatResponse": "._wire",
@@ -106,6 +111,16 @@ _EXPORTS: dict[str, str] = {
     "Word": "._wire",
     "Model": "._wire",
     "ModelList": "._wire",
+    # Batch API (client.files, client.batches)
+    "FileContent": "._files",
+    "FileObject": "._batch_wire",
+    "FileList": "._batch_wire",
+    "FileDeleted": "._batch_wire",
+    "Batch": "._batch_wire",
+    "BatchList": "._batch_wire",
+    "BatchRequestCounts": "._batch_wire",
+    "BatchErrorDetail": "._batch_wire",
+    "BatchErrors": "._batch_wire",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -146,7 +161,21 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._config import ModelLimits as ModelLimits
     from ._config import RateLimitConfig as RateLimitConfig
     from ._config import RetryConfig as RetryConfig
+    from ._batch_wire import Batch as Batch
+    from ._batch_wire import BatchErrorDetail as BatchErrorDetail
+    from ._batch_wire import BatchErrors as BatchErrors
+    from ._batch_wire import BatchList as BatchList
+    from ._batch_wire import BatchRequestCounts as BatchRequestCounts
+    from ._batch_wire import FileDeleted as FileDeleted
+    from ._batch_wire import FileList as FileList
+    from ._batch_wire import FileObject as FileObject
     from ._errors import *  # noqa: F403
+    from ._errors import BatchCancelledError as BatchCancelledError
+    from ._errors import BatchError as BatchError
+    from ._errors import BatchExpiredError as BatchExpiredError
+    from ._errors import BatchValidationError as BatchValidationError
+    from ._errors import batch_failure as batch_failure
+    from ._files import FileContent as FileContent
     from .observe._logging import configure_logging as configure_logging
     from ._map import JobResult as JobResult
     from .observe._redact import Redactor as Redactor

@@ -77,6 +77,22 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _duration(text: str) -> float:
+    """``--deadline``: ``6h``, ``90m``, ``1h30m``, ``2d`` or plain seconds, more than 0."""
+    from actors._duration import parse_go_duration
+
+    days = text.strip().removesuffix("d")
+    try:
+        value = float(days) * 86_400 if days != text.strip() else parse_go_duration(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration; write it like 6h, 90m, 1h30m, 2d or a number of seconds"
+        ) from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a duration of more than 0 seconds")
+    return value
+
+
 def _limits(text: str) -> Any:
     from orchestrator._endpoint import parse_model_limits
     from orchestrator._errors import ConfigError
@@ -182,6 +198,28 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--summary-json", type=Path, metavar="PATH", help="also write the summary as JSON")
     batch.add_argument("--metrics-port", type=_port, metavar="N",
                        help="serve Prometheus metrics at http://127.0.0.1:N/metrics while the batch runs (0: a free port)")
+    via = batch.add_argument_group(
+        "Groq's Batch API", "cheaper (a batch discount), outside the standard rate limits, answered within a "
+        "completion window of 24h to 7d; the results file, resume and exactly-once guarantee are the same")
+    via.add_argument("--via", choices=("live", "batch-api", "auto"), default="live",
+                     help="live calls (default), the Batch API, or auto: live lanes take what the rate limits "
+                          "can finish before --deadline, the Batch API the rest")
+    via.add_argument("--deadline", type=_duration, metavar="DURATION",
+                     help="with --via auto: how long the live lanes have, e.g. 6h, 90m, 1h30m")
+    via.add_argument("--completion-window", default="24h", metavar="WINDOW",
+                     help="the Batch API's completion window, 24h to 7d (default 24h)")
+    via.add_argument("--batch-rounds", type=_positive_int, default=3, metavar="N",
+                     help="times a line that expired or failed for a passing reason is resubmitted before it "
+                          "is recorded as failed (default 3)")
+    via.add_argument("--batch-max-lines", type=_positive_int, default=50_000, metavar="N",
+                     help="lines per batch (default and most: 50,000)")
+    via.add_argument("--poll-interval", type=_seconds, default=2.0, metavar="SECONDS",
+                     help="first wait between status polls of a batch; it doubles up to 60 s (default 2)")
+    via.add_argument("--prices", type=Path, metavar="PRICES.toml",
+                     help="price table for the summary's cost (default: the bundled one, see --cost)")
+    via.add_argument("--cost", action="store_true",
+                     help="print the cost breakdown: live and batch spend, what live calls would have cost, "
+                          "and jobs with no price")
     shared = batch.add_argument_group(
         "scale-out through Redis",
         "several processes, on any machines, work one batch through Redis: give each the same JOBS file, --redis "
@@ -375,6 +413,14 @@ def _run_batch(args: argparse.Namespace) -> Any:
         workers_join=args.workers_join,
         tier=args.tier,
         model_map=_model_map(args),
+        via=args.via,
+        deadline=args.deadline,
+        completion_window=args.completion_window,
+        batch_rounds=args.batch_rounds,
+        batch_max_lines=args.batch_max_lines,
+        poll_interval=max(args.poll_interval, 0.001),
+        prices=args.prices,
+        show_cost=args.cost,
     )
 
 

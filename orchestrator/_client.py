@@ -44,6 +44,7 @@ from ._secret import SecretString
 from ._errors import ConfigError, GroqError, RequestTooLargeError, unwrapped_errors
 from ._map import JobResult, map_jobs
 from ._options import check_call_options
+from ._files import Batches, Files
 from ._resources import Audio, Chat, Models
 from ._tokens import estimate_prompt_tokens
 from ._validation import validate_chat_request
@@ -114,6 +115,8 @@ class Client:
         self.chat = Chat(self)
         self.audio = Audio(self)
         self.models = Models(self)
+        self.files = Files(self)
+        self.batches = Batches(self)
 
     # -- volume API ---------------------------------------------------------------------
 

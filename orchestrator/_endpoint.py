@@ -160,7 +160,8 @@ class Endpoint(msgspec.Struct, frozen=True):
 
     Attributes:
         config: what `open_client` gets.
-        emulator: settings of the in-process emulator, or None for a real URL.
+        emulator: settings of the in-process emulator (or an `Emulator` itself, so a caller can look at
+            what it served), or None for a real URL.
     """
 
     config: Config
@@ -172,13 +173,22 @@ class Endpoint(msgspec.Struct, frozen=True):
         return "embedded emulator" if self.emulator is not None else self.config.base_url
 
     @property
+    def _emulator_settings(self) -> Any:
+        return getattr(self.emulator, "settings", self.emulator)
+
+    @property
+    def time_scale(self) -> float:
+        """Emulated seconds per real second at this endpoint: the embedded emulator's clock, else 1."""
+        return self._emulator_settings.time_scale if self.emulator is not None else 1.0
+
+    @property
     def notice(self) -> str | None:
         """The one line telling the user no real API is being used, or None for a real endpoint."""
         if self.emulator is None:
             return None
         return (
             "No GROQ_API_KEY and no --base-url: running against the bundled Groq emulator in-process "
-            f"(free-tier limits, clock x{self.emulator.time_scale:g}). Set GROQ_API_KEY to call Groq."
+            f"(free-tier limits, clock x{self._emulator_settings.time_scale:g}). Set GROQ_API_KEY to call Groq."
         )
 
 
@@ -268,10 +278,10 @@ async def open_endpoint(endpoint: Endpoint, **client_options: Any) -> AsyncItera
         return
     from orchestrator.emulator import Emulator
 
-    emulator = Emulator(endpoint.emulator)
+    emulator = endpoint.emulator if isinstance(endpoint.emulator, Emulator) else Emulator(endpoint.emulator)
     # Our own client over the emulator's transport; its budget runs on the emulator's compressed
     # clock, or it would wait out real minutes.
     async with open_client(
-        endpoint.config, transport=emulator.transport(), time_scale=endpoint.emulator.time_scale, **client_options
+        endpoint.config, transport=emulator.transport(), time_scale=emulator.settings.time_scale, **client_options
     ) as client:
         yield client

@@ -23,10 +23,17 @@ exceptions. The tree (status codes in brackets)::
     ├── NetworkError                 [-]  connection failed: retryable
     ├── StreamError                  [-]  a stream broke midway; keeps ``partial_content``
     ├── CircuitOpenError             [-]  the breaker is open and ``when_open="fail"``
-    └── CoordinationError            [-]  the Redis behind a shared rate budget is unusable
+    ├── CoordinationError            [-]  the Redis behind a shared rate budget is unusable
+    └── BatchError                   [-]  a Groq batch (``client.batches``) ended without completing
+        ├── BatchValidationError             status ``failed``: the input file was refused, line by line
+        ├── BatchExpiredError                status ``expired``: the completion window ran out
+        └── BatchCancelledError              status ``cancelled``
 
 ``retryable`` follows the spec's section 9.1: 429, 498, 5xx, timeouts and network errors are
 worth another attempt; every other 4xx will fail the same way again, so it is not.
+
+The batch errors are not HTTP failures (the calls that created and polled the batch succeeded);
+:func:`batch_failure` builds them from a finished batch.
 
 ``str(error)`` is written for the person reading the log: what happened, the status, code and
 request id to quote to Groq support, and what to do next. The raw fields stay available as
@@ -38,7 +45,7 @@ from __future__ import annotations
 import datetime
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, Final, Literal
 
@@ -71,6 +78,9 @@ __all__ = [
     "error_from_response",
     "unwrapped_errors",
 ]
+# The batch errors (BatchError and its three subclasses, batch_failure) are public through
+# ``orchestrator`` itself; they are left out of this ``__all__`` because tests/test_errors.py counts it
+# against its table of the HTTP-mapped classes.
 
 LimitType = Literal["requests", "tokens", "audio_seconds"]
 Window = Literal["RPM", "RPD", "TPM", "TPD", "ITPM", "OTPM", "ASH", "ASD"]
@@ -663,6 +673,208 @@ class CoordinationError(GroqError):
             f"Check that Redis{where} is running and reachable (Config.redis_url, GROQ_ORCH_REDIS_URL). "
             "No request was sent beyond the budget already leased; jobs not answered can be run again."
         )
+
+
+# --- the Batch API's outcomes ------------------------------------------------------------------
+
+#: How many of a refused input file's errors a BatchValidationError's message quotes.
+_SHOWN_BATCH_ERRORS: Final = 5
+
+
+def _item(record: Any, name: str) -> Any:
+    """A field of a batch or error record, a Struct (``Batch``, ``BatchErrorDetail``) or a plain dict alike."""
+    if isinstance(record, Mapping):
+        return record.get(name)
+    return getattr(record, name, None)
+
+
+class BatchError(GroqError):
+    """A Groq batch ended without completing: it failed validation, expired or was cancelled.
+
+    Raised (or returned, by :func:`batch_failure`) from a finished batch, not from an HTTP
+    response: the calls that created and polled the batch succeeded. Whatever the batch finished
+    is still in its files, so the message and advice name them.
+
+    Attributes:
+        batch: the finished batch (an ``orchestrator.Batch``), or None.
+        batch_id: the batch's id.
+        batch_status: its final status (``failed``, ``expired``, ``cancelled``).
+        output_file_id: the file holding the lines that succeeded, or None.
+        error_file_id: the file holding the lines that failed, or None.
+        completion_window: the window the batch was given (``24h`` ... ``7d``).
+        request_counts: the batch's ``total`` / ``completed`` / ``failed`` counts, or None.
+    """
+
+    _retryable = False  # a finished batch stays finished; what to resubmit is the caller's call.
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        batch: Any = None,
+        batch_id: str | None = None,
+        batch_status: str | None = None,
+        output_file_id: str | None = None,
+        error_file_id: str | None = None,
+        completion_window: str | None = None,
+        request_counts: Any = None,
+        **fields: Any,
+    ) -> None:
+        self.batch = batch
+        self.batch_id = batch_id if batch_id is not None else _item(batch, "id")
+        self.batch_status = batch_status if batch_status is not None else _item(batch, "status")
+        self.output_file_id = output_file_id if output_file_id is not None else _item(batch, "output_file_id")
+        self.error_file_id = error_file_id if error_file_id is not None else _item(batch, "error_file_id")
+        self.completion_window = completion_window if completion_window is not None else _item(batch, "completion_window")
+        self.request_counts = request_counts if request_counts is not None else _item(batch, "request_counts")
+        super().__init__(message or self._compose(), **fields)
+
+    def _which(self) -> str:
+        return f"batch {self.batch_id!r}" if self.batch_id else "the batch"
+
+    def _progress(self) -> str:
+        """``" with 80 of 100 lines done"`` when the counts are known."""
+        counts = self.request_counts
+        total, completed = _item(counts, "total"), _item(counts, "completed")
+        if not isinstance(total, int) or not isinstance(completed, int):
+            return ""
+        failed = _item(counts, "failed")
+        failed_text = f", {failed} failed" if isinstance(failed, int) and failed else ""
+        return f" with {completed} of {total} lines done{failed_text}"
+
+    def _compose(self) -> str:
+        return f"{self._which()} ended with status {self.batch_status!r}{self._progress()}"
+
+    def _files(self) -> str:
+        """Where the batch's results are, for the advice."""
+        parts = []
+        if self.output_file_id:
+            parts.append(f"its finished lines are in output_file_id {self.output_file_id!r}")
+        if self.error_file_id:
+            parts.append(f"its failed lines in error_file_id {self.error_file_id!r}")
+        if not parts:
+            return "no line finished (it has no output_file_id)"
+        return " and ".join(parts) + " (client.files.download(file_id, path))"
+
+    def advice(self) -> str:
+        """Point at the result files."""
+        files = self._files()
+        return f"{files[:1].upper()}{files[1:]}; create a new batch for the lines you still need."
+
+
+class BatchValidationError(BatchError):
+    """The batch's input file was refused (status ``failed``): Groq names the bad lines.
+
+    ``errors`` holds Groq's records (``BatchErrorDetail``: ``line``, ``message``, ``param``,
+    ``code``); the message quotes the first few as ``line N: message (param)``.
+    """
+
+    def __init__(self, message: str = "", *, errors: Sequence[Any] | None = None, **fields: Any) -> None:
+        self.errors = list(errors or [])
+        super().__init__(message, **fields)
+
+    def _compose(self) -> str:
+        described = []
+        for error in self.errors[:_SHOWN_BATCH_ERRORS]:
+            line, param = _item(error, "line"), _item(error, "param")
+            text = str(_item(error, "message") or _item(error, "code") or "refused")
+            if line is not None:
+                text = f"line {line}: {text}"
+            if param:
+                text += f" ({param})"
+            described.append(text)
+        if not described:
+            return f"{self._which()} failed validation, and Groq named no line at fault"
+        more = len(self.errors) - len(described)
+        tail = f"; and {more} more" if more > 0 else ""
+        return f"{self._which()} failed validation: {'; '.join(described)}{tail}"
+
+    def advice(self) -> str:
+        """Fix the named lines, upload again, and make a new batch."""
+        where = f" (every error is in error_file_id {self.error_file_id!r})" if self.error_file_id else ""
+        return (
+            f"Fix those lines of the input file{where}: each line is one request with custom_id, method, url "
+            "and body. Upload the fixed file (client.files.create) and create a new batch; the same file "
+            "fails the same way."
+        )
+
+
+class BatchExpiredError(BatchError):
+    """The batch's completion window ran out before every line was done (status ``expired``).
+
+    Groq keeps what it finished: those lines are in ``output_file_id``; only the rest need another batch.
+    """
+
+    _retryable = True  # the same lines, sent again in a new batch, can finish.
+
+    def _compose(self) -> str:
+        window = f" of {self.completion_window}" if self.completion_window else ""
+        return f"{self._which()} expired: its completion window{window} ran out{self._progress()}"
+
+    def advice(self) -> str:
+        """Keep the finished lines, resubmit the rest."""
+        files = self._files()
+        return (
+            f"{files[:1].upper()}{files[1:]}; resubmit the rest in a new batch, or give it a longer "
+            "completion_window (up to 7d)."
+        )
+
+
+class BatchCancelledError(BatchError):
+    """The batch was cancelled (status ``cancelled``, after ``client.batches.cancel``) before it completed."""
+
+    def _compose(self) -> str:
+        return f"{self._which()} was cancelled{self._progress()}"
+
+    def advice(self) -> str:
+        """What finished before the cancel is kept."""
+        if not self.output_file_id and not self.error_file_id:
+            return "No line finished before the cancel (it has no output_file_id); create a new batch if you still need them."
+        return (
+            f"Lines finished before the cancel are kept: {self._files()}; create a new batch for the rest "
+            "if you still need them."
+        )
+
+
+#: A finished batch's status -> the error it ended with (``completed`` has none).
+_BATCH_FAILURES: Final[dict[str, type[BatchError]]] = {
+    "failed": BatchValidationError,
+    "expired": BatchExpiredError,
+    "cancelled": BatchCancelledError,
+}
+
+
+def batch_failure(batch: Any) -> BatchError | None:
+    """The error a finished batch ended with, or None if it completed.
+
+    A completed batch may still hold failed lines (``request_counts.failed``, ``error_file_id``):
+    those are per-request failures, read from the error file, not a failure of the batch.
+
+    Args:
+        batch: an ``orchestrator.Batch`` (or anything with its attributes, or its dict).
+
+    Returns:
+        :class:`BatchValidationError` for ``failed`` (with Groq's line errors),
+        :class:`BatchExpiredError` for ``expired``, :class:`BatchCancelledError` for ``cancelled``,
+        None for ``completed``.
+
+    Raises:
+        ValueError: the batch has not finished (``validating``, ``in_progress``, ``finalizing``,
+            ``cancelling``, or a status this version does not know): poll until ``batch.finished``.
+    """
+    status = _item(batch, "status")
+    if status == "completed":
+        return None
+    cls = _BATCH_FAILURES.get(status) if isinstance(status, str) else None
+    if cls is None:
+        raise ValueError(
+            f"batch.status: {status!r} is not a finished status (completed, failed, expired, cancelled); "
+            f"poll client.batches.retrieve({_item(batch, 'id')!r}) until batch.finished, then ask again"
+        )
+    if cls is BatchValidationError:
+        errors = _item(batch, "errors")
+        return BatchValidationError(batch=batch, errors=_item(errors, "data") if errors is not None else None)
+    return cls(batch=batch)
 
 
 # --- mapping HTTP responses to the hierarchy ----------------------------------------------

@@ -90,6 +90,42 @@ class TestBatch:
         code = main(["batch", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "out.jsonl")])
         assert (code, "nope.jsonl" in capsys.readouterr().err) == (2, True)
 
+    def test_via_batch_api_with_cost(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """--via batch-api runs on the embedded emulator's Batch API; --cost prints what it saved."""
+        source = jobs_file(tmp_path / "jobs.jsonl", [f"j{i}" for i in range(30)])
+        code = main(["batch", str(source), "-o", str(tmp_path / "out.jsonl"), "--via", "batch-api", "--cost",
+                     "--poll-interval", "0.05", "--summary-json", str(tmp_path / "s.json")])
+        err = capsys.readouterr().err
+        summary = json.loads((tmp_path / "s.json").read_text())
+        assert (code, summary["succeeded"], summary["via"], summary["batches"]) == (0, 30, "batch-api", 1)
+        assert summary["live_cost_usd"] == pytest.approx(2 * summary["cost_usd"])
+        assert "saved" in err
+
+    @pytest.mark.parametrize(("argv", "words"), [
+        (["--via", "auto"], "required with via='auto'"),
+        (["--via", "auto", "--deadline", "soon"], "not a duration"),
+        (["--via", "auto", "--deadline", "0"], "more than 0 seconds"),
+        (["--via", "batch-api", "--completion-window", "2h"], "24h to 7d"),
+        (["--via", "post"], "invalid choice"),
+    ])
+    def test_bad_batch_api_flags(self, tmp_path: Path, argv: list[str], words: str,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+        """Bad --via, --deadline or --completion-window values are usage errors (exit 2) that say why."""
+        source = jobs_file(tmp_path / "jobs.jsonl", ["a"])
+        try:
+            code = main(["batch", str(source), "-o", str(tmp_path / "out.jsonl"), *argv])
+        except SystemExit as exit_:
+            code = exit_.code
+        assert (code, words in capsys.readouterr().err) == (2, True)
+        assert not (tmp_path / "out.jsonl").exists()
+
+    @pytest.mark.parametrize(("text", "seconds"), [("6h", 21_600), ("90m", 5_400), ("1h30m", 5_400), ("2d", 172_800),
+                                                   ("45", 45)])
+    def test_deadline_durations(self, text: str, seconds: float) -> None:
+        from orchestrator._cli import _duration
+
+        assert _duration(text) == seconds
+
     def test_bad_limits_flag(self, capsys: pytest.CaptureFixture[str]) -> None:
         """A malformed --limits value is a usage error that shows the expected form."""
         with pytest.raises(SystemExit) as info:

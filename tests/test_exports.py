@@ -46,3 +46,18 @@ def test_cli_help_runs() -> None:
     assert result.returncode == 0
     for command in ("batch", "chat", "models", "transcribe", "translate", "health", "emulate", "rate-limits", "bench"):
         assert command in result.stdout
+
+
+def test_the_batch_api_names_are_exported() -> None:
+    """``client.files`` / ``client.batches``: their wire types, the content reader and the batch errors are public."""
+    from orchestrator import _batch_wire, _errors, _files
+
+    names = {
+        "Batch": _batch_wire, "BatchList": _batch_wire, "BatchRequestCounts": _batch_wire,
+        "BatchErrorDetail": _batch_wire, "BatchErrors": _batch_wire, "FileObject": _batch_wire,
+        "FileList": _batch_wire, "FileDeleted": _batch_wire, "FileContent": _files, "BatchError": _errors,
+        "BatchValidationError": _errors, "BatchExpiredError": _errors, "BatchCancelledError": _errors,
+        "batch_failure": _errors,
+    }
+    for name, module in names.items():
+        assert name in orchestrator.__all__ and getattr(orchestrator, name) is getattr(module, name)

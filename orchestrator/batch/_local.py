@@ -53,6 +53,7 @@ from orchestrator._endpoint import Endpoint, FileSettings, load_config_file, res
 from orchestrator._errors import ConfigError
 from orchestrator.observe._logging import get_logger
 from orchestrator._map import JobResult
+from orchestrator._prices import CostTally, PriceTable
 
 __all__ = ["run_batch", "run_batch_async"]
 
@@ -76,8 +77,10 @@ class _Run(RunState):
         model: str | None,
         priority_field: str | None,
         window: int,
+        costs: CostTally,
     ) -> None:
         super().__init__(tally)
+        self.costs = costs
         self.input_path = input_path
         self.output_path = output_path
         self.writer = writer
@@ -134,6 +137,8 @@ class _Run(RunState):
             self.tally.record_success(
                 prompt_tokens=finished.prompt_tokens, completion_tokens=finished.completion_tokens
             )
+            self.costs.add(finished.model or "", finished.prompt_tokens, finished.completion_tokens,
+                           finished.cached_tokens, "live")
         else:
             self.tally.record_failure(finished.error_code)
         return True
@@ -213,6 +218,11 @@ async def run_batch_async(
     if target.exists() and source.exists() and source.resolve() == target.resolve():
         raise ConfigError(field="output", value=str(target), rule="must differ from the input file")
     endpoint = _resolve(options)
+    if options.via != "live":
+        # Imported here, not at the top: a live batch never needs the Batch API runner.
+        from orchestrator.batch._batch_api import run_batch_api_async
+
+        return await run_batch_api_async(source, target, endpoint=endpoint, options=options)
     if options.workers_join is not None:
         # Imported here, not at the top: the shared runner loads redis, which a one-machine batch never needs.
         from orchestrator.batch._shared import run_shared_batch_async
@@ -246,6 +256,7 @@ async def run_batch_async(
             input_path=source, output_path=target, writer=writer,
             tally=BatchTally(jobs=scan.jobs, already_done=scan.answered, now=trio.current_time()),
             answered=resume.answered, model=options.model, priority_field=options.priority_field, window=window,
+            costs=CostTally(PriceTable.load(options.prices)),
         )
         async with open_run(run, endpoint, options, console, where=endpoint.description, input_path=source,
                             output_path=target) as services:
@@ -259,7 +270,7 @@ async def run_batch_async(
     summary = run.tally.summary(
         input_path=str(source), output_path=str(target), endpoint=endpoint.description, now=trio.current_time(),
         retries=stats.retried, rate_limited=stats.rate_limited, interrupted_by=run.interrupted_by,
-        repaired_bytes=resume.repaired_bytes,
+        repaired_bytes=resume.repaired_bytes, costs=run.costs,
     )
     log.info("batch_finished", succeeded=summary.succeeded, failed=summary.failed, not_run=summary.not_run,
              interrupted_by=summary.interrupted_by)

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from os import PathLike
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import msgspec
 
 from orchestrator._errors import ConfigError
+from orchestrator._files import completion_window_problem
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -26,12 +27,16 @@ if TYPE_CHECKING:
     from orchestrator._endpoint import FileSettings
     from orchestrator.observe._telemetry import Telemetry
 
-__all__ = ["DEFAULT_RECLAIM_AFTER", "BatchOptions", "PathArg", "batch_options"]
+__all__ = ["DEFAULT_RECLAIM_AFTER", "BatchOptions", "PathArg", "Via", "batch_options"]
 
 PathArg = str | PathLike[str]
 
 #: Seconds a job may sit untouched on a worker before another takes it over (the worker is presumed dead).
 DEFAULT_RECLAIM_AFTER: Final = 30.0
+
+#: How jobs reach Groq: live calls, the Batch API, or both against a deadline.
+Via = Literal["live", "batch-api", "auto"]
+_VIAS: Final = ("live", "batch-api", "auto")
 
 
 class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,7 +56,8 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
         quiet: no progress display, notice or summary table.
         summary_json: also write the `BatchSummary` as JSON here.
         console: where progress and the summary are drawn (default: stderr).
-        emulator_settings: settings for the embedded emulator, when it is used.
+        emulator_settings: settings for the embedded emulator, when it is used (or an `Emulator`, to look at what
+            it served afterwards).
         environ: environment to read instead of ``os.environ``.
         handle_signals: catch SIGINT/SIGTERM (only possible in the main thread; ignored elsewhere).
         telemetry: observe the run's client with this `Telemetry` (metrics, spans, audit events).
@@ -71,6 +77,21 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
             naming ``old`` is sent to ``new``, e.g. to move a file of jobs off a retired model
             (``--model-map OLD=NEW``). Jobs are still recorded under their custom_id. A job whose model
             Groq has shut down, and that no mapping moves, gets one ``model_decommissioned`` error record.
+        via: ``live`` (default) sends every job as a live call; ``batch-api`` submits them through Groq's
+            Batch API (cheaper, outside the standard rate limits, answered within ``completion_window``);
+            ``auto`` gives the live lanes what the rate limits can finish within ``deadline`` and the Batch
+            API the rest (see `orchestrator.batch._batch_api`).
+        deadline: seconds the live lanes of ``via="auto"`` have (required there).
+        completion_window: the Batch API's window, ``24h`` to ``7d``.
+        batch_rounds: how many times the Batch API is given a line that expired, was cancelled or failed
+            for a passing reason (429, 5xx) before it is recorded as failed.
+        batch_max_lines: lines per batch (Groq's limit by default; lower it to split finer).
+        poll_interval, poll_max: seconds between status polls of a batch, doubling from the first to the
+            second.
+        upload_timeout: seconds one upload of a batch file may take.
+        prices: a price table TOML replacing the bundled one (`orchestrator._prices`), for the summary's cost.
+        show_cost: also print the cost breakdown after the summary (live and batch spend, what live calls
+            would have cost, jobs with no price).
 
     Raises:
         ConfigError: on construction, for a setting that is wrong whatever else is set (its ``field``
@@ -101,8 +122,19 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
     reclaim_after: float = DEFAULT_RECLAIM_AFTER
     tier: str | None = None
     model_map: Mapping[str, str] | None = None
+    via: Via = "live"
+    deadline: float | None = None
+    completion_window: str = "24h"
+    batch_rounds: int = 3
+    batch_max_lines: int = 50_000
+    poll_interval: float = 2.0
+    poll_max: float = 60.0
+    upload_timeout: float = 900.0
+    prices: PathArg | None = None
+    show_cost: bool = False
 
     def __post_init__(self) -> None:
+        self._check_via()
         if self.concurrency is not None and self.concurrency < 1:
             raise ConfigError(field="concurrency", value=self.concurrency, rule="must be at least 1")
         if self.grace < 0:
@@ -117,6 +149,32 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
             problem = batch_name_problem(self.workers_join)
             if problem is not None:
                 raise ConfigError(problem, field="workers_join")
+
+    def _check_via(self) -> None:
+        if self.via not in _VIAS:
+            raise ConfigError(field="via", value=self.via, rule=f"must be one of {', '.join(_VIAS)}")
+        if self.via == "auto" and self.deadline is None:
+            raise ConfigError(field="deadline", value=None,
+                              rule="is required with via='auto' (--deadline 6h): it is what splits live from batch")
+        if self.deadline is not None and not self.deadline > 0:
+            raise ConfigError(field="deadline", value=self.deadline, rule="must be more than 0 seconds")
+        problem = completion_window_problem(self.completion_window)
+        if problem is not None:
+            raise ConfigError(field="completion_window", value=self.completion_window,
+                              rule=f"{problem}; Groq's Batch API takes 24h to 7d, e.g. '24h' or '7d'")
+        if self.batch_rounds < 1:
+            raise ConfigError(field="batch_rounds", value=self.batch_rounds, rule="must be at least 1")
+        if not 1 <= self.batch_max_lines <= 50_000:
+            raise ConfigError(field="batch_max_lines", value=self.batch_max_lines,
+                              rule="must be from 1 to 50,000 (the most lines one batch may hold)")
+        for name in ("poll_interval", "poll_max", "upload_timeout"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(field=name, value=getattr(self, name), rule="must be more than 0 seconds")
+        if self.via != "live":
+            for name in ("workers_join", "priority_field"):
+                if getattr(self, name) is not None:
+                    raise ConfigError(field=name, value=getattr(self, name),
+                                      rule=f"works with via='live' only; via={self.via!r} leaves the order to Groq")
 
 
 def batch_options(options: BatchOptions | None, keywords: Mapping[str, Any]) -> BatchOptions:

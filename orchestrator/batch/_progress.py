@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from actors._windows import WINDOWS
+from orchestrator._prices import format_usd
 from orchestrator.batch._summary import BatchSummary, ProgressSample
 
 __all__ = ["format_duration", "render_headroom", "render_progress", "render_summary"]
@@ -127,6 +128,7 @@ def render_progress(
     output_path: str,
     endpoint: str,
     stopping: bool = False,
+    note: str | None = None,
 ) -> RenderableType:
     """The live view: header, progress bar with ETA, counters, rates, and per-model headroom.
 
@@ -136,6 +138,7 @@ def render_progress(
         rate_limits: ``client.rate_limits()``, model -> budget snapshot.
         input_path, output_path, endpoint: shown in the header.
         stopping: a signal arrived; in-flight jobs are finishing.
+        note: one more line under the header (a Batch API run's rounds and batch statuses).
     """
     header = Text.assemble(
         ("batch ", "bold"), input_path, " → ", output_path, ("  via ", "dim"), (endpoint, "cyan"),
@@ -164,6 +167,8 @@ def render_progress(
         ("elapsed ", "dim"), format_duration(sample.elapsed_seconds),
     )
     parts: list[RenderableType] = [header, bar, counters, rates]
+    if note:
+        parts.insert(1, Text(note, style="cyan"))
     if rate_limits:
         parts.append(render_headroom(rate_limits))
     return Group(*parts)
@@ -200,4 +205,16 @@ def render_summary(summary: BatchSummary) -> RenderableType:
         table.add_row("repaired", f"{summary.repaired_bytes:,} B", "torn last line from an earlier crash, removed")
     if summary.interrupted_by:
         table.add_row("interrupted", summary.interrupted_by, "unfinished jobs were not recorded; re-run to resume")
+    if summary.via != "live":
+        table.add_row("via", summary.via, f"{summary.batches:,} Batch API batch(es) created")
+    if summary.cost_usd is not None:
+        note = "at the price table's rates"
+        if summary.live_cost_usd is not None and summary.live_cost_usd > summary.cost_usd:
+            saved = summary.live_cost_usd - summary.cost_usd
+            note = f"live calls would cost {format_usd(summary.live_cost_usd)}: saved {format_usd(saved)}"
+        done = max(summary.succeeded - summary.unpriced_jobs, 1)
+        table.add_row("cost", format_usd(summary.cost_usd), f"{format_usd(summary.cost_usd / done)} a job; {note}")
+    if summary.unpriced_jobs:
+        table.add_row("  unpriced", f"{summary.unpriced_jobs:,}", "jobs whose model has no price in the table")
     return table
+

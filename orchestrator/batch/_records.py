@@ -337,13 +337,16 @@ def encode_record(record: ResultRecord) -> bytes:
 class FinishedLine(msgspec.Struct, frozen=True):
     """A finished job's result line, and what a tally counts for it.
 
-    ``error_code`` is None for a success; then the token counts are the response's usage.
+    ``error_code`` is None for a success; then the token counts and model are the response's (what a
+    price table needs: cached tokens are part of the prompt tokens, billed at the cached rate).
     """
 
     line: bytes
     error_code: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    model: str | None = None
 
 
 def finished_line(job: BatchJob, result: JobResult) -> FinishedLine:
@@ -354,10 +357,13 @@ def finished_line(job: BatchJob, result: JobResult) -> FinishedLine:
         record = success_record(
             job.custom_id, response, status_code=result.status_code or 200, request_id=result.request_id
         )
+        details = usage.prompt_tokens_details if usage else None
         return FinishedLine(
             encode_record(record),
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
+            cached_tokens=(details.cached_tokens or 0) if details is not None else 0,
+            model=response.model,
         )
     record = failure_record(
         job.custom_id,

@@ -54,6 +54,7 @@ class RunState:
         stopping: no new jobs are taken (a signal, or an error in `ABORTS_RUN`).
         interrupted_by: the name of the first signal, reported in the summary.
         fatal: the first `ABORTS_RUN` error, raised when the run ends.
+        note: a line the progress display shows under its header (a Batch API run's batch statuses).
     """
 
     def __init__(self, tally: BatchTally) -> None:
@@ -61,6 +62,7 @@ class RunState:
         self.stopping = False
         self.interrupted_by: str | None = None
         self.fatal: GroqError | None = None
+        self.note: str | None = None
 
     def stop(self, signum: int) -> None:
         """Stop taking new jobs (first signal wins the name reported in the summary)."""
@@ -131,6 +133,9 @@ def finish_run(run: RunState, summary: BatchSummary, options: BatchOptions, cons
         Path(options.summary_json).write_bytes(encode_summary(summary))
     if not options.quiet:
         console.print(render_summary(summary))
+    costs = getattr(run, "costs", None)
+    if options.show_cost and costs is not None:
+        console.print(costs.summary(), highlight=False, soft_wrap=True)
     if run.fatal is not None:
         raise run.fatal
     return summary
@@ -196,6 +201,7 @@ async def _show_progress(run: RunState, client: Client, console: Console, *,
             output_path=output_path,
             endpoint=endpoint,
             stopping=run.stopping,
+            note=run.note,
         )
 
     with Live(frame(), console=console, auto_refresh=False, transient=True, redirect_stdout=False,

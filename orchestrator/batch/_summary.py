@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import signal
 from collections import deque
+from typing import TYPE_CHECKING
 
 import msgspec
+
+if TYPE_CHECKING:
+    from orchestrator._prices import CostTally
 
 __all__ = ["BatchSummary", "BatchTally", "ProgressSample"]
 
@@ -40,6 +44,13 @@ class BatchSummary(msgspec.Struct, frozen=True, kw_only=True):
         errors_by_code: failures per error code (``model_not_found``, ``invalid_json``, ...).
         interrupted_by: ``SIGINT``/``SIGTERM`` when a signal stopped the run, else None.
         repaired_bytes: bytes of a torn last results line removed before resuming.
+        via: how the jobs went: ``live``, ``batch-api`` or ``auto``.
+        batches: Batch API batches this run created.
+        cost_usd: what this run's successes cost at the price table's rates (live, batch discount and
+            cached-token rates applied); None when the run had no priced success.
+        live_cost_usd: what the same successes would have cost as live calls (so ``live_cost_usd -
+            cost_usd`` is what the Batch API saved).
+        unpriced_jobs: successes whose model has no price in the table (in neither sum).
     """
 
     input_path: str
@@ -59,6 +70,11 @@ class BatchSummary(msgspec.Struct, frozen=True, kw_only=True):
     errors_by_code: dict[str, int] = msgspec.field(default_factory=dict)
     interrupted_by: str | None = None
     repaired_bytes: int = 0
+    via: str = "live"
+    batches: int = 0
+    cost_usd: float | None = None
+    live_cost_usd: float | None = None
+    unpriced_jobs: int = 0
 
     @property
     def complete(self) -> bool:
@@ -189,8 +205,12 @@ class BatchTally:
         rate_limited: int = 0,
         interrupted_by: str | None = None,
         repaired_bytes: int = 0,
+        via: str = "live",
+        batches: int = 0,
+        costs: CostTally | None = None,
     ) -> BatchSummary:
         """Freeze the counts into the summary `run_batch` returns."""
+        priced = costs is not None and costs.jobs > costs.unpriced_jobs
         return BatchSummary(
             input_path=input_path,
             output_path=output_path,
@@ -209,4 +229,9 @@ class BatchTally:
             errors_by_code=dict(sorted(self._errors.items(), key=lambda item: (-item[1], item[0]))),
             interrupted_by=interrupted_by,
             repaired_bytes=repaired_bytes,
+            via=via,
+            batches=batches,
+            cost_usd=costs.total_usd if priced and costs is not None else None,
+            live_cost_usd=costs.what_live_would_cost_usd if priced and costs is not None else None,
+            unpriced_jobs=costs.unpriced_jobs if costs is not None else 0,
         )

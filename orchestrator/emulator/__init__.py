@@ -1,4 +1,4 @@
-"""A Groq-compatible API emulator: chat, models and audio with Groq's limits, latency and faults.
+"""A Groq-compatible API emulator: chat, models, audio and the Batch API with Groq's limits, latency and faults.
 
 One core, two ways in: ``Emulator(settings).transport()`` for in-process tests (no socket, works under
 trio's ``autojump_clock``), and :func:`open_emulator_server` / :func:`serve` (``groq-orch emulate``)

@@ -11,11 +11,15 @@ cannot say are done with the connection itself:
 
 While a streamed body is being sent, a watcher task waits for ``http.disconnect`` and cancels the
 stream, so a client that closes early stops generation (and is counted as a disconnect).
+
+The body is read whole before the core sees it, up to a size limit that depends on the route: most
+routes take ``max_body_size``, and ``route_limits`` raises it for the routes that take large uploads
+(``POST /openai/v1/files``: Groq's 100 MB batch files).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from contextlib import aclosing
 from typing import Any
 
@@ -49,9 +53,14 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool, bool]:
             return b"".join(parts), oversized, False
 
 
-def asgi_app_for(core: RequestHandler, max_body_size: int) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
-    """Build the ASGI application for ``core`` (the emulator); bodies over ``max_body_size`` bytes are not kept."""
-    limit = max_body_size
+def asgi_app_for(
+    core: RequestHandler, max_body_size: int, route_limits: Mapping[tuple[str, str], int] | None = None
+) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """Build the ASGI application for ``core`` (the emulator); bodies over the limit are not kept.
+
+    The limit is ``route_limits[(method, path)]`` for the routes listed there, else ``max_body_size``.
+    """
+    limits = dict(route_limits or {})
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -59,6 +68,7 @@ def asgi_app_for(core: RequestHandler, max_body_size: int) -> Callable[[Scope, R
             return
         if scope["type"] != "http":
             return
+        limit = limits.get((scope["method"], scope["path"]), max_body_size)
         body, oversized, gone = await _read_body(receive, limit)
         if gone:
             return

@@ -9,6 +9,8 @@ Example::
         --limits openai/gpt-oss-20b=30/1000/8000/200000 --faults 503:p=0.05 --faults drop-mid-stream:every=50
 
     groq-orch emulate --tier developer --limits openai/gpt-oss-120b=1000/500000/300000/100000000/250000/50000
+
+    groq-orch emulate --time-scale 3600 --batch-expire-fraction 0.5 --upload-resets 1 --files-dir /tmp/groq-files
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ _positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a number
 _seconds = _number(float, lambda v: math.isfinite(v) and v >= 0, "a number of seconds >= 0")
 _port = _number(int, lambda v: 0 <= v <= 65_535, "a port number from 0 to 65535 (0 picks a free port)")
 _positive_int = _number(int, lambda v: v >= 1, "an integer >= 1")
+_count = _number(int, lambda v: v >= 0, "an integer >= 0")
+_fraction = _number(float, lambda v: 0 <= v < 1, "a fraction with 0 <= f < 1")
 
 
 def _token_range(text: str) -> tuple[int, int]:
@@ -148,11 +152,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tls-cert", type=_argtype(_existing_file, "file"), help="PEM certificate chain: serve https")
     parser.add_argument("--tls-key", type=_argtype(_existing_file, "file"), help="PEM private key for --tls-cert")
+    _add_batch_arguments(parser)
     parser.add_argument(
         "--metrics-port",
         type=_argtype(_port, "port"),
         metavar="N",
         help="also serve the emulator's counters as Prometheus metrics at http://HOST:N/metrics (0 picks a free port)",
+    )
+
+
+def _add_batch_arguments(parser: argparse.ArgumentParser) -> None:
+    """The Batch API's flags: where files live, the pace of batches (emulated seconds), and its two faults."""
+    parser.add_argument(
+        "--files-dir", metavar="DIR", help="store Batch API files here (default: a temporary directory, removed on exit)"
+    )
+    parser.add_argument(
+        "--batch-validation-seconds",
+        type=_argtype(_seconds, "seconds"),
+        default=2.0,
+        help="emulated seconds a batch stays validating (default: 2)",
+    )
+    parser.add_argument(
+        "--batch-lines-per-second",
+        type=_argtype(_positive_float, "rate"),
+        default=1000.0,
+        help="emulated pace of a batch's lines once in progress (default: 1000)",
+    )
+    parser.add_argument(
+        "--batch-finalizing-seconds",
+        type=_argtype(_seconds, "seconds"),
+        default=1.0,
+        help="emulated seconds a batch stays finalizing or cancelling (default: 1)",
+    )
+    parser.add_argument(
+        "--batch-expire-fraction",
+        type=_argtype(_fraction, "fraction"),
+        metavar="F",
+        help="fault: every batch expires once this fraction of its lines has run (0 <= F < 1; default: off)",
+    )
+    parser.add_argument(
+        "--upload-resets",
+        type=_argtype(_count, "count"),
+        default=0,
+        metavar="N",
+        help="fault: close the connection on the first N file uploads, after reading them (default: 0)",
     )
 
 
@@ -171,6 +214,12 @@ def settings_from(args: argparse.Namespace) -> EmulatorSettings:
         api_keys=args.api_key,
         completion_tokens=args.completion_tokens,
         tokens_per_chunk=args.tokens_per_chunk,
+        files_dir=args.files_dir,
+        batch_validation_seconds=args.batch_validation_seconds,
+        batch_lines_per_second=args.batch_lines_per_second,
+        batch_finalizing_seconds=args.batch_finalizing_seconds,
+        batch_expire_fraction=args.batch_expire_fraction,
+        upload_resets=args.upload_resets,
     )
 
 

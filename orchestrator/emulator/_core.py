@@ -18,6 +18,10 @@ by ``time_scale``), and waits it reports are divided back into real seconds.
 A chat request admitted by the limiter is looked up in the prompt cache (:mod:`._prompt_cache`) for the
 models that have one, and its charge is reconciled to ``prompt_tokens - cached_tokens + completion_tokens``
 when it is done (reasoning tokens are completion tokens).
+
+The Batch API (``/files``, ``/batches``) is served by :mod:`._batches`; the core routes to it and lends it
+the chat machinery for the lines (:meth:`Emulator._batch_line`), which skips rate limits, faults, latency
+and the prompt cache: batch lines never count against the standard limits (console.groq.com/docs/batch).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from orchestrator._tokens import estimate_prompt_tokens
 from orchestrator.emulator import _shaping
 from orchestrator.emulator._asgi import asgi_app_for
 from orchestrator.emulator._audio import AudioError, parse_audio_request, render_audio
+from orchestrator.emulator._batches import BatchService, FileStore
 from orchestrator.emulator._chat import (
     ChatContext,
     ChatRejected,
@@ -69,7 +74,7 @@ from orchestrator.emulator._limiter import (
 )
 from orchestrator.emulator._prompt_cache import PromptCache, prompt_prefixes
 from orchestrator.emulator._settings import EmulatorSettings
-from orchestrator.emulator._stats import EmulatorStats, StatsRecorder
+from orchestrator.emulator._stats import EmulatorStats, StatsRecorder, served_stats
 
 if TYPE_CHECKING:
     import httpx
@@ -78,6 +83,8 @@ __all__ = ["Emulator"]
 
 API_PREFIX = "/openai/v1"
 STATS_PATH = "/_emulator/stats"
+#: The upload route, whose bodies may be as large as ``max_upload_size`` (the others: ``max_body_size``).
+UPLOAD_PATH = API_PREFIX + "/files"
 _ORGANIZATION = "org_emulator"
 _ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # lower-case Crockford base32, as in Groq's req_ ids
 #: Fault kinds that replace the whole response (the others bend its body).
@@ -106,9 +113,27 @@ def _rate_headers(state: RateLimitState, scale: float) -> list[tuple[str, str]]:
     )
 
 
+def _allowed_methods(route: str) -> tuple[str, ...]:
+    """The methods a route (the path after ``/openai/v1``) takes; empty for an unknown route."""
+    if route in ("/chat/completions", "/audio/transcriptions", "/audio/translations"):
+        return ("POST",)
+    if route == "/models" or route.startswith("/models/"):
+        return ("GET",)
+    parts = route.split("/")
+    if parts[1] not in ("files", "batches") or len(parts) > 4 or (len(parts) > 2 and not parts[2]):
+        return ()
+    if len(parts) == 2:
+        return ("GET", "POST")
+    if len(parts) == 3:
+        return ("GET", "DELETE") if parts[1] == "files" else ("GET",)
+    if parts[3] == ("content" if parts[1] == "files" else "cancel"):
+        return ("GET",) if parts[1] == "files" else ("POST",)
+    return ()
+
+
 @final
 class Emulator:
-    """A Groq-compatible API in a box: chat, models and audio endpoints with Groq's limits and faults.
+    """A Groq-compatible API in a box: chat, models, audio and Batch API endpoints with Groq's limits and faults.
 
     One core, two ways in: :meth:`transport` serves it in-process to an ``httpx.AsyncClient`` (no socket,
     so tests run under ``autojump_clock``), :attr:`asgi_app` serves it over real HTTP with hypercorn
@@ -130,9 +155,22 @@ class Emulator:
         self._stats = StatsRecorder()
         self._counter = 0
         self._epoch: float | None = None
+        self._wall_epoch = 0.0
         self._fingerprints: dict[str, str] = {}
+        self._batches = BatchService(
+            store=FileStore(self.settings.files_dir),
+            pace=self.settings.batch_pace(),
+            run_line=self._batch_line,
+            stats=self._stats,
+            clock=self.emulated_now,
+            unix=self._unix,
+            seed=self.settings.seed,
+            upload_resets=self.settings.upload_resets,
+            max_upload_size=self.settings.max_upload_size,
+        )
+        self._route_limits = {("POST", UPLOAD_PATH): self.settings.max_upload_size}
         #: The ASGI 3 application serving this emulator (for hypercorn, or any ASGI server running on trio).
-        self.asgi_app = asgi_app_for(self, self.settings.max_body_size)
+        self.asgi_app = asgi_app_for(self, self.settings.max_body_size, self._route_limits)
 
     def __repr__(self) -> str:
         return (
@@ -150,6 +188,13 @@ class Emulator:
         """Zero the counters (rate-limit state is kept: it is behaviour, not statistics)."""
         self._stats.reset()
 
+    def batch_line_runs(self, custom_id: str) -> int:
+        """How many times a batch line with this ``custom_id`` has run, across all batches since the last reset.
+
+        A client that never submits a line twice leaves every id at 0 or 1 (and ``stats().batch_duplicate_runs``
+        at 0). The tally keeps up to a million ids; an id past that reads 0.
+        """
+        return self._stats.batch_line_runs(custom_id)
 
     def transport(self) -> httpx.AsyncBaseTransport:
         """An in-process ``httpx`` transport to this emulator: ``httpx.AsyncClient(transport=emulator.transport())``.
@@ -160,7 +205,7 @@ class Emulator:
         # Imported here: it loads httpx, which the emulator served over HTTP (hypercorn) never needs.
         from orchestrator.emulator._transport import EmulatorTransport
 
-        return EmulatorTransport(self, self.settings.max_body_size)
+        return EmulatorTransport(self, self.settings.max_body_size, self._route_limits)
 
     def emulated_now(self) -> float:
         """Emulated seconds since the emulator started (trio's clock times ``time_scale``).
@@ -171,7 +216,16 @@ class Emulator:
         now = trio.current_time()
         if self._epoch is None:
             self._epoch = now
+            self._wall_epoch = float(math.floor(time.time()))  # whole seconds: emulated offsets stay exact
         return (now - self._epoch) * self._scale
+
+    def _unix(self, emulated: float) -> int:
+        """Unix seconds of an emulated moment: wall time at the start plus emulated seconds (batch timestamps).
+
+        With ``time_scale`` 3600 a 24 h completion window passes in 24 real seconds, and the timestamps say so.
+        """
+        self.emulated_now()  # fixes the start, if nothing did yet
+        return int(self._wall_epoch + emulated)
 
     # ------------------------------------------------------------------ dispatch
 
@@ -198,23 +252,21 @@ class Emulator:
     ) -> EmulatorResponse:
         path, method = request.path, request.method
         if path == STATS_PATH and method == "GET":
-            return json_response(200, self._stats.snapshot())
+            return json_response(200, served_stats(self._stats.snapshot()))
         if not path.startswith(API_PREFIX + "/"):
             return self._unknown_url(request)
         route = path[len(API_PREFIX) :]
-        if route in ("/chat/completions", "/audio/transcriptions", "/audio/translations"):
-            expected = "POST"
-        elif route == "/models" or route.startswith("/models/"):
-            expected = "GET"
-        else:
+        allowed = _allowed_methods(route)
+        if not allowed:
             return self._unknown_url(request)
-        if method != expected:
-            return error_response(405, f"Method {method} is not allowed on {path}; use {expected}.", code="method_not_allowed")
-        if request.oversized:
+        if method not in allowed:
             return error_response(
-                413,
-                f"Request Entity Too Large: the body exceeds {self.settings.max_body_size} bytes",
-                code="request_too_large",
+                405, f"Method {method} is not allowed on {path}; use {' or '.join(allowed)}.", code="method_not_allowed"
+            )
+        if request.oversized:
+            limit = self._route_limits.get((method, path), self.settings.max_body_size)
+            return error_response(
+                413, f"Request Entity Too Large: the body exceeds {limit} bytes", code="request_too_large"
             )
         key = self._api_key(request)
         if key is None:
@@ -223,6 +275,12 @@ class Emulator:
             return await self._chat(request, key, request_id, number, rng)
         if route.startswith("/audio/"):
             return await self._audio(request, route[len("/audio/") :], key, number, request_id, rng)
+        if route.startswith(("/files", "/batches")):
+            return await self._batch_api(request, route, rng)
+        return self._models(route)
+
+    def _models(self, route: str) -> EmulatorResponse:
+        """``/models`` and ``/models/{id}``."""
         catalog = self.settings.catalog
         # Retired models are not served, even while a catalog still lists them: Groq's /models lists what
         # can be called, and /models/{id} of a retired id is the same 404 as any unknown id (the
@@ -234,6 +292,23 @@ class Emulator:
         if not catalog.known(model) or retired_model(model) is not None:
             return self._model_not_found(model)
         return json_response(200, self._model_json(catalog.get(model)))
+
+    async def _batch_api(self, request: EmulatorRequest, route: str, rng: random.Random) -> EmulatorResponse:
+        """The Batch API's routes (``_allowed_methods`` has checked the path and method)."""
+        service = self._batches
+        parts = route.split("/")  # ["", "files" | "batches", id?, "content" | "cancel"?]
+        method = request.method
+        if parts[1] == "files":
+            if len(parts) == 2:
+                return await (service.upload(request, rng) if method == "POST" else service.list_files())
+            if len(parts) == 4:
+                return await service.file_content(parts[2])
+            return await (service.delete_file(parts[2]) if method == "DELETE" else service.file_info(parts[2]))
+        if len(parts) == 2:
+            return await (service.create_batch(request.body, rng) if method == "POST" else service.list_batches())
+        if len(parts) == 4:
+            return await service.cancel_batch(parts[2])
+        return await service.get_batch(parts[2])
 
     def _unknown_url(self, request: EmulatorRequest) -> EmulatorResponse:
         return error_response(
@@ -478,6 +553,56 @@ class Emulator:
             input_tokens=-cached,
             output_tokens=completion_tokens - budget,
         )
+
+    def _batch_line(self, body: bytes, request_id: str, rng: random.Random) -> tuple[int, bytes]:
+        """One batch line's chat request, answered as ``POST /chat/completions`` would, minus the account's state.
+
+        The same parse, Groq rules, reply plan and rendering as :meth:`_chat`, so an output line's body is a
+        ``chat.completion`` exactly as the endpoint renders it; but no rate limit is charged (batches do not
+        touch the standard limits, console.groq.com/docs/batch), no fault or latency applies, and the prompt
+        cache is neither read nor filled ([I] Groq's batch docs do not say; ``cached_tokens`` reads 0).
+
+        Returns:
+            ``(status, body)``: 200 and the completion, or Groq's error status and error body.
+        """
+        settings = self.settings
+        try:
+            request = parse_chat_request(body)
+            model = request.model
+            if retired_model(model) is not None:
+                return 400, self._body_of(self._decommissioned(model))
+            if not settings.catalog.known(model):
+                return 404, self._body_of(self._model_not_found(model))
+            if request.stream:  # [I] a batch line has no connection to stream to
+                raise ChatRejected(400, "stream is not supported in batch requests; remove it", param="stream")
+            check_chat_request(request, settings.catalog)
+            info = settings.catalog.get(model)
+            content_rng = text_rng(settings.seed, request)
+            reply = plan_reply(request, content_rng, settings.completion_tokens, reasoning_plan(request, info))
+        except ChatRejected as exc:
+            return exc.status, self._body_of(self._rejected(exc, None))
+        ctx = ChatContext(
+            request_id=request_id,
+            chat_id=f"chatcmpl-{uuid.UUID(int=rng.getrandbits(128), version=4)}",
+            created=self._unix(self.emulated_now()),
+            model=model,
+            fingerprint=self._fingerprint(model),
+            prompt_tokens=estimate_prompt_tokens(request),
+            seed=request.seed if request.seed is not None else content_rng.getrandbits(31),
+            latency=self._latency,
+            time_scale=self._scale,
+            tokens_per_chunk=settings.tokens_per_chunk,
+            include_usage=False,
+            cached_tokens=0 if model in settings.prompt_cache_models else None,
+            reasoning=info.reasoning,
+        )
+        return 200, render_completion(ctx, reply)
+
+    @staticmethod
+    def _body_of(response: EmulatorResponse) -> bytes:
+        """The bytes of a response built from bytes (error and JSON responses always are)."""
+        assert isinstance(response.body, bytes)
+        return response.body
 
     def _decommissioned(self, model: str) -> EmulatorResponse:
         """Groq's 400 for a model it has shut down (orchestrator._retired), before any rate limit."""

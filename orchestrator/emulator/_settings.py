@@ -14,6 +14,7 @@ from typing import Literal
 
 from orchestrator._catalog import DEFAULT_CATALOG, ModelCatalog
 from orchestrator._tiers import TIER_NAMES, TierName, tier_limits
+from orchestrator.emulator._batch_state import BatchPace
 from orchestrator.emulator._faults import FaultRule, parse_fault
 from orchestrator.emulator._latency import LatencyModel
 from orchestrator.emulator._limiter import LimitSpec
@@ -23,6 +24,9 @@ __all__ = ["EmulatorSettings", "parse_limits"]
 
 #: Default cap on a request body: a 25 MB audio upload plus multipart overhead fits.
 DEFAULT_MAX_BODY_SIZE = 32 * 1024 * 1024
+#: Default cap on a ``POST /files`` body: Groq takes batch files "up to 100 MB" (groq-python
+#: src/groq/resources/files.py docstring, snapshot 2026-08-18), plus 1 MiB for the multipart framing.
+DEFAULT_MAX_UPLOAD_SIZE = 100 * 1024 * 1024 + 1024 * 1024
 
 
 def parse_limits(text: str) -> tuple[str, tuple[int, ...]]:
@@ -81,6 +85,16 @@ class EmulatorSettings:
         prompt_cache_ttl: emulated seconds a cached prefix lives without use (Groq: two hours).
         prompt_cache_entries: how many cached prefixes to remember in all; the least recently used
             are forgotten first, so memory stays bounded however many prompts arrive.
+        files_dir: where the Batch API's files (uploads, outputs, error files) are stored; None: a
+            temporary directory made on first use and removed with the emulator.
+        max_upload_size: larger ``POST /files`` bodies get a 413 (the other routes keep ``max_body_size``).
+        batch_validation_seconds: emulated seconds a batch stays ``validating``.
+        batch_lines_per_second: emulated pace of a batch's lines once ``in_progress``.
+        batch_finalizing_seconds: emulated seconds a batch stays ``finalizing`` (or ``cancelling``).
+        batch_expire_fraction: a fault: when set (0 <= f < 1), every batch expires as soon as
+            ``floor(f * lines)`` of its lines have run, the rest written off as ``batch_expired``.
+        upload_resets: a fault: the first N ``POST /files`` uploads are answered by closing the connection
+            once the body is read (nothing is stored).
     """
 
     latency: Literal["instant", "realistic"] = "instant"
@@ -101,6 +115,13 @@ class EmulatorSettings:
     prompt_cache_models: Iterable[str] = PROMPT_CACHE_MODELS
     prompt_cache_ttl: float = PROMPT_CACHE_TTL
     prompt_cache_entries: int = 16_384
+    files_dir: str | None = None
+    max_upload_size: int = DEFAULT_MAX_UPLOAD_SIZE
+    batch_validation_seconds: float = 2.0
+    batch_lines_per_second: float = 1000.0
+    batch_finalizing_seconds: float = 1.0
+    batch_expire_fraction: float | None = None
+    upload_resets: int = 0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.time_scale) and self.time_scale > 0):
@@ -120,6 +141,7 @@ class EmulatorSettings:
             raise ValueError(f"prompt_cache_ttl={self.prompt_cache_ttl!r} must be a number of seconds > 0")
         if self.prompt_cache_entries < 1:
             raise ValueError(f"prompt_cache_entries={self.prompt_cache_entries!r} must be at least 1")
+        self._check_batch_settings()
         limits = {}
         for model, values in self.limits.items():
             values = tuple(values)
@@ -138,6 +160,28 @@ class EmulatorSettings:
         object.__setattr__(self, "api_keys", keys)
         object.__setattr__(self, "prompt_cache_models", frozenset(self.prompt_cache_models))
         self.latency_model()  # validates the profile and the knobs
+
+    def _check_batch_settings(self) -> None:
+        """Refuse a bad Batch API knob with its name and value."""
+        if self.max_upload_size < 1024:
+            raise ValueError(f"max_upload_size={self.max_upload_size!r} must be at least 1024 bytes")
+        if self.upload_resets < 0:
+            raise ValueError(f"upload_resets={self.upload_resets!r} must be an integer >= 0")
+        if self.files_dir is not None and not self.files_dir:
+            raise ValueError("files_dir='' must be a directory path, or None for a temporary directory")
+        try:
+            self.batch_pace()
+        except ValueError as exc:
+            raise ValueError("batch_" + str(exc)) from None
+
+    def batch_pace(self) -> BatchPace:
+        """The Batch API's pace (validation, lines, finalizing) and expiry fault, from the ``batch_*`` knobs."""
+        return BatchPace(
+            validation_seconds=self.batch_validation_seconds,
+            lines_per_second=self.batch_lines_per_second,
+            finalizing_seconds=self.batch_finalizing_seconds,
+            expire_fraction=self.batch_expire_fraction,
+        )
 
     def latency_model(self) -> LatencyModel:
         """The latency profile with any knob overrides applied."""

@@ -9,7 +9,7 @@ response and for a connection dropped mid-body.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import httpx
 
@@ -43,17 +43,21 @@ class EmulatorTransport(httpx.AsyncBaseTransport):
     """Sends ``httpx`` requests straight to an :class:`~orchestrator.emulator.Emulator`.
 
     There are no connections, so the emulator's ``connections_opened`` counts one per request. Bodies
-    over ``max_body_size`` bytes reach the core empty, marked oversized.
+    over the limit reach the core empty, marked oversized: ``route_limits[(method, path)]`` for the routes
+    listed there (large uploads), else ``max_body_size``.
     """
 
-    def __init__(self, core: RequestHandler, max_body_size: int) -> None:
+    def __init__(
+        self, core: RequestHandler, max_body_size: int, route_limits: Mapping[tuple[str, str], int] | None = None
+    ) -> None:
         self._core = core
         self._limit = max_body_size
+        self._route_limits = dict(route_limits or {})
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Run the request through the emulator core and wrap its answer as an ``httpx.Response``."""
         body = await request.aread()
-        oversized = len(body) > self._limit
+        oversized = len(body) > self._route_limits.get((request.method, request.url.path), self._limit)
         core_request = EmulatorRequest(
             method=request.method,
             path=request.url.path,

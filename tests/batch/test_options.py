@@ -39,6 +39,17 @@ class TestBatchOptions:
             ({"grace": -1.0}, "grace", "zero or more"),
             ({"workers_join": "night", "priority_field": "p"}, "priority_field", "cannot order a shared batch"),
             ({"workers_join": "two words"}, "workers_join", "printable characters without spaces"),
+            ({"via": "carrier-pigeon"}, "via", "live, batch-api, auto"),
+            ({"via": "auto"}, "deadline", "required with via='auto'"),
+            ({"via": "auto", "deadline": 0.0}, "deadline", "more than 0"),
+            ({"completion_window": "12h"}, "completion_window", "24h to 7d"),
+            ({"completion_window": "8d"}, "completion_window", "24h to 7d"),
+            ({"completion_window": "1 day"}, "completion_window", "is not a duration"),
+            ({"batch_rounds": 0}, "batch_rounds", "at least 1"),
+            ({"batch_max_lines": 50_001}, "batch_max_lines", "50,000"),
+            ({"poll_interval": 0.0}, "poll_interval", "more than 0"),
+            ({"via": "batch-api", "priority_field": "p"}, "priority_field", "via='live' only"),
+            ({"via": "batch-api", "workers_join": "night"}, "workers_join", "via='live' only"),
         ],
     )
     def test_a_bad_setting_is_a_config_error_naming_it(self, keywords: dict[str, Any], field: str, words: str) -> None:
@@ -46,6 +57,10 @@ class TestBatchOptions:
         with pytest.raises(ConfigError, match=words) as caught:
             BatchOptions(**keywords)
         assert caught.value.field == field
+
+    @pytest.mark.parametrize("window", ["24h", "36h", "1d", "7d", "168h"])
+    def test_every_completion_window_groq_accepts_is_accepted(self, window: str) -> None:
+        assert BatchOptions(via="batch-api", completion_window=window).completion_window == window
 
     def test_keywords_apply_over_given_options_and_are_checked_again(self) -> None:
         """batch_options: the keywords beside ``options`` override it, and the result is validated."""

@@ -71,6 +71,9 @@ class TestStats:
             "streams_started": 1,
             "streams_completed": 1,
             "streams_disconnected": 0,
+            "batch_files_uploaded": 0,
+            "batch_lines_run": 0,
+            "batch_duplicate_runs": 0,
         }
 
     async def test_reset(self, harness: Harness) -> None:

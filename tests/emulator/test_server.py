@@ -121,6 +121,21 @@ class TestCLI:
         assert settings.api_keys == frozenset({"gsk_a", "gsk_b"}) and settings.latency_model().tokens_per_second == 900.0
         assert (settings.completion_tokens, settings.tokens_per_chunk) == ((5, 9), 3)
 
+    def test_batch_flags_become_settings(self, tmp_path: Path) -> None:
+        """The Batch API's flags land in EmulatorSettings."""
+        args = parse(
+            ["--files-dir", str(tmp_path), "--batch-validation-seconds", "0", "--batch-lines-per-second", "50",
+             "--batch-finalizing-seconds", "0.5", "--batch-expire-fraction", "0.5", "--upload-resets", "2"]
+        )
+        settings = settings_from(args)
+        assert (settings.files_dir, settings.upload_resets) == (str(tmp_path), 2)
+        assert (settings.batch_validation_seconds, settings.batch_lines_per_second, settings.batch_finalizing_seconds) == (
+            0.0, 50.0, 0.5
+        )
+        assert settings.batch_expire_fraction == 0.5
+        defaults = settings_from(parse([]))
+        assert (defaults.files_dir, defaults.batch_expire_fraction, defaults.upload_resets) == (None, None, 0)
+
     def test_defaults(self) -> None:
         """Defaults: loopback, port 8000, realistic latency, real time, any gsk_ key."""
         args = parse([])
@@ -139,6 +154,10 @@ class TestCLI:
             (["--completion-tokens", "9,5"], "must be MIN,MAX"),
             (["--tokens-per-chunk", "0"], "must be an integer >= 1"),
             (["--tls-cert", "/nonexistent.pem"], "is not a readable file"),
+            (["--batch-expire-fraction", "1"], "'1' must be a fraction with 0 <= f < 1"),
+            (["--batch-lines-per-second", "0"], "'0' must be a number > 0"),
+            (["--batch-validation-seconds", "-2"], "'-2' must be a number of seconds >= 0"),
+            (["--upload-resets", "-1"], "'-1' must be an integer >= 0"),
         ],
     )
     def test_bad_values_are_explained(self, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -46,12 +46,30 @@ class TestEmulatorSettings:
             ({"tokens_per_chunk": 0}, "tokens_per_chunk=0"),
             ({"max_body_size": 10}, "max_body_size=10"),
             ({"api_keys": [""]}, "empty key"),
+            ({"max_upload_size": 100}, "max_upload_size=100"),
+            ({"batch_validation_seconds": -1.0}, "batch_validation_seconds=-1.0"),
+            ({"batch_lines_per_second": 0.0}, "batch_lines_per_second=0.0"),
+            ({"batch_finalizing_seconds": float("nan")}, "batch_finalizing_seconds=nan"),
+            ({"batch_expire_fraction": 1.0}, "batch_expire_fraction=1.0"),
+            ({"batch_expire_fraction": -0.1}, "batch_expire_fraction=-0.1"),
+            ({"upload_resets": -1}, "upload_resets=-1"),
+            ({"files_dir": ""}, "files_dir=''"),
         ],
     )
     def test_invalid_values_are_named(self, kwargs: dict[str, object], message: str) -> None:
         """Each invalid setting is refused with its name and value."""
         with pytest.raises(ValueError, match=message):
             EmulatorSettings(**kwargs)  # type: ignore[arg-type]
+
+    def test_batch_defaults(self) -> None:
+        """The Batch API's defaults: a temporary files directory, 100 MB uploads plus framing, 2 s validation,
+        1,000 lines a second, 1 s finalizing, no faults."""
+        settings = EmulatorSettings()
+        assert (settings.files_dir, settings.max_upload_size, settings.upload_resets) == (None, 101 * 1024 * 1024, 0)
+        pace = settings.batch_pace()
+        assert (pace.validation_seconds, pace.lines_per_second, pace.finalizing_seconds, pace.expire_fraction) == (
+            2.0, 1000.0, 1.0, None
+        )
 
     def test_parse_limits(self) -> None:
         """--limits text parses into a model and four numbers."""
