@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
+
+if TYPE_CHECKING:
+    from ._ports import Chunks
 
 __all__ = ["BodySource", "Job", "JobHandle", "Outcome"]
 
@@ -110,6 +113,7 @@ class Job:
         "last_status",
         "last_request_id",
         "trace",
+        "chunks",
         "_done",
         "_outcome",
         "_on_settle",
@@ -134,6 +138,7 @@ class Job:
         decode: Callable[[bytes], Any] | None = None,
         key: Any = None,
         on_settle: Callable[[Job], None] | None = None,
+        chunks: Chunks | None = None,
     ) -> None:
         self.seq = next(_sequence)
         self.model = model
@@ -163,6 +168,9 @@ class Job:
         self.last_request_id: str | None = None
         #: Per-job state of the telemetry observer (a span, a start time); the actors never read it.
         self.trace: Any = None
+        #: The ``Chunks`` port that reads this job's stream events and usage, when they are not the pool's
+        #: (another endpoint's event format, e.g. the Responses API's); None: the pool's own (chat).
+        self.chunks = chunks
         self._done: trio.Event | None = None
         self._outcome: Outcome | None = None
         self._on_settle = on_settle

@@ -104,6 +104,9 @@ class Chunks(Protocol):
     def text(self, chunks: Sequence[Any]) -> str:
         """The generated text in ``chunks``, in order."""
 
+    def ends_stream(self, chunk: Any) -> bool:
+        """Whether a body that ends right after ``chunk`` ended cleanly without ``[DONE]`` (asked once, at its end)."""
+
 
 class Lanes(Protocol):
     """What a worker reports back to whoever schedules (the scheduler decides what follows).

@@ -82,6 +82,7 @@ async def pump(
     decode, usage_of = chunks.decode, chunks.usage
     failure: Exception | None = None
     first = True
+    chunk: Any = None
     usage: TokenUsage | None = None
     request_id = response.headers.get("x-request-id")
     try:
@@ -110,6 +111,10 @@ async def pump(
                                     on_first_chunk()
                         if batch:
                             await send.send(batch)
+                    # Checked once, at the end of the body: a format whose last event says it is the last
+                    # (the Responses API's response.completed) needs no [DONE].
+                    if chunk is not None and chunks.ends_stream(chunk):
+                        return None
                     raise failures.stream("the stream ended before [DONE]", request_id=request_id)
                 except trio.BrokenResourceError:
                     return None  # the consumer closed the stream; cancel_scope exit closes the response

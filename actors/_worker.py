@@ -333,7 +333,7 @@ class WorkerPool:
                     ),
                 )
                 return
-            usage = self._chunks.usage(value)
+            usage = (job.chunks or self._chunks).usage(value)
             if usage is not None:
                 self._reconcile(job, usage)
             self._observe_headers(job, headers, now)
@@ -431,12 +431,14 @@ class WorkerPool:
         assert self._nursery is not None
         send, receive = open_stream_channel()
         cancel_scope = trio.CancelScope()
+        # A job may bring its own port (another endpoint's events): one lookup per stream, not per chunk.
+        chunks = job.chunks or self._chunks
         stream = ChatStream(
             receive,
             cancel_scope,
             request_id=job.last_request_id,
             headers=response.headers,
-            chunks=self._chunks,
+            chunks=chunks,
             failures=self._failures,
         )
         self._streams_open += 1
@@ -451,7 +453,7 @@ class WorkerPool:
             error: Exception | None = None
             try:
                 error = await pump(
-                    response, send, cancel_scope, on_usage, on_first_chunk, chunks=self._chunks, failures=self._failures
+                    response, send, cancel_scope, on_usage, on_first_chunk, chunks=chunks, failures=self._failures
                 )
             finally:
                 self._streams_open -= 1

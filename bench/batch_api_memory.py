@@ -85,12 +85,12 @@ async def measure(source: Path, target: Path, base_url: str) -> dict[str, float]
             "seconds": elapsed, "jobs": float(summary.jobs)}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=45_000)
     parser.add_argument("--prompt-bytes", type=int, default=2_000)
     parser.add_argument("--json", default=default_json("batch_api_memory"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="batch-api-memory-") as scratch:
         folder = Path(scratch)
         source, target = folder / "jobs.jsonl", folder / "results.jsonl"

@@ -397,7 +397,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         },
     }
     print(
-        f"\nmedian of per-round ratios, ours/x: "
+        "\nmedian of per-round ratios, ours/x: "
         + "; ".join(
             f"{peer} p50 {r['p50']:.3f}, calls/s {r['calls_per_s']:.2f}x, concurrent calls/s {r['concurrent_calls_per_s']:.2f}x"
             for peer, r in ratios.items()

@@ -111,6 +111,11 @@ _EXPORTS: dict[str, str] = {
     "Word": "._wire",
     "Model": "._wire",
     "ModelList": "._wire",
+    "ModelDeleted": "._wire",
+    # client.embeddings
+    "Embedding": "._embeddings",
+    "EmbeddingResponse": "._embeddings",
+    "EmbeddingUsage": "._embeddings",
     # Batch API (client.files, client.batches)
     "FileContent": "._files",
     "FileObject": "._batch_wire",
@@ -121,6 +126,17 @@ _EXPORTS: dict[str, str] = {
     "BatchRequestCounts": "._batch_wire",
     "BatchErrorDetail": "._batch_wire",
     "BatchErrors": "._batch_wire",
+    # text to speech (client.audio.speech)
+    "SpeechAudio": "._speech",
+    "SpeechModel": "._speech",
+    "SPEECH_MODELS": "._speech",
+    # Responses API (client.responses)
+    "Response": "._responses_wire",
+    "ResponseEvent": "._responses_wire",
+    "ResponseOutputItem": "._responses_wire",
+    "ResponseContent": "._responses_wire",
+    "ResponseUsage": "._responses_wire",
+    "ResponseStream": "._responses",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -175,7 +191,19 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._errors import BatchExpiredError as BatchExpiredError
     from ._errors import BatchValidationError as BatchValidationError
     from ._errors import batch_failure as batch_failure
+    from ._embeddings import Embedding as Embedding
+    from ._embeddings import EmbeddingResponse as EmbeddingResponse
+    from ._embeddings import EmbeddingUsage as EmbeddingUsage
     from ._files import FileContent as FileContent
+    from ._speech import SPEECH_MODELS as SPEECH_MODELS
+    from ._speech import SpeechAudio as SpeechAudio
+    from ._speech import SpeechModel as SpeechModel
+    from ._responses import ResponseStream as ResponseStream
+    from ._responses_wire import Response as Response
+    from ._responses_wire import ResponseContent as ResponseContent
+    from ._responses_wire import ResponseEvent as ResponseEvent
+    from ._responses_wire import ResponseOutputItem as ResponseOutputItem
+    from ._responses_wire import ResponseUsage as ResponseUsage
     from .observe._logging import configure_logging as configure_logging
     from ._map import JobResult as JobResult
     from .observe._redact import Redactor as Redactor

@@ -164,6 +164,10 @@ class BlockingClient:
         self.chat: Final = BlockingChat(self)
         self.audio: Final = BlockingAudio(self)
         self.models: Final = BlockingModels(self)
+        self.embeddings: Final = BlockingResource(self, "embeddings", ("create",))
+        self.responses: Final = BlockingResource(self, "responses", ("create",))
+        self.files: Final = BlockingResource(self, "files", ("create", "list", "retrieve", "info", "delete", "download"))
+        self.batches: Final = BlockingResource(self, "batches", ("create", "retrieve", "list", "cancel"))
 
     def _run_loop(
         self,
@@ -364,12 +368,46 @@ class BlockingTranslations(_BlockingAudioEndpoint):
     _attribute = "translations"
 
 
+class BlockingResource:
+    """Blocking twins of the methods of one async resource that return a whole value.
+
+    ``groq.embeddings.create(...)`` runs ``client.embeddings.create(...)`` on the loop thread with the same
+    arguments. Calls that hand back something still being read (``stream=True``, ``files.content``) are not
+    offered: its reads would have to cross threads chunk by chunk; use the async client for those.
+    """
+
+    def __init__(self, owner: BlockingClient, path: str, methods: tuple[str, ...]) -> None:
+        self._owner = owner
+        self._path = path
+        self._methods = frozenset(methods)
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("_") or name not in self._methods:
+            raise AttributeError(
+                f"BlockingClient.{self._path} has no {name!r}; it offers {', '.join(sorted(self._methods))} "
+                "(streamed results need the async Client)"
+            )
+        owner, path = self._owner, self._path
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("stream"):
+                raise ValueError(f"BlockingClient.{path}.{name}(stream=True) is not offered: a stream is read on "
+                                 "the loop thread; use the async Client (orchestrator.open_client) to stream")
+            resource = functools.reduce(getattr, path.split("."), owner._loop.client)
+            return owner._run(getattr(resource, name), *args, **kwargs)
+
+        call.__name__ = name
+        call.__doc__ = f"Blocking ``{path}.{name}``: the same arguments and result as the async call."
+        return call
+
+
 class BlockingAudio:
-    """``groq.audio``: holds ``transcriptions`` and ``translations``."""
+    """``groq.audio``: holds ``transcriptions``, ``translations`` and ``speech``."""
 
     def __init__(self, owner: BlockingClient) -> None:
         self.transcriptions = BlockingTranscriptions(owner)
         self.translations = BlockingTranslations(owner)
+        self.speech = BlockingResource(owner, "audio.speech", ("create", "stream_to_file"))
 
 
 class BlockingModels:
@@ -385,6 +423,10 @@ class BlockingModels:
     def retrieve(self, model: str, **options: Any) -> Model:
         """One model (``GET /models/{id}``); ``ModelError`` if Groq does not know it."""
         return self._owner._run(self._owner._loop.client.models.retrieve, model, **options)
+
+    def delete(self, model: str, **options: Any) -> Any:
+        """Delete a model (``DELETE /models/{id}``): a fine-tuned one; Groq refuses base models."""
+        return self._owner._run(self._owner._loop.client.models.delete, model, **options)
 
 
 @final

@@ -41,7 +41,7 @@ from orchestrator._tiers import TIERS
 if TYPE_CHECKING:
     from orchestrator._wire import ModelList
 
-__all__ = ["DEFAULT_CATALOG", "ModelCatalog", "ModelInfo", "unknown_model"]
+__all__ = ["DEFAULT_CATALOG", "EMBEDDING_MODELS", "ModelCatalog", "ModelInfo", "unknown_model"]
 
 
 class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -55,8 +55,9 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
         tools: accepts ``tools`` / ``tool_choice``.
         json_mode: accepts ``response_format`` ``json_object`` / ``json_schema``.
         audio: a speech-to-text model (``/audio/transcriptions``), not a chat model.
-        speech: a text-to-speech model (``/audio/speech``), not a chat model. The client has no
-            speech endpoint; the flag lets validation refuse such a model for chat and audio.
+        speech: a text-to-speech model (``/audio/speech``, ``client.audio.speech``), not a chat model;
+            the flag lets validation refuse such a model for chat and transcription. Voices, formats
+            and the input limit are in :data:`orchestrator._speech.SPEECH_MODELS`.
         translation: also serves ``/audio/translations`` (only ``whisper-large-v3``).
         reasoning: accepts ``reasoning_format`` / ``reasoning_effort``.
         owned_by, created: as ``/models`` reports them.
@@ -68,6 +69,9 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
         capabilities_known: False for a model first seen in ``/models`` (which reports sizes,
             not capabilities): validation then leaves vision, tools, JSON mode, reasoning and
             audio for Groq to judge instead of refusing on guessed defaults.
+        embedding: a text-embedding model (``/embeddings``), not a chat model; its
+            ``context_window`` is the most tokens one input may have.
+        dimensions: an embedding model's vector length (None for every other model).
     """
 
     id: str
@@ -90,6 +94,8 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
     ash: int | None = None
     asd: int | None = None
     capabilities_known: bool = True
+    embedding: bool = False
+    dimensions: int | None = None
 
 
 def unknown_model(model_id: str) -> ModelInfo:
@@ -209,7 +215,7 @@ _DEFAULT_MODELS: Final = (
     # Speech to text.
     _whisper("whisper-large-v3", translation=True, created=1693721698),
     _whisper("whisper-large-v3-turbo", translation=False, created=1728413088),
-    # Text to speech (/audio/speech, which this client does not call).
+    # Text to speech (/audio/speech: client.audio.speech; voices and limits in orchestrator._speech).
     _speech("canopylabs/orpheus-v1-english"),
     _speech("canopylabs/orpheus-arabic-saudi"),
 )
@@ -286,3 +292,27 @@ class ModelCatalog:
 
 #: The model list of 2026-12-01 with free-tier limits; ``open_client`` refreshes it from ``/models``.
 DEFAULT_CATALOG: Final = ModelCatalog(_DEFAULT_MODELS)
+
+#: Embedding models the client and the emulator know, kept apart from :data:`DEFAULT_CATALOG` because Groq
+#: serves none today. ``nomic-embed-text-v1_5`` is the one id the groq SDK types for ``embeddings.create``
+#: (groq-python src/groq/types/embedding_create_params.py, snapshot 2026-08-18), but Groq never switched it on:
+#: "We are still working on embeddings support and it is not currently available" (Groq, groq/groq-python#96,
+#: 2024-06-25), the id answered 404 "does not exist" (same thread, 2024-08-04), and "Groq does not expose a text
+#: embeddings API at all (console.groq.com/docs/models)" (i-am-bee/beeai-framework#1536, 2026-06-29). What Groq
+#: serves is what ``GET /models`` says. Sizes are Nomic's: 768 dimensions, Matryoshka-truncatable to 64
+#: (developers.llamaindex.ai Nomic Embedding page, stored copy 2026), 8,192 input tokens (fireworks.ai embeddings
+#: reference for nomic-ai/nomic-embed-text-v1.5, stored copy 2026). Limits: [I] the conservative defaults.
+EMBEDDING_MODELS: Final = ModelCatalog(
+    (
+        ModelInfo(
+            id="nomic-embed-text-v1_5",
+            context_window=8_192,
+            max_completion_tokens=0,
+            tools=False,
+            json_mode=False,
+            embedding=True,
+            dimensions=768,
+            owned_by="Nomic AI",
+        ),
+    )
+)

@@ -8,6 +8,7 @@ Commands::
     groq-orch chat "PROMPT" [--stream]              one chat completion
     groq-orch models list | models show ID          the models the account can use
     groq-orch transcribe FILE | translate FILE      Whisper speech to text
+    groq-orch speak "TEXT" -o OUT.wav [--voice V]   Orpheus text to speech
     groq-orch health                                can the endpoint be reached?
     groq-orch rate-limits                           what the client learns from one probe request
     groq-orch bench [--concurrency 1,2,4,8]         latency, throughput and rate limits under load
@@ -38,6 +39,7 @@ EXIT_SIGINT: Final = 130
 
 DEFAULT_CHAT_MODEL: Final = "openai/gpt-oss-20b"
 AUDIO_FORMATS: Final = ("json", "text", "verbose_json", "srt", "vtt")
+DEFAULT_SPEECH_MODEL: Final = "canopylabs/orpheus-v1-english"
 
 
 def _int_at_least(low: int) -> Callable[[str], int]:
@@ -281,6 +283,17 @@ def build_parser() -> argparse.ArgumentParser:
                                metavar="{word,segment}", help="with verbose_json: word and/or segment timestamps")
         audio.add_argument("-o", "--output", type=Path, metavar="PATH", help="write to a file instead of stdout")
         audio.set_defaults(handler=_async(_audio), translation=translation)
+
+    speak = commands.add_parser("speak", parents=[conn], help="text to speech",
+                                description="Speak TEXT with a Groq Orpheus voice and write the audio file.")
+    speak.add_argument("text", metavar="TEXT", help="what to say (up to 200 characters); '-' reads stdin")
+    speak.add_argument("-o", "--output", type=Path, metavar="PATH", required=True, help="audio file to write")
+    speak.add_argument("--model", default=DEFAULT_SPEECH_MODEL, help=f"TTS model (default {DEFAULT_SPEECH_MODEL})")
+    speak.add_argument("--voice", help="voice (default: troy for English, fahad for Arabic)")
+    speak.add_argument("--format", default="wav", metavar="FMT", help="audio format (default wav, Orpheus's only one)")
+    speak.add_argument("--speed", type=float, metavar="X", help="speaking speed (1.0 is normal)")
+    speak.add_argument("--sample-rate", type=_positive_int, metavar="HZ", help="sample rate (default 24000)")
+    speak.set_defaults(handler=_async(_speak))
 
     health = commands.add_parser("health", parents=[conn], help="check the endpoint is reachable",
                                  description="Ask /models once and report reachability, latency and breaker state.")
@@ -563,6 +576,21 @@ async def _audio(args: argparse.Namespace, client: Any) -> int:
         args.output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+    return EXIT_OK
+
+
+async def _speak(args: argparse.Namespace, client: Any) -> int:
+    from orchestrator._speech import SPEECH_MODELS
+
+    text = sys.stdin.read().strip() if args.text == "-" else args.text
+    model = client.mapped_model(args.model)
+    facts = SPEECH_MODELS.get(model)
+    voice = args.voice or (facts.default_voice if facts is not None else "")
+    written = await client.audio.speech.stream_to_file(
+        args.output, model=args.model, input=text, voice=voice, response_format=args.format,
+        speed=args.speed, sample_rate=args.sample_rate,
+    )
+    print(f"wrote {args.output} ({written} bytes, {args.format}, voice {voice})")
     return EXIT_OK
 
 

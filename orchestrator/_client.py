@@ -15,7 +15,7 @@ import os
 import random
 import ssl
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Final, final
 
@@ -27,7 +27,7 @@ from tricycle import open_service_nursery
 from actors._breaker import BreakerState, CircuitBreaker
 from actors._budget import BudgetSnapshot, RateBudgets, RequestExceedsLimit
 from actors._estimate import CostEstimator
-from actors._job import Job, JobHandle
+from actors._job import Job, JobHandle, Outcome
 from actors._observer import NullObserver, Observer
 from actors._retry import RetryPolicy
 from actors._scheduler import Scheduler
@@ -41,14 +41,16 @@ from .observe._logging import get_logger
 from ._catalog_refresh import note_unlisted, refresh_catalog, should_refresh
 from ._config import Config, RateLimitConfig
 from ._secret import SecretString
-from ._errors import ConfigError, GroqError, RequestTooLargeError, unwrapped_errors
+from ._errors import CapacityExceededError, ConfigError, GroqError, RequestTooLargeError, unwrapped_errors
 from ._map import JobResult, map_jobs
 from ._options import check_call_options
+from ._embeddings import Embeddings
 from ._files import Batches, Files
 from ._resources import Audio, Chat, Models
+from ._responses import Responses
 from ._tokens import estimate_prompt_tokens
-from ._validation import validate_chat_request
-from ._wire import ChatRequest, chat_request_from, decode_chat_response, encode
+from ._validation import fallback_tier_list, validate_chat_request
+from ._wire import ChatRequest, ChatResponse, chat_request_from, decode_chat_response, encode
 
 __all__ = ["Client", "ClientStatistics", "HealthStatus", "JobResult", "open_client"]
 
@@ -117,6 +119,9 @@ class Client:
         self.models = Models(self)
         self.files = Files(self)
         self.batches = Batches(self)
+        #: Groq's Responses API (beta): ``await client.responses.create(model=..., input=...)``.
+        self.responses = Responses(self, estimator)
+        self.embeddings = Embeddings(self)
 
     # -- volume API ---------------------------------------------------------------------
 
@@ -129,18 +134,43 @@ class Client:
         timeout: float | None = None,
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        fallback_tiers: Sequence[str] | None = None,
     ) -> JobHandle:
         """Queue one chat request and return its handle at once (waits only for queue space).
 
         The request is validated first, so a bad one raises ``ValidationError`` here and is
         never sent. ``await handle.result()`` gives the ``ChatResponse`` (or a ``ChatStream``
         for ``stream=True``). Higher ``priority`` jobs leave the queue first.
+
+        ``fallback_tiers`` (with ``service_tier="flex"``, e.g. ``["on_demand"]``): a job whose flex
+        attempts all end in 498 ``capacity_exceeded`` is queued again with ``service_tier`` set to
+        the next fallback tier, when its handle is awaited; the response's ``service_tier`` says
+        which tier answered.
         """
-        job = self.chat_job(
-            request, priority=priority, key=key, timeout=timeout, max_retries=max_retries, extra_headers=extra_headers
+        options: dict[str, Any] = {
+            "priority": priority, "key": key, "timeout": timeout, "max_retries": max_retries,
+            "extra_headers": extra_headers,
+        }
+        job = self.chat_job(request, **options)
+        asked = request.service_tier if isinstance(request, ChatRequest) else (
+            request.get("service_tier") if isinstance(request, dict) else None
         )
+        tiers = fallback_tier_list(fallback_tiers, asked)
         await self._scheduler.submit(job)
-        return JobHandle(job)
+        if not tiers:
+            return JobHandle(job)
+
+        async def resend(tier: str) -> Job:
+            again = (
+                msgspec.structs.replace(request, service_tier=tier)
+                if isinstance(request, ChatRequest)
+                else {**request, "service_tier": tier}
+            )
+            retry_job = self.chat_job(again, **options)
+            await self._scheduler.submit(retry_job)
+            return retry_job
+
+        return _TierFallbackHandle(job, resend, tiers)
 
     def chat_job(
         self,
@@ -270,6 +300,48 @@ class Client:
 
     def __repr__(self) -> str:
         return f"<orchestrator.Client {self.config.base_url} {self._scheduler!r} {self._pool!r}>"
+
+
+class _TierFallbackHandle(JobHandle):
+    """The handle :meth:`Client.submit` returns with ``fallback_tiers``: a 498 outcome is sent on again.
+
+    Kept in the client layer (the engine's jobs know nothing of tiers): when the current job ends in
+    ``CapacityExceededError`` after its retries and a fallback tier is left, awaiting the handle queues
+    the request again on that tier, and so on. Concurrent awaits share one fallback (a lock).
+    """
+
+    __slots__ = ("_resend", "_tiers", "_lock", "_fallback")
+
+    def __init__(self, job: Job, resend: Callable[[str], Awaitable[Job]], tiers: list[str]) -> None:
+        super().__init__(job)
+        self._resend = resend
+        self._tiers = tiers
+        self._lock = trio.Lock()
+        self._fallback: str | None = None
+
+    @property
+    def done(self) -> bool:
+        """True once the job has its final outcome (a 498 with fallback tiers left is not final)."""
+        outcome = self._job.outcome
+        return outcome is not None and not (self._tiers and isinstance(outcome.error, CapacityExceededError))
+
+    async def outcome(self) -> Outcome:
+        """Wait for the job (falling back tier by tier on 498) and return its :class:`Outcome` without raising."""
+        async with self._lock:
+            outcome = await self._job.wait()
+            while self._tiers and isinstance(outcome.error, CapacityExceededError):
+                self._fallback = self._tiers.pop(0)
+                self._job = await self._resend(self._fallback)
+                outcome = await self._job.wait()
+            value = outcome.value
+            if self._fallback is not None and isinstance(value, ChatResponse) and value.service_tier is None:
+                # [I] Groq reports the tier that answered; a body without it is credited to the fallback sent.
+                outcome.value = msgspec.structs.replace(value, service_tier=self._fallback)
+            return outcome
+
+    async def result(self) -> Any:
+        """Wait for the job (falling back tier by tier on 498) and return its response, or raise its error."""
+        return (await self.outcome()).unwrap()
 
 
 # ------------------------------------------------------------------------------- wiring

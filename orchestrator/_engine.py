@@ -137,3 +137,7 @@ class ProductChunks:
 
     def text(self, chunks: Sequence[ChatChunk]) -> str:
         return "".join([choice.delta.content or "" for chunk in chunks for choice in chunk.choices])
+
+    def ends_stream(self, chunk: Any) -> bool:
+        """Never: a chat stream ends with ``data: [DONE]``, and one cut before it is broken."""
+        return False

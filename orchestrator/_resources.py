@@ -14,23 +14,26 @@ from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO, Final, Literal
 
 import httpx
+import msgspec
 import trio
 
 from actors._job import Job
 from actors._stream import ChatStream
 
-from ._errors import ValidationError
+from ._errors import CapacityExceededError, ValidationError
 from ._options import check_call_options
 from ._runner import JobRunner
 from ._subtitles import to_srt, to_vtt
-from ._validation import validate_transcription
+from ._validation import fallback_tier_list, validate_transcription
 from ._wire import (
     ChatResponse,
     Model,
+    ModelDeleted,
     ModelList,
     Transcription,
     VerboseTranscription,
     decode_model,
+    decode_model_deleted,
     decode_model_list,
     decode_transcription,
     decode_verbose_transcription,
@@ -55,6 +58,7 @@ class Completions:
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         priority: int = 0,
+        fallback_tiers: Sequence[str] | None = None,
         **params: Any,
     ) -> ChatResponse | ChatStream:
         """Create a chat completion; with ``stream=True`` return a :class:`ChatStream`.
@@ -64,12 +68,30 @@ class Completions:
         request is validated before anything is sent. ``timeout`` and ``max_retries``
         override the client's for this call; higher ``priority`` goes first when the
         model's budget is short.
+
+        ``fallback_tiers`` (with ``service_tier="flex"``, e.g. ``["on_demand"]``): when the flex
+        tier still answers 498 ``capacity_exceeded`` after this call's retries, the request is
+        sent again with ``service_tier`` set to each fallback in turn. The response's
+        ``service_tier`` says which tier answered.
         """
-        job = self._client.chat_job(
-            params, priority=priority, timeout=timeout, max_retries=max_retries, extra_headers=extra_headers
-        )
-        result: ChatResponse | ChatStream = await self._client.run_job(job)
-        return result
+        tiers = fallback_tier_list(fallback_tiers, params.get("service_tier"))
+        fallback: str | None = None
+        while True:
+            job = self._client.chat_job(
+                params, priority=priority, timeout=timeout, max_retries=max_retries, extra_headers=extra_headers
+            )
+            try:
+                result: ChatResponse | ChatStream = await self._client.run_job(job)
+            except CapacityExceededError:
+                if not tiers:
+                    raise
+                fallback = tiers.pop(0)
+                params = {**params, "service_tier": fallback}
+                continue
+            if fallback is not None and isinstance(result, ChatResponse) and result.service_tier is None:
+                # [I] Groq reports the tier that answered; a body without it is credited to the fallback sent.
+                result = msgspec.structs.replace(result, service_tier=fallback)
+            return result
 
 
 class Chat:
@@ -201,11 +223,14 @@ class Translations(_AudioEndpoint):
 
 
 class Audio:
-    """``client.audio``: holds ``transcriptions`` and ``translations``."""
+    """``client.audio``: holds ``transcriptions``, ``translations`` and ``speech`` (text to speech)."""
 
     def __init__(self, client: JobRunner) -> None:
+        from ._speech import Speech  # its own module (orchestrator._speech)
+
         self.transcriptions = Transcriptions(client)
         self.translations = Translations(client)
+        self.speech = Speech(client)
 
 
 class Models:
@@ -227,17 +252,42 @@ class Models:
         return models
 
     async def retrieve(self, model: str, *, max_retries: int | None = None, timeout: float | None = None) -> Model:
-        """One model (``GET /models/{id}``); ``ModelError`` if Groq does not know it."""
+        """One model (``GET /models/{id}``); ``ModelError`` if Groq does not know it.
+
+        An unknown (or retired) id is Groq's 404 ``model_not_found`` ("The model `x` does not exist or
+        you do not have access to it", GROQ-API.md 1.3, lobehub/lobehub#3367), raised as ``ModelError``.
+        """
         check_call_options(timeout=timeout, max_retries=max_retries)
-        if not model or model.strip() != model or any(ch in model for ch in "?#% "):
-            raise ValidationError(
-                f"model: {model!r} is not a model id; ids look like 'openai/gpt-oss-120b' [rule: model_id]",
-                field="model",
-                value=model,
-                rule="model_id",
-            )
+        _check_model_id(model)
         job = Job(
             model=None, method="GET", path=f"/models/{model}", decode=decode_model, max_retries=max_retries, timeout=timeout
         )
         result: Model = await self._client.run_job(job)
         return result
+
+    async def delete(self, model: str, *, max_retries: int | None = None, timeout: float | None = None) -> ModelDeleted:
+        """Delete a model the organization owns (``DELETE /models/{id}``, groq-python ``resources/models.py``).
+
+        Only fine-tuned models can be deleted ([I] OpenAI's rule for the same endpoint; Groq documents
+        none): deleting a base model such as ``openai/gpt-oss-20b`` is refused (the emulator answers 403,
+        raised as ``AuthorizationError``), an unknown id is 404 ``model_not_found`` (``ModelError``).
+        """
+        check_call_options(timeout=timeout, max_retries=max_retries)
+        _check_model_id(model)
+        job = Job(
+            model=None, method="DELETE", path=f"/models/{model}", decode=decode_model_deleted,
+            max_retries=max_retries, timeout=timeout,
+        )
+        result: ModelDeleted = await self._client.run_job(job)
+        return result
+
+
+def _check_model_id(model: object) -> None:
+    """Refuse what cannot be a model id in a path (empty, padded, or with ``? # %`` or spaces)."""
+    if not isinstance(model, str) or not model or model.strip() != model or any(ch in model for ch in "?#% "):
+        raise ValidationError(
+            f"model: {model!r} is not a model id; ids look like 'openai/gpt-oss-120b' [rule: model_id]",
+            field="model",
+            value=model,
+            rule="model_id",
+        )

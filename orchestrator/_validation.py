@@ -42,11 +42,18 @@ from orchestrator._wire import (
     BrowserSearchTool,
     ChatRequest,
     CodeInterpreterTool,
+    CompoundCustom,
+    CompoundModels,
+    CompoundTools,
     DeveloperMessage,
+    Document,
+    DocumentJson,
+    DocumentText,
     FunctionDefinition,
     ImageUrl,
     ImageUrlPart,
     JsonSchemaFormat,
+    SearchSettings,
     SystemMessage,
     TextPart,
     Tool,
@@ -54,6 +61,7 @@ from orchestrator._wire import (
     ToolChoiceName,
     ToolMessage,
     UserMessage,
+    WolframSettings,
     encode,
     short_repr,
     text_of,
@@ -69,6 +77,7 @@ __all__ = [
     "MAX_BASE64_REQUEST_BYTES",
     "MAX_IMAGES",
     "MAX_TOOLS",
+    "fallback_tier_list",
     "validate_chat_request",
     "validate_transcription",
 ]
@@ -93,6 +102,17 @@ _REASONING_EFFORTS: Final = frozenset({"none", "default", "low", "medium", "high
 _REASONING_FORMATS: Final = frozenset({"hidden", "raw", "parsed"})
 _SERVICE_TIERS: Final = frozenset({"auto", "on_demand", "flex", "performance"})
 _TOOL_CHOICES: Final = frozenset({"auto", "none", "required"})
+_CITATION_OPTIONS: Final = frozenset({"enabled", "disabled"})
+_BOOL_FIELDS: Final = (
+    "stream", "logprobs", "parallel_tool_calls", "include_reasoning", "store", "disable_tool_validation",
+)
+#: Model ids of Groq's compound systems (groq/compound, groq/compound-mini; console.groq.com/docs/compound).
+_COMPOUND_PREFIX: Final = "groq/compound"
+#: A domain for web search filters: labels of letters, digits and hyphens, optionally behind a "*."
+#: wildcard ("Supports wildcards (e.g., "*.com")", console.groq.com/docs/compound/search-settings).
+_DOMAIN: Final = re.compile(
+    r"(?:\*\.)?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+)
 _GRANULARITIES: Final = frozenset({"word", "segment"})
 #: Formats that carry timestamps: ``verbose_json``, and srt/vtt which are rendered locally from it.
 _TIMESTAMPED_FORMATS: Final = frozenset({"verbose_json", "srt", "vtt"})
@@ -201,6 +221,8 @@ def validate_chat_request(request: ChatRequest, catalog: ModelCatalog) -> None:
     _check_parameters(request, info)
     _check_messages(request.messages)
     _check_tools(request, capable)
+    _check_functions(request, capable)
+    _check_compound_fields(request, capable)
     _check_response_format(request, capable)
     _check_images(request, capable)
     if info is not None:
@@ -288,6 +310,19 @@ def _check_parameters(request: ChatRequest, info: ModelInfo | None) -> None:
             "only applies to streams",
             "set stream=true or drop it",
         )
+    # Types a hand-built ChatRequest may get wrong (the dict path has msgspec check them).
+    for name in _BOOL_FIELDS:
+        value = getattr(request, name)
+        if value is not None and not isinstance(value, bool):
+            raise _invalid(name, value, "type", "must be true or false", "pass a bool")
+    if request.user is not None and not isinstance(request.user, str):
+        raise _invalid("user", request.user, "type", "must be a string", "pass your end-user's id as a string")
+    metadata = request.metadata
+    if metadata is not None and not (
+        isinstance(metadata, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())
+    ):
+        raise _invalid("metadata", metadata, "type", "must map strings to strings", "pass {'key': 'value'}")
+    _check_choice("citation_options", request.citation_options, _CITATION_OPTIONS)
 
 
 def _check_content(field: str, content: object, allow_images: bool) -> None:
@@ -468,6 +503,301 @@ def _check_tools(request: ChatRequest, info: ModelInfo | None) -> None:
         "must be auto, none, required or a named function",
         "pass one of those",
     )
+
+
+# --------------------------------------------------------------------------- deprecated functions
+#
+# ``functions`` / ``function_call`` are "Deprecated in favor of `tools`" / "`tool_choice`" (API reference,
+# console.groq.com/docs/api-reference#chat-create, and groq-python completion_create_params.py, read 2026-12);
+# Groq still lists them, so they are sent as given, never rewritten into tools. Their entries follow the
+# function rules of ``tools`` (names "a-z, A-Z, 0-9, or contain underscores and dashes, with a maximum length
+# of 64", parameters a JSON Schema). [I] the rest: both lists in one request are refused (OpenAI's API, which
+# Groq mirrors, treats them as two spellings of one setting), a ``function_call`` needs ``functions`` and must
+# name one of them (as ``tool_choice`` does with ``tools``), and at most 128 of them (the tools cap).
+
+
+def _check_functions(request: ChatRequest, info: ModelInfo | None) -> None:
+    functions = request.functions
+    call = request.function_call
+    if not functions:
+        if call is not None:
+            raise _invalid(
+                "function_call",
+                call,
+                "function_call_without_functions",
+                "is set but no functions are given",
+                "add functions, or use tools and tool_choice instead",
+            )
+        return
+    if not isinstance(functions, list):
+        raise _invalid("functions", functions, "type", "must be a list of function definitions", "pass a list")
+    if request.tools:
+        raise _invalid(
+            "functions",
+            f"{len(functions)} functions",
+            "functions_with_tools",
+            "cannot be combined with tools (functions is the deprecated form of tools)",
+            "move the functions into tools as {'type': 'function', 'function': {...}}",
+        )
+    if info is not None and not info.tools:
+        raise _invalid(
+            "functions",
+            f"{len(functions)} functions",
+            "model_lacks_tools",
+            f"model {info.id} does not support tool use",
+            "choose a model with tool use, or drop functions",
+        )
+    if len(functions) > MAX_TOOLS:
+        raise _invalid(
+            "functions", f"{len(functions)} functions", "max_tools", f"at most {MAX_TOOLS} functions are allowed",
+            "offer fewer functions",
+        )
+    names: set[str] = set()
+    for i, function in enumerate(functions):
+        where = f"functions[{i}]"
+        if not isinstance(function, FunctionDefinition):
+            raise _invalid(where, function, "type", "must be a function definition", "pass {'name': ..., 'parameters': {...}}")
+        name = function.name
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise _invalid(
+                f"{where}.name", name, "tool_name_pattern", "must be 1-64 characters of a-z, A-Z, 0-9, _ or -",
+                "rename the function",
+            )
+        if name in names:
+            raise _invalid(
+                f"{where}.name", name, "tool_name_unique", "is already used by an earlier function",
+                "give every function a distinct name",
+            )
+        names.add(name)
+        if function.parameters is not None:
+            _check_schema(f"{where}.parameters", function.parameters)
+    if call is None or (isinstance(call, str) and call in _TOOL_CHOICES):
+        return
+    if isinstance(call, ToolChoiceName) and isinstance(call.name, str):
+        if call.name not in names:
+            raise _invalid(
+                "function_call.name",
+                call.name,
+                "function_call_unknown_function",
+                "names no function in functions",
+                f"use one of: {', '.join(sorted(names))}",
+            )
+        return
+    raise _invalid(
+        "function_call", call, "allowed_values", "must be auto, none, required or {'name': ...}", "pass one of those"
+    )
+
+
+# --------------------------------------------------------------------------- compound systems and documents
+#
+# Rules, from the pages named (stored copies read 2026-12):
+# - search_settings, include_domains, exclude_domains: "These parameters are supported for both compound-beta
+#   and compound-beta-mini" (console.groq.com/docs/compound/search-settings); the top-level pair is "Deprecated:
+#   Use search_settings.include_domains instead" (API reference; changelog 2025-05). The API reference calls
+#   search_settings "Settings for web search functionality when the model uses a web search tool", so a request
+#   that gives a model the browser_search tool may carry them too. [I] on any other catalogued model they are
+#   refused: Groq's answer is not captured, and there they could only be ignored.
+# - Domains: "Supports wildcards (e.g., "*.com")" (search-settings page). [I] a scheme, path, port or
+#   non-ASCII name is refused: the page's examples are bare domains.
+# - compound_custom: "Custom configuration of models and tools for Compound" (API reference). [I] refused on a
+#   catalogued model that is not a compound system.
+# - compound_custom.tools: Wolfram|Alpha needs "your own Wolfram-Alpha API key in the wolfram_settings
+#   configuration" (console.groq.com/docs/wolfram-alpha); browser automation needs "both browser_automation and
+#   web_search" enabled (console.groq.com/docs/browser-automation). Tool names are left to Groq (new ones come).
+# - documents and citation_options are not tied to compound systems ("A list of documents to provide context
+#   for the conversation", API reference): every model may take them. [I] document ids are unique (a citation
+#   names its document by id).
+# - disable_tool_validation: "tool_choice=required/none will still be enforced, but the request cannot require
+#   a specific tool be used" (API reference / groq-python completion_create_params.py).
+
+
+def fallback_tier_list(tiers: object, service_tier: object) -> list[str]:
+    """Check a call's ``fallback_tiers`` (the client's own option, not a Groq field) and return them as a list.
+
+    Groq's flex tier "will succeed or fail quickly" (groq-python ``service_tier``) and, out of capacity,
+    answers "498 and error capacity_exceeded" (console.groq.com/docs/flex-processing, read 2026-12). After
+    the call's retries of that 498 are spent, the request is sent again on each fallback tier in turn.
+    So the request must ask for ``flex`` (or ``auto``, which "falls back to flex tier" when on-demand
+    limits are exceeded, same page), and each fallback is a known tier other than the one asked for.
+
+    Raises:
+        ValidationError: naming ``fallback_tiers`` (or ``fallback_tiers[i]``), the value and the rule.
+    """
+    if tiers is None:
+        return []
+    if isinstance(tiers, str) or not isinstance(tiers, (list, tuple)):
+        raise _invalid(
+            "fallback_tiers", tiers, "type", "must be a list of service tiers", "pass e.g. ['on_demand']"
+        )
+    if not tiers:
+        return []
+    if service_tier not in ("flex", "auto"):
+        raise _invalid(
+            "fallback_tiers",
+            list(tiers),
+            "fallback_needs_flex",
+            f"only applies to service_tier 'flex' (or 'auto'), the tiers that answer 498; got service_tier "
+            f"{service_tier!r}",
+            "set service_tier='flex', or drop fallback_tiers",
+        )
+    seen: list[str] = [service_tier]
+    for i, tier in enumerate(tiers):
+        _check_choice(f"fallback_tiers[{i}]", tier, _SERVICE_TIERS)
+        if tier in seen:
+            raise _invalid(
+                f"fallback_tiers[{i}]",
+                tier,
+                "fallback_tier_repeated",
+                "is the tier asked for or an earlier fallback",
+                "list each other tier once, e.g. ['on_demand']",
+            )
+        seen.append(tier)
+    return list(tiers)
+
+
+def _is_compound(model: str) -> bool:
+    """Whether ``model`` is one of Groq's compound systems (``groq/compound``, ``groq/compound-mini``)."""
+    return model.startswith(_COMPOUND_PREFIX)
+
+
+def _check_domains(field: str, domains: object) -> None:
+    if domains is None:
+        return
+    if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
+        raise _invalid(field, domains, "type", "must be a list of domain strings", "pass ['example.com', '*.edu']")
+    for k, domain in enumerate(domains):
+        if len(domain) > 253 or not _DOMAIN.fullmatch(domain):
+            raise _invalid(
+                f"{field}[{k}]",
+                domain,
+                "domain",
+                "is not a domain (letters, digits, hyphens and dots, optionally behind '*.')",
+                "give the bare domain, e.g. 'example.com' or '*.edu', without scheme, path or port",
+            )
+
+
+def _check_compound_fields(request: ChatRequest, info: ModelInfo | None) -> None:
+    if request.disable_tool_validation and isinstance(request.tool_choice, ToolChoiceFunction):
+        raise _invalid(
+            "tool_choice",
+            request.tool_choice,
+            "disable_tool_validation_named_choice",
+            "cannot name a function when disable_tool_validation is true",
+            "use tool_choice 'required' or 'auto', or drop disable_tool_validation",
+        )
+    compound = _is_compound(request.model)
+    searching = compound or any(isinstance(tool, BrowserSearchTool) for tool in request.tools or ())
+    settings = request.search_settings
+    for name in ("search_settings", "include_domains", "exclude_domains"):
+        value = getattr(request, name)
+        if value is not None and info is not None and not searching:
+            raise _invalid(
+                name,
+                value,
+                "compound_only",
+                f"applies to web search, which model {info.id} does not run",
+                "use groq/compound or groq/compound-mini, give a browser_search tool, or drop it",
+            )
+    _check_domains("include_domains", request.include_domains)
+    _check_domains("exclude_domains", request.exclude_domains)
+    if settings is not None:
+        if not isinstance(settings, SearchSettings):
+            raise _invalid("search_settings", settings, "type", "must be a search settings object", "pass a dict")
+        _check_domains("search_settings.include_domains", settings.include_domains)
+        _check_domains("search_settings.exclude_domains", settings.exclude_domains)
+        if settings.country is not None and (not isinstance(settings.country, str) or not settings.country.strip()):
+            raise _invalid(
+                "search_settings.country", settings.country, "type", "must name a country",
+                "pass a country name such as 'germany'",
+            )
+        if settings.include_images is not None and not isinstance(settings.include_images, bool):
+            raise _invalid("search_settings.include_images", settings.include_images, "type", "must be true or false",
+                           "pass a bool")
+    custom = request.compound_custom
+    if custom is not None:
+        if info is not None and not compound:
+            raise _invalid(
+                "compound_custom",
+                custom,
+                "compound_only",
+                f"configures a compound system, and model {info.id} is not one",
+                "use groq/compound or groq/compound-mini, or drop compound_custom",
+            )
+        _check_compound_custom(custom)
+    _check_documents(request.documents)
+
+
+def _check_compound_custom(custom: object) -> None:
+    if not isinstance(custom, CompoundCustom):
+        raise _invalid("compound_custom", custom, "type", "must be a compound_custom object", "pass a dict")
+    models = custom.models
+    if models is not None:
+        if not isinstance(models, CompoundModels):
+            raise _invalid("compound_custom.models", models, "type", "must be an object", "pass a dict")
+        for name in ("answering_model", "reasoning_model"):
+            value = getattr(models, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise _invalid(f"compound_custom.models.{name}", value, "not_empty", "must name a model",
+                               "pass a model id such as 'openai/gpt-oss-120b'")
+    tools = custom.tools
+    if tools is None:
+        return
+    if not isinstance(tools, CompoundTools):
+        raise _invalid("compound_custom.tools", tools, "type", "must be an object", "pass a dict")
+    enabled = tools.enabled_tools
+    if enabled is None:
+        return
+    if not isinstance(enabled, list) or not all(isinstance(t, str) and t for t in enabled):
+        raise _invalid("compound_custom.tools.enabled_tools", enabled, "type", "must be a list of tool names",
+                       "pass e.g. ['web_search', 'code_interpreter']")
+    if "wolfram_alpha" in enabled:
+        settings = tools.wolfram_settings
+        if not isinstance(settings, WolframSettings) or not settings.authorization:
+            raise _invalid(
+                "compound_custom.tools.wolfram_settings.authorization",
+                None,
+                "wolfram_needs_authorization",
+                "wolfram_alpha needs your own Wolfram|Alpha API key",
+                "set compound_custom.tools.wolfram_settings.authorization",
+            )
+    if "browser_automation" in enabled and "web_search" not in enabled:
+        raise _invalid(
+            "compound_custom.tools.enabled_tools",
+            enabled,
+            "browser_automation_needs_web_search",
+            "browser_automation works only together with web_search",
+            "add 'web_search' to enabled_tools",
+        )
+
+
+def _check_documents(documents: object) -> None:
+    if documents is None:
+        return
+    if not isinstance(documents, list):
+        raise _invalid("documents", documents, "type", "must be a list of documents", "pass a list")
+    ids: set[str] = set()
+    for i, document in enumerate(documents):
+        where = f"documents[{i}]"
+        if not isinstance(document, Document):
+            raise _invalid(where, document, "type", "must be a document", "pass {'source': {'type': 'text', ...}}")
+        source = document.source
+        if isinstance(source, DocumentText):
+            if not isinstance(source.text, str):
+                raise _invalid(f"{where}.source.text", source.text, "type", "must be a string", "pass the text")
+        elif isinstance(source, DocumentJson):
+            if not isinstance(source.data, dict):
+                raise _invalid(f"{where}.source.data", source.data, "type", "must be a JSON object", "pass a dict")
+        else:
+            raise _invalid(f"{where}.source", source, "type", "must be a text or json source",
+                           "pass {'type': 'text', 'text': ...} or {'type': 'json', 'data': {...}}")
+        if document.id is not None:
+            if not isinstance(document.id, str) or not document.id:
+                raise _invalid(f"{where}.id", document.id, "not_empty", "must be a non-empty string",
+                               "give the document an id, or leave it unset")
+            if document.id in ids:
+                raise _invalid(f"{where}.id", document.id, "document_id_unique", "is used by an earlier document",
+                               "give every document a distinct id")
+            ids.add(document.id)
 
 
 def _check_schema(field: str, schema: object) -> None:

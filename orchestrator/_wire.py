@@ -12,8 +12,10 @@ Rules of the house, and why:
   Records whose fields are always on the wire (``Usage``, ``Segment``, ``Word``)
   encode every field instead, because OpenAI-style clients expect them.
 * **Decoding ignores unknown fields** on every response type: Groq keeps adding
-  vendor fields (``x_groq.debug``, ``executed_tools``, ``usage_breakdown``) and a new
-  field must never break a client. Only :class:`ChatRequest` forbids unknown
+  vendor fields (``x_groq.debug`` is one) and a new field must never break a client. The
+  compound systems' fields (``executed_tools``, ``annotations``, ``usage_breakdown``,
+  ``mcp_list_tools``) are decoded, every one of their sub-fields optional, so a partial
+  body still decodes. Only :class:`ChatRequest` forbids unknown
   top-level keys, so a typo such as ``temprature`` is an error instead of a silently
   ignored setting.
 * **Constant discriminators are msgspec tags** (``role`` on messages, ``type`` on
@@ -39,8 +41,10 @@ from typing import Any, Literal
 import msgspec
 
 __all__ = [
+    "Annotation",
     "AnyTool",
     "AssistantMessage",
+    "BrowserResult",
     "BrowserSearchTool",
     "ChatChunk",
     "ChatRequest",
@@ -49,23 +53,40 @@ __all__ = [
     "ChoiceLogprobs",
     "ChunkChoice",
     "CodeInterpreterTool",
+    "CodeResult",
     "CompletionTokensDetails",
+    "CompoundCustom",
+    "CompoundModels",
+    "CompoundTools",
     "Delta",
     "DeveloperMessage",
+    "Document",
+    "DocumentCitation",
+    "DocumentJson",
+    "DocumentText",
     "ErrorBody",
     "ErrorDetail",
+    "ExecutedTool",
     "FunctionCall",
+    "FunctionCitation",
     "FunctionCallDelta",
     "FunctionDefinition",
     "ImageUrl",
     "ImageUrlPart",
     "JsonSchemaFormat",
+    "McpListTools",
+    "McpTool",
     "Message",
     "Model",
+    "ModelDeleted",
     "ModelList",
+    "ModelUsage",
     "PromptTokensDetails",
     "ResponseFormat",
     "ResponseMessage",
+    "SearchResult",
+    "SearchResults",
+    "SearchSettings",
     "Segment",
     "StreamOptions",
     "SystemMessage",
@@ -80,8 +101,10 @@ __all__ = [
     "TopLogprob",
     "Transcription",
     "Usage",
+    "UsageBreakdown",
     "UserMessage",
     "VerboseTranscription",
+    "WolframSettings",
     "Word",
     "XGroq",
     "chat_request_from",
@@ -90,6 +113,7 @@ __all__ = [
     "decode_chat_response",
     "decode_error_body",
     "decode_model",
+    "decode_model_deleted",
     "decode_model_list",
     "decode_transcription",
     "decode_verbose_transcription",
@@ -289,6 +313,68 @@ class StreamOptions(_Request):
     include_usage: bool | None = None
 
 
+class SearchSettings(_Request):
+    """Web search settings of the compound systems (groq-python ``SearchSettings``).
+
+    ``include_domains`` / ``exclude_domains`` take domains, with wildcards such as ``*.edu``
+    (console.groq.com/docs/compound/search-settings); ``country`` boosts one country's results.
+    """
+
+    country: str | None = None
+    exclude_domains: list[str] | None = None
+    include_domains: list[str] | None = None
+    include_images: bool | None = None
+
+
+class DocumentText(_TypeTagged, tag="text"):
+    """A document given inline as text: ``{"type": "text", "text": ...}``."""
+
+    text: str
+
+
+class DocumentJson(_TypeTagged, tag="json"):
+    """A document given inline as JSON data: ``{"type": "json", "data": {...}}``."""
+
+    data: dict[str, Any]
+
+
+class Document(_Request):
+    """A document the model may read and cite (``documents``); ``id`` is what a citation names."""
+
+    source: DocumentText | DocumentJson
+    id: str | None = None
+
+
+class CompoundModels(_Request):
+    """The models a compound system reasons and answers with (``compound_custom.models``)."""
+
+    answering_model: str | None = None
+    reasoning_model: str | None = None
+
+
+class WolframSettings(_Request):
+    """The caller's own Wolfram|Alpha key (``compound_custom.tools.wolfram_settings``)."""
+
+    authorization: str | None = None
+
+    def __repr__(self) -> str:
+        return "WolframSettings(authorization=<hidden>)" if self.authorization else "WolframSettings()"
+
+
+class CompoundTools(_Request):
+    """Which built-in tools a compound system may use (``web_search``, ``code_interpreter``...)."""
+
+    enabled_tools: list[str] | None = None
+    wolfram_settings: WolframSettings | None = None
+
+
+class CompoundCustom(_Request):
+    """``compound_custom``: the models and tools of a compound system (``groq/compound``)."""
+
+    models: CompoundModels | None = None
+    tools: CompoundTools | None = None
+
+
 class ChatRequest(_Request, forbid_unknown_fields=True):
     """A chat completion request with every parameter Groq accepts.
 
@@ -327,9 +413,15 @@ class ChatRequest(_Request, forbid_unknown_fields=True):
     store: bool | None = None
     disable_tool_validation: bool | None = None
     citation_options: Literal["enabled", "disabled"] | None = None
-    documents: list[dict[str, Any]] | None = None
-    search_settings: dict[str, Any] | None = None
-    compound_custom: dict[str, Any] | None = None
+    documents: list[Document] | None = None
+    search_settings: SearchSettings | None = None
+    compound_custom: CompoundCustom | None = None
+    #: Deprecated by Groq in favour of ``search_settings.include_domains`` / ``exclude_domains``.
+    include_domains: list[str] | None = None
+    exclude_domains: list[str] | None = None
+    #: Deprecated by Groq in favour of ``tools`` / ``tool_choice``; sent as given, never converted.
+    functions: list[FunctionDefinition] | None = None
+    function_call: Literal["none", "auto", "required"] | ToolChoiceName | None = None
 
     @property
     def completion_budget(self) -> int | None:
@@ -363,7 +455,9 @@ class Usage(_Record):
 
     Every field is always encoded: OpenAI-style clients require the three counts,
     and ``null`` timings are valid. Counts default to 0 because some Groq bodies
-    (``x_groq.usage`` on non-stream responses) carry only part of them.
+    (``x_groq.usage`` on non-stream responses) carry only part of them: there groq-python's
+    ``XGroqUsage`` has the hardware cache counts ``dram_cached_tokens`` / ``sram_cached_tokens``
+    (kept here, one type for every usage, so a stream's ``x_groq.usage`` equals its top-level one).
     """
 
     prompt_tokens: int = 0
@@ -375,15 +469,34 @@ class Usage(_Record):
     total_time: float | None = None
     prompt_tokens_details: PromptTokensDetails | None = None
     completion_tokens_details: CompletionTokensDetails | None = None
+    dram_cached_tokens: int | None = None
+    sram_cached_tokens: int | None = None
+
+
+class ModelUsage(_Response):
+    """One model's share of a compound request (``usage_breakdown.models[]``)."""
+
+    model: str | None = None
+    usage: Usage | None = None
+
+
+class UsageBreakdown(_Response):
+    """Per-model usage of a compound system's request (``usage_breakdown``)."""
+
+    models: list[ModelUsage] | None = None
 
 
 class XGroq(_Response):
-    """Groq's own metadata: request id (first and last chunk), final-chunk usage, seed, stream error."""
+    """Groq's own metadata: request id (first and last chunk), final-chunk usage, seed, stream error.
+
+    A compound system's stream puts ``usage_breakdown`` here, in its final chunk.
+    """
 
     id: str | None = None
     usage: Usage | None = None
     seed: int | None = None
     error: str | None = None
+    usage_breakdown: UsageBreakdown | None = None
 
 
 # --------------------------------------------------------------------------- chat response
@@ -412,12 +525,107 @@ class ChoiceLogprobs(_Response):
     content: list[TokenLogprob] | None = None
 
 
+class SearchResult(_Response):
+    """One web search hit of a compound system's search tool."""
+
+    title: str | None = None
+    url: str | None = None
+    content: str | None = None
+    score: float | None = None
+
+
+class SearchResults(_Response):
+    """What a search tool found (``executed_tools[].search_results``)."""
+
+    results: list[SearchResult] | None = None
+    images: list[str] | None = None
+
+
+class BrowserResult(_Response):
+    """A page a browser tool visited (``executed_tools[].browser_results[]``)."""
+
+    title: str | None = None
+    url: str | None = None
+    content: str | None = None
+    live_view_url: str | None = None
+
+
+class CodeResult(_Response):
+    """A code execution's output: text, a base64 PNG, charts (kept as plain JSON)."""
+
+    text: str | None = None
+    png: str | None = None
+    chart: dict[str, Any] | None = None
+    charts: list[dict[str, Any]] | None = None
+
+
+class ExecutedTool(_Response):
+    """A built-in tool a compound system ran on Groq's side (``message.executed_tools[]``)."""
+
+    index: int | None = None
+    type: str | None = None
+    arguments: str | None = None
+    output: str | None = None
+    search_results: SearchResults | None = None
+    browser_results: list[BrowserResult] | None = None
+    code_results: list[CodeResult] | None = None
+
+
+class DocumentCitation(_Response):
+    """A span of the content that cites a request ``documents[]`` entry by id."""
+
+    document_id: str | None = None
+    start_index: int | None = None
+    end_index: int | None = None
+
+
+class FunctionCitation(_Response):
+    """A span of the content that cites a tool call's result."""
+
+    tool_call_id: str | None = None
+    start_index: int | None = None
+    end_index: int | None = None
+
+
+class Annotation(_Response):
+    """A citation in the message (``type`` ``document_citation`` or ``function_citation``)."""
+
+    type: str | None = None
+    document_citation: DocumentCitation | None = None
+    function_citation: FunctionCitation | None = None
+
+
+class McpTool(_Response):
+    """A tool an MCP server offers (``mcp_list_tools[].tools[]``)."""
+
+    name: str | None = None
+    description: str | None = None
+    input_schema: dict[str, Any] | None = None
+    annotations: Any = None
+
+
+class McpListTools(_Response):
+    """The tools discovered on one connected MCP server."""
+
+    id: str | None = None
+    server_label: str | None = None
+    type: str | None = None
+    tools: list[McpTool] | None = None
+
+
 class ResponseMessage(_Response, tag_field="role", tag="assistant"):
-    """The generated message: text, tool calls, and (with ``reasoning_format=parsed``) reasoning."""
+    """The generated message: text, tool calls, and (with ``reasoning_format=parsed``) reasoning.
+
+    Compound systems add ``executed_tools`` (their server-side tool runs); ``annotations`` are
+    citations; ``function_call`` is the deprecated form of a tool call (with ``functions``).
+    """
 
     content: str | None = None
     tool_calls: list[ToolCall] | None = None
     reasoning: str | None = None
+    executed_tools: list[ExecutedTool] | None = None
+    annotations: list[Annotation] | None = None
+    function_call: FunctionCall | None = None
 
     @property
     def role(self) -> str:
@@ -444,7 +652,10 @@ class ChatResponse(_ObjectTagged, tag="chat.completion"):
     usage: Usage | None = None
     system_fingerprint: str | None = None
     x_groq: XGroq | None = None
+    #: The tier that answered (``on_demand``, ``flex``...); after a tier fallback, the fallback's.
     service_tier: str | None = None
+    usage_breakdown: UsageBreakdown | None = None
+    mcp_list_tools: list[McpListTools] | None = None
 
 
 # --------------------------------------------------------------------------- streaming
@@ -473,6 +684,9 @@ class Delta(_Response):
     content: str | None = None
     tool_calls: list[ToolCallDelta] | None = None
     reasoning: str | None = None
+    executed_tools: list[ExecutedTool] | None = None
+    annotations: list[Annotation] | None = None
+    function_call: FunctionCallDelta | None = None
 
 
 class ChunkChoice(_Response):
@@ -567,6 +781,14 @@ class ModelList(_ObjectTagged, tag="list"):
     data: list[Model]
 
 
+class ModelDeleted(_Response):
+    """The body of ``DELETE /models/{id}`` (groq-python ``types/model_deleted.py``): ``{id, object, deleted}``."""
+
+    id: str
+    object: str = "model"
+    deleted: bool = False
+
+
 class ErrorDetail(_Response):
     """What went wrong: message, type, code (``rate_limit_exceeded``...), and the rejected model output.
 
@@ -603,6 +825,8 @@ decode_model = msgspec.json.Decoder(Model).decode
 """JSON bytes -> :class:`Model`."""
 decode_model_list = msgspec.json.Decoder(ModelList).decode
 """JSON bytes -> :class:`ModelList`."""
+decode_model_deleted = msgspec.json.Decoder(ModelDeleted).decode
+"""JSON bytes -> :class:`ModelDeleted`."""
 decode_error_body = msgspec.json.Decoder(ErrorBody).decode
 """JSON bytes -> :class:`ErrorBody`."""
 decode_transcription = msgspec.json.Decoder(Transcription).decode

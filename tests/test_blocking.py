@@ -105,6 +105,28 @@ class TestCalls:
             reply = groq.chat.completions.create(**tagged("solo"))
         assert json.loads(reply.choices[0].message.content) == {"tag": "solo"}
 
+    def test_the_other_endpoints_block_too(self, emulator: Emulator, tmp_path: Any) -> None:
+        """Responses, speech, embeddings, files and batches: the async calls' results, returned in this thread."""
+        with blocking_client(emulator) as groq:
+            response = groq.responses.create(model=MODEL, input="Hello", max_output_tokens=50)
+            audio = groq.audio.speech.create(model="canopylabs/orpheus-v1-english", voice="troy", input="Hi there")
+            vectors = groq.embeddings.create(model="nomic-embed-text-v1_5", input=["a", "b"])
+            uploaded = groq.files.create(file=b'{"custom_id":"a","method":"POST","url":"/v1/chat/completions",'
+                                              b'"body":{"model":"openai/gpt-oss-20b","messages":[]}}\n')
+            batch = groq.batches.create(input_file_id=uploaded.id)
+            listed = groq.batches.list()
+        assert response.object == "response" and response.output_text
+        assert audio[:4] == b"RIFF"
+        assert [item.index for item in vectors.data] == [0, 1]
+        assert batch.input_file_id == uploaded.id and batch.id in [item.id for item in listed.data]
+
+    def test_streams_and_unknown_methods_are_refused_with_what_to_do(self, emulator: Emulator) -> None:
+        with blocking_client(emulator) as groq:
+            with pytest.raises(ValueError, match="use the async Client"):
+                groq.responses.create(model=MODEL, input="Hello", stream=True)
+            with pytest.raises(AttributeError, match="offers create, delete, download, info, list, retrieve"):
+                groq.files.content  # noqa: B018 - the attribute access is the test
+
     def test_models_list_and_retrieve(self, emulator: Emulator) -> None:
         """models.list() and models.retrieve() block and return the catalog's models."""
         with blocking_client(emulator) as groq:

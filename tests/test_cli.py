@@ -298,3 +298,66 @@ class TestArgumentErrors:
         """Writing results over the input file is refused."""
         source = jobs_file(tmp_path / "jobs.jsonl", ["a"])
         assert (main(["batch", str(source), "-o", str(source)]), "differ" in capsys.readouterr().err) == (2, True)
+
+
+class TestSpeak:
+    @staticmethod
+    def seconds(path: Path) -> tuple[int, float]:
+        import wave
+
+        with wave.open(str(path)) as audio:
+            return audio.getframerate(), audio.getnframes() / audio.getframerate()
+
+    def test_speaks_on_the_embedded_emulator(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """With no key, speak runs on the emulator, says so, and writes a WAV as long as the text."""
+        out = tmp_path / "hello.wav"
+        code = main(["speak", "Hello from the command line", "-o", str(out)])
+        captured = capsys.readouterr()
+        assert (code, "emulator" in captured.err, "voice troy" in captured.out) == (0, True, True)
+        # Hello(5) from(4) the(3) command(7) line(4): 23 letters + 5 spaces, at 14 characters a second.
+        assert self.seconds(out) == (24_000, pytest.approx(28 / 14, abs=0.001))
+
+    def test_voice_speed_rate_and_model(self, tmp_path: Path) -> None:
+        """--model, --voice, --speed and --sample-rate reach the request."""
+        out = tmp_path / "ar.wav"
+        code = main(["speak", "مرحبا بكم", "-o", str(out), "--model", "canopylabs/orpheus-arabic-saudi",
+                     "--voice", "lulwa", "--speed", "2", "--sample-rate", "16000"])
+        # مرحبا (5 letters) بكم (3): 8 letters + 2 spaces, at 14 characters a second, twice as fast.
+        assert (code, self.seconds(out)) == (0, (16_000, pytest.approx(10 / 14 / 2, abs=0.001)))
+
+    def test_reads_stdin(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """TEXT '-' reads the text from stdin."""
+        monkeypatch.setattr("sys.stdin", io.StringIO("From stdin\n"))
+        out = tmp_path / "stdin.wav"
+        assert (main(["speak", "-", "-o", str(out)]), self.seconds(out)[1]) == (0, pytest.approx(11 / 14, abs=0.001))
+
+    @pytest.mark.parametrize(("extra", "message"), [
+        (["--format", "mp3"], "response_format"),
+        (["--voice", "tara"], "voice"),
+        (["--model", MODEL], "not a text-to-speech model"),
+        (["--sample-rate", "12345"], "sample_rate"),
+        (["--speed", "0"], "speed"),
+    ])
+    def test_bad_requests_exit_2_and_write_nothing(self, extra: list[str], message: str, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+        """A request refused before sending exits 2 naming the field, and no file is written."""
+        out = tmp_path / "x.wav"
+        code = main(["speak", "Hello", "-o", str(out), *extra])
+        assert (code, message in capsys.readouterr().err, out.exists()) == (2, True, False)
+
+    def test_too_long_text_exits_2(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """Over 200 characters is refused, saying how many the model takes."""
+        code = main(["speak", "a" * 201, "-o", str(tmp_path / "x.wav")])
+        assert (code, "at most 200" in capsys.readouterr().err) == (2, True)
+
+    def test_output_is_required(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """speak without -o is a usage error."""
+        with pytest.raises(SystemExit) as info:
+            main(["speak", "Hello"])
+        assert (info.value.code, "--output" in capsys.readouterr().err) == (2, True)
+
+    def test_help(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """speak answers --help."""
+        with pytest.raises(SystemExit) as info:
+            main(["speak", "--help"])
+        assert (info.value.code, "--voice" in capsys.readouterr().out) == (0, True)

@@ -44,7 +44,8 @@ def test_cli_help_runs() -> None:
     """`python -m orchestrator --help` prints the subcommands and exits 0."""
     result = subprocess.run([sys.executable, "-m", "orchestrator", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
-    for command in ("batch", "chat", "models", "transcribe", "translate", "health", "emulate", "rate-limits", "bench"):
+    for command in ("batch", "chat", "models", "transcribe", "translate", "speak", "health", "emulate", "rate-limits",
+                    "bench"):
         assert command in result.stdout
 
 
@@ -59,5 +60,26 @@ def test_the_batch_api_names_are_exported() -> None:
         "BatchValidationError": _errors, "BatchExpiredError": _errors, "BatchCancelledError": _errors,
         "batch_failure": _errors,
     }
+    for name, module in names.items():
+        assert name in orchestrator.__all__ and getattr(orchestrator, name) is getattr(module, name)
+
+
+def test_the_responses_api_names_are_exported() -> None:
+    """``client.responses``: the response, its items, parts, usage, events and the stream are public."""
+    from orchestrator import _responses, _responses_wire
+
+    names = {
+        "Response": _responses_wire, "ResponseEvent": _responses_wire, "ResponseOutputItem": _responses_wire,
+        "ResponseContent": _responses_wire, "ResponseUsage": _responses_wire, "ResponseStream": _responses,
+    }
+    for name, module in names.items():
+        assert name in orchestrator.__all__ and getattr(orchestrator, name) is getattr(module, name)
+
+
+def test_the_embeddings_and_model_deletion_names_are_exported() -> None:
+    """``client.embeddings.create`` and ``client.models.delete`` answer with public types."""
+    from orchestrator import _embeddings, _wire
+
+    names = {"Embedding": _embeddings, "EmbeddingResponse": _embeddings, "EmbeddingUsage": _embeddings, "ModelDeleted": _wire}
     for name, module in names.items():
         assert name in orchestrator.__all__ and getattr(orchestrator, name) is getattr(module, name)

@@ -331,9 +331,13 @@ class TestCapturedBodies:
         assert (c.choices, c.usage) == ([], Usage(prompt_tokens=3, completion_tokens=4, total_tokens=7))
 
     def test_unknown_fields_are_ignored(self) -> None:
-        """Vendor fields the model does not declare (executed_tools, debug, usage_breakdown) never break decoding."""
+        """Vendor fields the model does not declare (x_groq.debug, chunk service_tier) never break decoding, and the
+        compound fields it does declare (executed_tools, annotations, usage_breakdown) decode even when partial."""
         c = decode_chat_chunk(_CHUNK_WITH_UNKNOWN_FIELDS)
         assert (c.choices[0].delta.content, c.x_groq.id if c.x_groq else None) == ("x", "req_x")
+        delta = c.choices[0].delta
+        assert delta.executed_tools is not None and (delta.executed_tools[0].type, delta.annotations) == ("search", [])
+        assert c.x_groq is not None and c.x_groq.usage_breakdown == wire.UsageBreakdown(models=[])
 
     @pytest.mark.parametrize("name", sorted(_ERROR_BODIES))
     def test_error_bodies(self, name: str) -> None:

@@ -44,10 +44,13 @@ from orchestrator.emulator._stats import StatsRecorder
 
 __all__ = [
     "BATCH_ENDPOINT",
+    "BATCH_ENDPOINTS",
     "MAX_BATCH_FILE_BYTES",
     "MAX_BATCH_LINES",
     "BatchService",
+    "LineRejected",
     "LineRunner",
+    "audio_line_form",
     "parse_completion_window",
 ]
 
@@ -59,8 +62,13 @@ MAX_BATCH_FILE_BYTES: Final = 100 * 1024 * 1024
 MAX_BATCH_LINES: Final = 50_000
 #: Validation errors listed in a failed batch's ``errors.data`` (the count of bad lines is not bounded).
 MAX_LISTED_ERRORS: Final = 100
-#: The only endpoint a batch can target (groq-python batch_create_params.py: ``Literal["/v1/chat/completions"]``).
+#: The chat endpoint, the one groq-python types for a batch (batch_create_params.py: ``Literal["/v1/chat/completions"]``).
 BATCH_ENDPOINT: Final = "/v1/chat/completions"
+#: Every endpoint a batch can target: chat and the two audio endpoints ("chat (text and vision) and audio
+#: transcription/translation", console.groq.com/docs/batch as the Batch API brief quotes it, 2026; the client's
+#: ``orchestrator._batch_wire.BATCH_ENDPOINTS`` lists the same three). An audio line's body is JSON with a ``url``:
+#: a batch cannot upload a file (GROQ-API.md 1.8, "Batch API needs url").
+BATCH_ENDPOINTS: Final = ("/v1/chat/completions", "/v1/audio/transcriptions", "/v1/audio/translations")
 #: Completion windows from 24h to 7d (groq-python batch_create_params.py docstring, snapshot 2026-08-18).
 _MIN_WINDOW_HOURS, _MAX_WINDOW_HOURS = 24, 7 * 24
 _WINDOW = re.compile(r"([0-9]{1,4})([hd])")
@@ -75,8 +83,8 @@ _WRITE_OFF = {
     "cancelled": ("batch_cancelled", "This request was not executed because the batch was cancelled."),
 }
 
-#: Runs one batch line's chat body: ``(body, request_id, rng) -> (status, response body JSON)``.
-LineRunner = Callable[[bytes, str, random.Random], tuple[int, bytes]]
+#: Runs one batch line's body for the batch's endpoint: ``(endpoint, body, request_id, rng) -> (status, body JSON)``.
+LineRunner = Callable[[str, bytes, str, random.Random], tuple[int, bytes]]
 
 _encode = msgspec.json.Encoder().encode
 
@@ -274,10 +282,72 @@ def _line_problem(raw: bytes, endpoint: str, seen: dict[str, int], line_number: 
             "url_mismatch", f"url {_shown(line.url)} does not match the batch's endpoint {endpoint!r}.", "url"
         )
     if not bytes(line.body).lstrip().startswith(b"{"):
-        return _LineError("invalid_request", "body must be a JSON object: the chat completion request.", "body")
+        return _LineError("invalid_request", "body must be a JSON object: the request for the batch's endpoint.", "body")
     if len(seen) < MAX_BATCH_LINES:
         seen[custom_id] = line_number
     return None
+
+
+class LineRejected(Exception):
+    """An audio line's body the audio endpoint could not even be asked about: Groq's 400 ``message`` and ``param``."""
+
+    def __init__(self, message: str, param: str | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+#: An audio line's text fields, as the audio endpoint's form takes them (groq-python transcription_create_params.py).
+_AUDIO_TEXT_FIELDS: Final = ("model", "url", "language", "prompt", "response_format")
+
+
+def audio_line_form(body: bytes) -> tuple[str, bytes]:
+    """An audio line's JSON body ``{model, url, language?, prompt?, response_format?, temperature?,
+    timestamp_granularities?}`` as the multipart form the audio endpoint reads: ``(content type, body)``.
+
+    The form then goes through the endpoint's own checks (model, url, format, options), so a line is judged
+    as the same request sent to ``/audio/...`` would be. Unknown fields are dropped, as the endpoint ignores
+    them; a ``null`` is as good as absent.
+
+    Raises:
+        LineRejected: not a JSON object, a ``file`` (a batch cannot upload one: "Batch API needs url",
+            GROQ-API.md 1.8), no ``url``, or a field of the wrong type.
+    """
+    try:
+        payload = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise LineRejected(f"body is not valid JSON: {exc}", "body") from None
+    if not isinstance(payload, dict):
+        raise LineRejected("body must be a JSON object: the transcription or translation request", "body")
+    if payload.get("file") is not None:
+        raise LineRejected("file cannot be uploaded in a batch line; pass the audio's url instead", "file")
+    if payload.get("url") is None:
+        raise LineRejected("url is required in a batch line: name the audio by url (a batch cannot upload a file)", "url")
+    fields: list[tuple[str, str]] = []
+    for name in _AUDIO_TEXT_FIELDS:
+        value = payload.get(name)
+        if value is not None and not isinstance(value, str):
+            raise LineRejected(f"{name} must be a string, got {_shown(value)}", name)
+        if value is not None:
+            fields.append((name, value))
+    temperature = payload.get("temperature")
+    if temperature is not None:
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+            raise LineRejected(f"temperature must be a number between 0 and 1, got {_shown(temperature)}", "temperature")
+        fields.append(("temperature", repr(temperature)))
+    granularities = payload.get("timestamp_granularities")
+    if granularities is not None:
+        if not isinstance(granularities, list) or not all(isinstance(item, str) for item in granularities):
+            raise LineRejected(
+                f"timestamp_granularities must be an array of strings, got {_shown(granularities)}", "timestamp_granularities"
+            )
+        fields.extend(("timestamp_granularities[]", item) for item in granularities)
+    boundary = "batch-line-" + os.urandom(12).hex()
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode("utf-8", "replace")
+        for name, value in fields
+    ]
+    return f"multipart/form-data; boundary={boundary}", b"".join(parts) + f"--{boundary}--\r\n".encode()
 
 
 def _shown(value: object) -> str:
@@ -315,7 +385,7 @@ class BatchService:
     Args:
         store: where files live.
         pace: how fast batches move (:class:`~._batch_state.BatchPace`).
-        run_line: renders one line's chat body (the core's chat machinery).
+        run_line: renders one line's body for the batch's endpoint (the core's chat or audio machinery).
         stats: the emulator's counters.
         clock: emulated seconds since the emulator started.
         unix: turns emulated seconds into unix seconds.
@@ -500,7 +570,7 @@ class BatchService:
         job = BatchJob(
             id=batch_id,
             input_file_id=stored.id,
-            endpoint=BATCH_ENDPOINT,
+            endpoint=str(payload["endpoint"]),
             completion_window=window,
             metadata=payload.get("metadata"),  # type: ignore[arg-type]
             state=BatchState(created=now, window=parse_completion_window(window) or 0.0, pace=self._pace),
@@ -642,7 +712,7 @@ class BatchService:
                 custom_id = str(line.custom_id)
                 rng = self._line_rng(job)
                 out_id, request_id = _new_id("batch_req_out_", rng), _new_id("req_", rng)
-                status, body = self._run_line(bytes(line.body), request_id, rng)
+                status, body = self._run_line(job.endpoint, bytes(line.body), request_id, rng)
                 record = _result_line(out_id, custom_id, status, request_id, body)
                 (output if status == 200 else failures).write(record)
                 job.state.record(status == 200)
@@ -719,9 +789,10 @@ def _refuse_batch_fields(payload: dict[str, object]) -> EmulatorResponse | None:
     if not isinstance(file_id, str) or not file_id:
         return error_response(400, f"input_file_id must be a file id string, got {_shown(file_id)}", param="input_file_id")
     endpoint = payload.get("endpoint")
-    if endpoint != BATCH_ENDPOINT:
+    if endpoint not in BATCH_ENDPOINTS:
         return error_response(
-            400, f"endpoint {_shown(endpoint)} is not supported: a batch runs {BATCH_ENDPOINT}", param="endpoint"
+            400, f"endpoint {_shown(endpoint)} is not supported: a batch runs one of {', '.join(BATCH_ENDPOINTS)}",
+            param="endpoint",
         )
     window = payload.get("completion_window")
     if parse_completion_window(window) is None:

@@ -18,7 +18,11 @@ Reasoning models (catalog ``reasoning=True``) think first: :func:`check_reasonin
 decides where the reasoning goes, and the reasoning tokens (part of ``completion_tokens``, reported as
 ``completion_tokens_details.reasoning_tokens``) come before the answer, streamed as ``delta.reasoning``.
 
-Unknown top-level request fields are refused like Groq does (400 ``property 'x' is unsupported``).
+Unknown top-level request fields are refused like Groq does (400 ``property 'x' is unsupported``); every field
+groq-python types is known (the deprecated ``functions`` are answered with a ``function_call``). A compound
+system (``groq/compound``, ``groq/compound-mini``) answers with its search run in ``message.executed_tools``
+(``delta.executed_tools`` when streamed) and ``usage_breakdown`` (``x_groq.usage_breakdown`` when streamed);
+every reply names the tier that answered (``service_tier``).
 """
 
 from __future__ import annotations
@@ -42,15 +46,18 @@ from orchestrator._wire import (
     FunctionDefinition,
     Tool,
     ToolChoiceFunction,
+    ToolChoiceName,
     UserMessage,
     chat_request_from,
     decode_chat_request,
     encode,
     text_of,
 )
-from orchestrator.emulator._fake_json import UnsatisfiableSchemaError, fake_instance
+from orchestrator.emulator._fake_json import WORDS as _WORDS
+from orchestrator.emulator._fake_json import UnsatisfiableSchemaError, fake_instance, json_object_for
 from orchestrator.emulator._latency import LatencyModel
 from orchestrator.emulator._rules import GPT_OSS_PREFIX as _GPT_OSS
+from orchestrator.emulator._rules import COMPOUND_PREFIX, search_enabled
 from orchestrator.emulator._rules import chat_refusal, reasoning_efforts, reasoning_refusal
 from orchestrator.emulator._rules import json_or_tools as _json_or_tools
 from orchestrator.emulator._textgen import StopScanner, corpus_tokens, corpus_tokens_from, generate_tokens, natural_length
@@ -208,6 +215,14 @@ class Reply:
     reasoning_tokens: int = 0
     reasoning_mode: Literal["parsed", "raw", "hidden"] | None = None
     reasoning_draw: int | None = None
+    #: The call answers the deprecated ``functions``: rendered as ``message.function_call``.
+    legacy_function: bool = False
+    #: The tier that answers: ``flex`` and ``performance`` as asked, else ``on_demand`` (``auto`` included).
+    service_tier: str = "on_demand"
+    #: A compound system's server-side tool runs (``message.executed_tools``), JSON-ready.
+    executed_tools: list[dict[str, object]] | None = None
+    #: A compound system's models, for ``usage_breakdown`` (empty for any other model).
+    usage_models: tuple[str, ...] = ()
 
     def reasoning_pieces(self, tokens_per_piece: int) -> Iterator[tuple[str, int]]:
         """Yield (text, tokens) pieces of the reasoning (the same text every time it is called)."""
@@ -258,9 +273,19 @@ def _random_id(rng: random.Random, alphabet: str, length: int) -> str:
 
 
 def _chosen_tools(request: ChatRequest, rng: random.Random) -> list[FunctionDefinition]:
-    """Which functions the model calls (empty: it answers with text or JSON)."""
+    """Which functions the model calls (empty: it answers with text or JSON).
+
+    The deprecated ``functions`` / ``function_call`` pair is served like ``tools`` / ``tool_choice``, with
+    one call at most (a ``message.function_call`` holds one).
+    """
     functions = [tool.function for tool in request.tools or () if isinstance(tool, Tool)]
-    choice = request.tool_choice
+    choice: object = request.tool_choice
+    legacy = not functions and bool(request.functions)
+    if legacy:
+        functions = list(request.functions or ())
+        choice = request.function_call
+        if isinstance(choice, ToolChoiceName):
+            return [f for f in functions if f.name == choice.name][:1]
     if not functions or choice == "none":
         return []
     if isinstance(choice, ToolChoiceFunction):
@@ -276,7 +301,7 @@ def _chosen_tools(request: ChatRequest, rng: random.Random) -> list[FunctionDefi
         chosen = functions
     else:
         return []
-    if request.parallel_tool_calls is False:
+    if legacy or request.parallel_tool_calls is False:
         return [chosen[0] if mentioned else rng.choice(chosen)]
     return chosen[:_MAX_PARALLEL_CALLS]
 
@@ -312,6 +337,86 @@ def plan_reply(
 ) -> Reply:
     """Decide the reply to ``request`` (with ``reasoning``, a reasoning model's thinking comes first).
 
+    Besides what the model says: the tier that answers (``service_tier``), a call of the deprecated
+    ``functions`` rendered as ``function_call``, and for a compound system its search run (when
+    ``web_search`` is enabled: every tool is, unless ``compound_custom.tools.enabled_tools`` lists them)
+    and the models of its ``usage_breakdown``.
+
+    Raises:
+        ChatRejected: as :func:`_plan_reply`.
+    """
+    reply = _plan_reply(request, rng, completion_bounds, reasoning)
+    reply.service_tier = _ANSWERING_TIER.get(request.service_tier or "", "on_demand")
+    if reply.kind == "tool_calls" and request.functions and not any(isinstance(t, Tool) for t in request.tools or ()):
+        reply.legacy_function = True
+        reply.finish_reason = "function_call"
+    if request.model.startswith(COMPOUND_PREFIX):
+        models = request.compound_custom.models if request.compound_custom else None
+        reasoning_model = (models.reasoning_model if models else None) or _COMPOUND_DEFAULT_MODEL
+        answering_model = (models.answering_model if models else None) or _COMPOUND_DEFAULT_MODEL
+        reply.usage_models = tuple(dict.fromkeys((reasoning_model, answering_model)))
+        if search_enabled(request):
+            reply.executed_tools = [_search_run(request, random.Random(rng.getrandbits(64)))]
+    return reply
+
+
+#: ``service_tier`` asked -> the tier reported. ``auto`` "First uses on_demand rate limits, then falls back to
+#: flex tier if exceeded" (console.groq.com/docs/flex-processing, read 2026-12): the emulator's limits are
+#: on_demand's, so auto answers on_demand [I].
+_ANSWERING_TIER = {"flex": "flex", "performance": "performance", "on_demand": "on_demand", "auto": "on_demand"}
+#: [I] The compound page names GPT-OSS 120B first among the models it runs; the emulator reports it for both roles.
+_COMPOUND_DEFAULT_MODEL = "openai/gpt-oss-120b"
+_SEARCH_HOSTS = ("example.com", "example.org", "docs.example.net", "news.example.io", "wiki.example.edu")
+
+
+def _domain_matches(host: str, pattern: str) -> bool:
+    """Whether ``host`` is ``pattern``, below it, or matched by its ``*.`` wildcard."""
+    base = pattern[2:] if pattern.startswith("*.") else pattern
+    return host == base or host.endswith("." + base)
+
+
+def _search_run(request: ChatRequest, rng: random.Random) -> dict[str, object]:
+    """One ``web_search`` run of a compound system, in the shape of groq-python's ``ExecutedTool``.
+
+    The hits honour the domain filters: from ``include_domains`` (``*.edu`` becomes a host under ``.edu``) when
+    given, never from an excluded domain. ``type`` "search" is [I]: the SDK types it as a plain string.
+    """
+    settings = request.search_settings
+    include = [*(request.include_domains or ()), *((settings.include_domains or ()) if settings else ())]
+    exclude = [*(request.exclude_domains or ()), *((settings.exclude_domains or ()) if settings else ())]
+    if include:
+        hosts = [f"{rng.choice(_WORDS)}.{d[2:]}" if d.startswith("*.") else d for d in include]
+    else:
+        hosts = list(_SEARCH_HOSTS)
+    hosts = [h for h in hosts if not any(_domain_matches(h, e) for e in exclude)] or ["search.example"]
+    last = next((m for m in reversed(request.messages) if isinstance(m, UserMessage)), None)
+    query = " ".join(text_of(last.content).split()[:12]) if last is not None else "search"
+    results = []
+    score = 0.95
+    for _ in range(3):
+        title = " ".join(word.capitalize() for word in rng.sample(_WORDS, 3))
+        host = rng.choice(hosts)
+        url = f"https://{host}/{title.lower().replace(' ', '-')}"
+        content = "".join(generate_tokens(rng, rng.randint(12, 30))).strip()
+        results.append({"title": title, "url": url, "content": content, "score": round(score, 2)})
+        score -= round(rng.uniform(0.05, 0.2), 2)
+    search: dict[str, object] = {"results": results}
+    if settings is not None and settings.include_images:
+        search["images"] = [f"https://{hosts[0]}/images/{rng.randint(1, 999)}.png"]
+    output = "\n\n".join(f"Title: {r['title']}\nURL: {r['url']}\nContent: {r['content']}\nScore: {r['score']}"
+                         for r in results)
+    return {"index": 0, "type": "search", "arguments": _encode({"query": query}).decode(), "output": output,
+            "search_results": search}
+
+
+def _plan_reply(
+    request: ChatRequest,
+    rng: random.Random,
+    completion_bounds: tuple[int, int],
+    reasoning: ReasoningPlan | None = None,
+) -> Reply:
+    """Decide what the model says (with ``reasoning``, a reasoning model's thinking comes first).
+
     Raises:
         ChatRejected: structured output that does not fit the completion budget (Groq's
             ``json_validate_failed`` / ``tool_use_failed`` with ``failed_generation``), or a schema
@@ -346,8 +451,9 @@ def plan_reply(
         if fmt is not None and fmt.type in ("json_object", "json_schema"):
             if fmt.type == "json_schema" and fmt.json_schema is not None:
                 value = fake_instance(fmt.json_schema.schema, rng)
-            else:
-                value = _json_object(rng)
+            else:  # the keys the prompt names, if it names any
+                named = json_object_for([text_of(message.content) for message in request.messages], rng)
+                value = named if named is not None else _json_object(rng)
             content = _encode(value).decode()
             tokens = _structured_tokens(content)
             thinking, thinking_draw = _reasoning(rng, completion_bounds, reasoning, budget)
@@ -443,7 +549,10 @@ def render_completion(ctx: ChatContext, reply: Reply) -> bytes:
     """The non-streamed ``chat.completion`` body (generates the text of a text reply)."""
     message: dict[str, object] = {"role": "assistant"}
     reasoning = "".join(text for text, _ in reply.reasoning_pieces(1 << 30))
-    if reply.kind == "tool_calls":
+    if reply.kind == "tool_calls" and reply.legacy_function:
+        _, name, arguments = reply.tool_calls[0]
+        message["function_call"] = {"name": name, "arguments": arguments}
+    elif reply.kind == "tool_calls":
         message["tool_calls"] = _tool_calls_json(reply)
     elif reply.kind == "json":
         message["content"] = reply.content
@@ -453,6 +562,8 @@ def render_completion(ctx: ChatContext, reply: Reply) -> bytes:
         message["reasoning"] = reasoning
     elif reasoning and reply.reasoning_mode == "raw":
         message["content"] = _THINK_OPEN + reasoning + _THINK_CLOSE + str(message.get("content") or "")
+    if reply.executed_tools:
+        message["executed_tools"] = reply.executed_tools
     return _encode(
         {
             "id": ctx.chat_id,
@@ -461,12 +572,22 @@ def render_completion(ctx: ChatContext, reply: Reply) -> bytes:
             "model": ctx.model,
             "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": reply.finish_reason}],
             "usage": _usage(ctx, reply.completion_tokens, reply.reasoning_tokens),
-            "usage_breakdown": None,
+            "usage_breakdown": _usage_breakdown(ctx, reply, reply.completion_tokens),
             "system_fingerprint": ctx.fingerprint,
             "x_groq": {"id": ctx.request_id},
-            "service_tier": "on_demand",
+            "service_tier": reply.service_tier,
         }
     )
+
+
+def _usage_breakdown(ctx: ChatContext, reply: Reply, completion_tokens: int) -> dict[str, object] | None:
+    """A compound system's ``usage_breakdown``: each model's usage (the completion split between two) [I]."""
+    models = reply.usage_models
+    if not models:
+        return None
+    shares = [completion_tokens // len(models)] * len(models)
+    shares[-1] += completion_tokens - sum(shares)
+    return {"models": [{"model": model, "usage": _usage(ctx, share)} for model, share in zip(models, shares)]}
 
 
 def _structured_pieces(text: str, tokens_per_chunk: int) -> Iterator[tuple[str, int]]:
@@ -510,6 +631,8 @@ async def stream_completion(
             delta_head + b'{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}],"x_groq":{"id":"'
             + ctx.request_id.encode() + b'","seed":' + str(ctx.seed).encode() + b"}}"
         )
+        if reply.executed_tools:  # a compound system's search ran before it answers (delta.executed_tools)
+            yield encode_event(delta_head + b'{"executed_tools":' + _encode(reply.executed_tools) + b"}" + delta_tail)
         # Reasoning first: delta.reasoning (parsed), <think>...</think> content (raw), or nothing but the
         # time it takes (hidden). Its tokens count as generated either way.
         mode = reply.reasoning_mode
@@ -528,7 +651,18 @@ async def stream_completion(
             yield encode_event(delta_head + field + _encode(piece) + b"}" + delta_tail)
         if opened:
             yield encode_event(delta_head + b'{"content":' + _encode(_THINK_CLOSE) + b"}" + delta_tail)
-        if reply.kind == "tool_calls":
+        if reply.kind == "tool_calls" and reply.legacy_function:
+            _, name, arguments = reply.tool_calls[0]
+            yield encode_event(delta_head + b'{"function_call":' + _encode({"name": name, "arguments": ""}) + b"}"
+                               + delta_tail)
+            for piece, tokens in _structured_pieces(arguments, ctx.tokens_per_chunk):
+                produced += tokens
+                offset += tokens * per_token
+                if not instant:
+                    await trio.sleep_until(start + offset / scale)
+                yield encode_event(delta_head + b'{"function_call":' + _encode({"arguments": piece}) + b"}" + delta_tail)
+            produced = reply.completion_tokens
+        elif reply.kind == "tool_calls":
             for index, (call_id, name, arguments) in enumerate(reply.tool_calls):
                 first = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
                 yield encode_event(delta_head + b'{"tool_calls":[' + _encode(first) + b"]}" + delta_tail)
@@ -553,9 +687,11 @@ async def stream_completion(
                 yield encode_event(delta_head + b'{"content":' + _encode(piece) + b"}" + delta_tail)
             produced = reply.completion_tokens
         usage = _encode(_usage(ctx, produced, reply.reasoning_tokens))
+        breakdown = _usage_breakdown(ctx, reply, produced)
+        extra = b',"usage_breakdown":' + _encode(breakdown) if breakdown is not None else b""
         yield encode_event(
             delta_head + b'{},"logprobs":null,"finish_reason":"' + reply.finish_reason.encode()
-            + b'"}],"x_groq":{"id":"' + ctx.request_id.encode() + b'","usage":' + usage + b"}}"
+            + b'"}],"x_groq":{"id":"' + ctx.request_id.encode() + b'","usage":' + usage + extra + b"}}"
         )
         if ctx.include_usage:
             yield encode_event(head + b'],"usage":' + usage + b"}")

@@ -10,7 +10,7 @@ Every request goes through the same gates, in Groq's order as far as it can be o
 5. rate limits per (key, model) (``413`` when one request exceeds TPM, ``429`` with ``retry-after``);
 6. the reply, after the latency model's delays, possibly bent by a body fault.
 
-Responses tied to a model (chat and audio, including their 400/413/429/5xx) carry the
+Responses tied to a model (chat, audio and speech, including their 400/413/429/5xx) carry the
 ``x-ratelimit-*`` headers; every response carries ``x-request-id``. Time is ``trio.current_time()``,
 so tests under ``autojump_clock`` run instantly; the limiter sees emulated time (real time multiplied
 by ``time_scale``), and waits it reports are divided back into real seconds.
@@ -22,6 +22,11 @@ when it is done (reasoning tokens are completion tokens).
 The Batch API (``/files``, ``/batches``) is served by :mod:`._batches`; the core routes to it and lends it
 the chat machinery for the lines (:meth:`Emulator._batch_line`), which skips rate limits, faults, latency
 and the prompt cache: batch lines never count against the standard limits (console.groq.com/docs/batch).
+A batch for ``/v1/audio/transcriptions`` or ``/v1/audio/translations`` runs JSON lines with a ``url`` through
+the audio machinery instead (:meth:`Emulator._batch_audio_line`).
+
+``POST /embeddings`` (:mod:`._embeddings`) is charged per (key, model) like chat; ``DELETE /models/{id}``
+refuses every catalog model (the emulator has no fine-tuned models) and 404s an unknown one.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, final
 
+import msgspec
 import trio
 
 from actors._duration import format_go_duration
@@ -44,7 +50,7 @@ from orchestrator._tokens import estimate_prompt_tokens
 from orchestrator.emulator import _shaping
 from orchestrator.emulator._asgi import asgi_app_for
 from orchestrator.emulator._audio import AudioError, parse_audio_request, render_audio
-from orchestrator.emulator._batches import BatchService, FileStore
+from orchestrator.emulator._batches import BATCH_ENDPOINT, BatchService, FileStore, LineRejected, audio_line_form
 from orchestrator.emulator._chat import (
     ChatContext,
     ChatRejected,
@@ -57,6 +63,8 @@ from orchestrator.emulator._chat import (
     stream_completion,
     text_rng,
 )
+from orchestrator.emulator._embeddings import EmbeddingRejected, parse_embedding_request, render_embeddings
+from orchestrator.emulator._responses import serve_responses
 from orchestrator.emulator._faults import STATUS_KINDS, FaultPlan, FaultRule
 from orchestrator.emulator._http import (
     ConnectionReset,
@@ -74,6 +82,7 @@ from orchestrator.emulator._limiter import (
 )
 from orchestrator.emulator._prompt_cache import PromptCache, prompt_prefixes
 from orchestrator.emulator._settings import EmulatorSettings
+from orchestrator.emulator._speech import SpeechError, audio_chunks, parse_speech_request, render_speech
 from orchestrator.emulator._stats import EmulatorStats, StatsRecorder, served_stats
 
 if TYPE_CHECKING:
@@ -115,10 +124,16 @@ def _rate_headers(state: RateLimitState, scale: float) -> list[tuple[str, str]]:
 
 def _allowed_methods(route: str) -> tuple[str, ...]:
     """The methods a route (the path after ``/openai/v1``) takes; empty for an unknown route."""
-    if route in ("/chat/completions", "/audio/transcriptions", "/audio/translations"):
+    if route in ("/chat/completions", "/audio/transcriptions", "/audio/translations", "/audio/speech"):
         return ("POST",)
-    if route == "/models" or route.startswith("/models/"):
+    if route == "/embeddings":
+        return ("POST",)
+    if route == "/responses":
+        return ("POST",)
+    if route == "/models":
         return ("GET",)
+    if route.startswith("/models/"):
+        return ("GET", "DELETE")
     parts = route.split("/")
     if parts[1] not in ("files", "batches") or len(parts) > 4 or (len(parts) > 2 and not parts[2]):
         return ()
@@ -257,7 +272,9 @@ class Emulator:
             return self._unknown_url(request)
         route = path[len(API_PREFIX) :]
         allowed = _allowed_methods(route)
-        if not allowed:
+        # Only POST /embeddings is served: Groq itself has no such route ("Unknown request URL: POST
+        # /openai/v1/embeddings", crewAIInc/crewAI#522, 2024-04-26), so other methods stay unknown URLs.
+        if not allowed or (route == "/embeddings" and method != "POST"):
             return self._unknown_url(request)
         if method not in allowed:
             return error_response(
@@ -273,10 +290,18 @@ class Emulator:
             return error_response(401, "Invalid API Key", code="invalid_api_key")
         if route == "/chat/completions":
             return await self._chat(request, key, request_id, number, rng)
+        if route == "/responses":  # Groq's Responses API (beta): orchestrator.emulator._responses
+            return await serve_responses(self, request, key, request_id, number, rng)
+        if route == "/audio/speech":
+            return await self._speech(request, key, number)
         if route.startswith("/audio/"):
             return await self._audio(request, route[len("/audio/") :], key, number, request_id, rng)
         if route.startswith(("/files", "/batches")):
             return await self._batch_api(request, route, rng)
+        if route == "/embeddings":
+            return await self._embeddings(request, key, number)
+        if method == "DELETE":
+            return self._delete_model(route[len("/models/") :])
         return self._models(route)
 
     def _models(self, route: str) -> EmulatorResponse:
@@ -292,6 +317,52 @@ class Emulator:
         if not catalog.known(model) or retired_model(model) is not None:
             return self._model_not_found(model)
         return json_response(200, self._model_json(catalog.get(model)))
+
+    def _delete_model(self, model: str) -> EmulatorResponse:
+        """``DELETE /models/{id}`` (groq-python ``resources/models.py``: ``ModelDeleted {id, object, deleted}``).
+
+        The emulator has no fine-tuned models, so nothing is ever deleted: an unknown or retired id is the same
+        404 ``model_not_found`` as ``GET``, and a catalog (base) model is refused. [I] Groq documents neither the
+        endpoint's rules nor its refusal; this follows OpenAI's (only an organization's fine-tuned models can be
+        deleted), with a 403 and a message of our own.
+        """
+        catalog = self.settings.catalog
+        if not catalog.known(model) or retired_model(model) is not None:
+            return self._model_not_found(model)
+        return error_response(
+            403,
+            f"The model `{model}` is a base model and cannot be deleted; only fine-tuned models your organization "
+            "owns can be deleted.",
+            code="model_not_deletable",
+            param="model",
+        )
+
+    async def _embeddings(self, http: EmulatorRequest, key: str, number: int) -> EmulatorResponse:
+        """``POST /embeddings``: checked by :mod:`._embeddings`, then faults and limits, then rendered.
+
+        Charged like chat, per (key, model): one request and the inputs' estimated tokens (input tokens, no
+        output), so the 413/429 bodies and ``x-ratelimit-*`` headers are chat's.
+        """
+        catalog = self.settings.catalog
+        try:
+            request = parse_embedding_request(http.body, catalog)
+        except EmbeddingRejected as exc:
+            headers = None
+            if exc.model is not None:
+                headers = self._headers_now(self._limiter.get(key, exc.model, self.emulated_now()))
+            return error_response(exc.status, exc.message, code=exc.code, param=exc.param, headers=headers)
+        limiter = self._limiter.get(key, request.model, self.emulated_now())
+        rule = self._fault(request.model, number, streaming=False)
+        if rule is not None and rule.kind in _ANSWERING_KINDS:
+            return self._fault_response(rule, self._headers_now(limiter))
+        tokens = request.prompt_tokens
+        refused, headers = self._admit(limiter, request.model, tokens=tokens, input_tokens=tokens)
+        if refused is not None:
+            return refused
+        await self._delay(self._latency.queue_time + self._latency.time_to_first_token)
+        headers.append(("content-type", "application/json"))
+        body = render_embeddings(request, catalog)
+        return EmulatorResponse(200, headers, self._bend(body, rule, lambda: None))
 
     async def _batch_api(self, request: EmulatorRequest, route: str, rng: random.Random) -> EmulatorResponse:
         """The Batch API's routes (``_allowed_methods`` has checked the path and method)."""
@@ -554,8 +625,29 @@ class Emulator:
             output_tokens=completion_tokens - budget,
         )
 
-    def _batch_line(self, body: bytes, request_id: str, rng: random.Random) -> tuple[int, bytes]:
-        """One batch line's chat request, answered as ``POST /chat/completions`` would, minus the account's state.
+    def _batch_audio_line(self, kind: str, body: bytes, request_id: str, rng: random.Random) -> tuple[int, bytes]:
+        """One audio batch line (JSON with a ``url``), answered as ``POST /audio/{kind}`` would answer its form.
+
+        The same checks and rendering as :meth:`_audio` (:func:`._batches.audio_line_form` turns the JSON into the
+        form), without rate limits (no audio seconds are charged), faults or latency, as for chat lines. A body that
+        is not JSON (``text``, ``srt``, ``vtt``) is written as a JSON string, so the output line stays JSON ([I]
+        Groq's batch docs show only JSON bodies).
+        """
+        try:
+            content_type, form = audio_line_form(body)
+            audio = parse_audio_request(kind, content_type, form, catalog=self.settings.catalog)
+        except LineRejected as exc:
+            return 400, self._body_of(error_response(400, exc.message, param=exc.param))
+        except AudioError as error:
+            return error.status, error.result().body
+        result = render_audio(audio, rng=rng, request_id=request_id)
+        is_json = dict(result.headers).get("content-type", "").startswith("application/json")
+        return result.status, result.body if is_json else msgspec.json.encode(result.body.decode("utf-8"))
+
+    def _batch_line(self, endpoint: str, body: bytes, request_id: str, rng: random.Random) -> tuple[int, bytes]:
+        """One batch line's request for the batch's ``endpoint``: audio lines go to :meth:`_batch_audio_line`.
+
+        A chat line is answered as ``POST /chat/completions`` would, minus the account's state.
 
         The same parse, Groq rules, reply plan and rendering as :meth:`_chat`, so an output line's body is a
         ``chat.completion`` exactly as the endpoint renders it; but no rate limit is charged (batches do not
@@ -565,6 +657,8 @@ class Emulator:
         Returns:
             ``(status, body)``: 200 and the completion, or Groq's error status and error body.
         """
+        if endpoint != BATCH_ENDPOINT:
+            return self._batch_audio_line(endpoint.rsplit("/", 1)[-1], body, request_id, rng)
         settings = self.settings
         try:
             request = parse_chat_request(body)
@@ -640,3 +734,26 @@ class Emulator:
         await self._delay(self._latency.queue_time + self._latency.time_to_first_token)
         result = render_audio(audio, rng=rng, request_id=request_id)
         return EmulatorResponse(result.status, headers + result.headers, self._bend(result.body, rule, lambda: None))
+
+    async def _speech(self, http: EmulatorRequest, key: str, number: int) -> EmulatorResponse:
+        """Text to speech: checked by :mod:`._speech`, then faults and limits, then a WAV sent in pieces.
+
+        Charged one request and the input's characters as tokens (RPM/RPD, TPM/TPD) at admission.
+        """
+        try:
+            speech = parse_speech_request(http.body, self.settings.catalog)
+        except SpeechError as error:
+            model = error.model
+            headers = None if model is None else self._headers_now(self._limiter.get(key, model, self.emulated_now()))
+            return error.response(headers)
+        limiter = self._limiter.get(key, speech.model, self.emulated_now())
+        rule = self._fault(speech.model, number, streaming=False)
+        if rule is not None and rule.kind in _ANSWERING_KINDS:
+            return self._fault_response(rule, self._headers_now(limiter))
+        refused, headers = self._admit(limiter, speech.model, tokens=speech.characters)
+        if refused is not None:
+            return refused
+        await self._delay(self._latency.queue_time + self._latency.time_to_first_token)
+        audio = render_speech(speech)
+        headers += [("content-type", "audio/wav"), ("content-length", str(len(audio)))]
+        return EmulatorResponse(200, headers, self._bend(audio_chunks(audio), rule, lambda: None))

@@ -26,6 +26,10 @@ What it does *not* do: remote ``$ref``s, ``$id``-relative resolution, ``not``, `
 ``propertyNames`` and ``dependentSchemas`` are ignored (the result may then not validate); string
 ``pattern`` is supported for the regular-expression subset Python's parser understands without lookarounds.
 A schema that cannot be satisfied raises ``UnsatisfiableSchemaError`` naming the schema path and rule.
+
+JSON mode without a schema (``json_object``): :func:`json_object_for` builds the object whose keys the prompt
+names ("with keys name and age", "fields: title, year", "JSON with `name` and `age`"), values chosen by key
+name; see the section above it.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from re import _parser as _sre_parse  # type: ignore[attr-defined]
 import jsonschema
 import referencing.exceptions
 
-__all__ = ["UnsatisfiableSchemaError", "fake_instance"]
+__all__ = ["WORDS", "UnsatisfiableSchemaError", "fake_instance", "json_object_for", "keys_named_in"]
 
 _SOFT_DEPTH = 4
 _HARD_DEPTH = 32
@@ -65,6 +69,8 @@ _WORDS = (
     "harbor", "indigo", "juniper", "kettle", "lantern", "meadow", "nectar", "orbit", "pepper", "quartz",
     "river", "saffron", "timber", "umber", "velvet", "willow", "xenon", "yonder", "zephyr", "north",
 )
+#: The filler words of generated strings (also the emulator's search-result titles).
+WORDS = _WORDS
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _PRINTABLE = _LETTERS + _LETTERS.upper() + "0123456789 _-.,:;!?/@#"
 
@@ -113,6 +119,155 @@ def fake_instance(schema: dict[str, Any] | bool, rng: random.Random) -> object:
             ``enum``, unresolvable ``$ref``, required recursion without end, ...).
     """
     return _Generator(schema, rng).generate(schema, "#", 0)
+
+
+# -- JSON mode: the keys the prompt names ---------------------------------------------------------------------
+#
+# A ``json_object`` request has no schema, but its prompt usually says what the object holds: "with keys name
+# and age", "fields: title, year", "return JSON with `name` and `age`". A model follows that, so the emulator
+# does too: the named keys, exactly, with values a reader would expect of the name (numbers for age, year,
+# counts and prices, booleans for is_/has_ flags, lists for tags, formatted strings for emails, URLs and
+# dates, strings otherwise). No key named: the caller's default object.
+
+#: "keys: a, b", "with the fields a and b", "properties `a`, `b`" ... up to the end of the clause.
+_KEY_LIST = re.compile(
+    r"\b(?:(?:keys|fields|properties|attributes|columns)\b\s*(?:named|called)?\s*[:=]?"
+    r"|(?:key|field|property|attribute|column)\s*(?:[:=]|\bnamed\b|\bcalled\b|(?=\s*[`\"'])))\s*"
+    r"(?P<items>[^.;!?\n]+)",
+    re.IGNORECASE,
+)
+_QUOTED = re.compile(r"[`\"']([^`\"']{1,64})[`\"']")
+#: "JSON with `a` and `b`", "a JSON object containing "a", "b"".
+_JSON_WITH = re.compile(
+    r"\bjson(?:\s+object)?\s+(?:with|containing|having|that has)\s+(?P<items>[^.;!?\n]+)", re.IGNORECASE
+)
+#: Words that end the list of names ("with keys name and age for a person").
+_LIST_END = re.compile(
+    r"\s(?:for|about|describing|that|which|where|to|from|of|in|representing|based|if|when|so|please|each|with|"
+    r"whose|like|as|only|describe|given|are|is|should|must|will|you|we)\s", re.IGNORECASE,
+)
+#: "the keys are a, b", "fields should be a and b", "with properties including a, b".
+_LEAD_IN = re.compile(r"^\s*(?:are|is|should be|must be|include|including)\s+", re.IGNORECASE)
+_SPLIT = re.compile(r"\s*(?:,|\band\b|\bor\b|&|/|\+)\s*", re.IGNORECASE)
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+_STOP_WORDS = frozenset({"a", "an", "the", "these", "following", "this", "its", "their", "some", "two", "three"})
+_MAX_KEYS = 32
+
+_INTEGER_KEYS = frozenset({
+    "age", "year", "count", "number", "num", "quantity", "qty", "total", "id", "size", "length", "width", "height",
+    "weight", "population", "rank", "index", "level", "minutes", "seconds", "hours", "days", "pages", "votes",
+    "stock", "views", "likes", "floor", "month", "day", "duration", "runtime", "capacity", "version", "priority",
+})
+_FLOAT_KEYS = frozenset({
+    "price", "cost", "amount", "score", "rating", "percent", "percentage", "temperature", "latitude", "longitude",
+    "lat", "lon", "lng", "confidence", "probability", "ratio", "rate", "salary", "balance", "distance",
+})
+_BOOL_KEYS = frozenset({
+    "active", "enabled", "valid", "available", "verified", "done", "completed", "success", "approved", "visible",
+})
+_LIST_KEYS = frozenset({
+    "tags", "keywords", "items", "skills", "genres", "ingredients", "steps", "authors", "languages", "topics",
+    "categories", "hobbies", "colors", "colours", "features", "examples", "aliases", "members", "actors",
+})
+_FIRST_NAMES = ("Alex", "Maria", "Jun", "Priya", "Omar", "Lena", "Tomas", "Aiko", "Sam", "Nadia")
+_LAST_NAMES = ("Rivera", "Chen", "Okafor", "Novak", "Haddad", "Silva", "Berg", "Tanaka", "Kowalski", "Moreau")
+
+
+def _clean_key(item: str, *, quoted_only: bool) -> str | None:
+    """One listed name as a key, or None if it is not one.
+
+    A quoted name (backticks, double or single quotes) may hold spaces, which become underscores; an unquoted
+    one must be a single word ("key facts", "fields you think are relevant" name nothing). Leading articles
+    ("the", "a") are dropped.
+    """
+    words = item.split()
+    while len(words) > 1 and words[0].lower() in _STOP_WORDS:  # "a" alone is a key, "a title" is not
+        words.pop(0)
+    text = " ".join(words).rstrip(":")
+    quoted = _QUOTED.fullmatch(text)
+    if quoted is not None:
+        key = "_".join(quoted.group(1).split())
+    elif quoted_only or len(words) != 1:
+        return None
+    else:
+        key = text.strip("*()[]{}")
+    return key if _KEY.fullmatch(key) else None
+
+
+def _keys_in(items: str, *, quoted_only: bool) -> list[str]:
+    items = _LEAD_IN.sub("", items)
+    items = _LIST_END.split(" " + items + " ", maxsplit=1)[0]
+    keys: list[str] = []
+    for item in _SPLIT.split(items):
+        key = _clean_key(item, quoted_only=quoted_only)
+        if key is None:
+            continue
+        if key not in keys:
+            keys.append(key)
+    return keys[:_MAX_KEYS]
+
+
+def keys_named_in(texts: list[str]) -> list[str]:
+    """The JSON keys a prompt names ("with keys name and age", "fields: title, year", "JSON with `a` and `b`").
+
+    ``texts`` are the messages' texts, oldest first; the latest message that names keys wins. After "keys",
+    "fields", "properties"... (plural, or singular before a colon) the names may be bare words; after "JSON
+    with" they must be quoted. Empty if no message names keys.
+    """
+    for text in reversed(texts):
+        for pattern, quoted_only in ((_KEY_LIST, False), (_JSON_WITH, True)):
+            for match in pattern.finditer(text):
+                keys = _keys_in(match.group("items"), quoted_only=quoted_only)
+                if keys:
+                    return keys
+    return []
+
+
+def _value_for(key: str, rng: random.Random) -> object:
+    """A plausible value for a key, judged by its name (its last ``_``/``.``/``-`` part, lower-cased)."""
+    name = key.lower()
+    last = re.split(r"[_.-]", name)[-1] or name
+    if name.startswith(("is_", "has_", "can_", "should_")) or last in _BOOL_KEYS:
+        return rng.random() < 0.5
+    if last == "age":
+        return rng.randint(18, 90)
+    if last == "year":
+        return rng.randint(1950, 2025)
+    if last in _INTEGER_KEYS or name.startswith(("num_", "n_", "number_of_", "count_")) or name.endswith("_count"):
+        return rng.randint(1, 100)
+    if last in ("rating", "stars"):
+        return round(rng.uniform(1, 5), 1)
+    if last in _FLOAT_KEYS:
+        return round(rng.uniform(0, 1), 2) if last in ("confidence", "probability", "ratio") else round(
+            rng.uniform(1, 500), 2)
+    if last in _LIST_KEYS:
+        return [rng.choice(_WORDS) for _ in range(rng.randint(1, 3))]
+    if last in ("email", "mail"):
+        return _fake_email(rng)
+    if last in ("url", "uri", "link", "website", "homepage"):
+        return _fake_uri(rng)
+    if last in ("date", "birthday", "dob") or name.endswith("_at") or name.endswith("_on"):
+        return _fake_date(rng)
+    if last == "name" or name in ("author", "person", "director", "artist", "owner", "user", "username"):
+        if name in ("username", "user_name"):
+            return f"{rng.choice(_WORDS)}{rng.randint(1, 99)}"
+        return f"{rng.choice(_FIRST_NAMES)} {rng.choice(_LAST_NAMES)}"
+    if last in ("title", "headline", "subject"):
+        return " ".join(word.capitalize() for word in rng.sample(_WORDS, rng.randint(2, 4)))
+    if last in ("city", "country", "location", "place", "color", "colour", "category", "genre", "status", "type"):
+        return rng.choice(_WORDS)
+    return " ".join(rng.choice(_WORDS) for _ in range(rng.randint(2, 6)))
+
+
+def json_object_for(texts: list[str], rng: random.Random) -> dict[str, object] | None:
+    """The ``json_object`` reply whose keys are exactly those the prompt names, or None if it names none.
+
+    Deterministic: the same texts and ``rng`` state give the same object (``rng`` is drawn only when keys are named).
+    """
+    keys = keys_named_in(texts)
+    if not keys:
+        return None
+    return {key: _value_for(key, rng) for key in keys}
 
 
 class _Generator:

@@ -7,7 +7,11 @@ Syntax (one rule per ``--faults`` flag, or a list of strings in ``EmulatorSettin
 Kinds:
 
 - ``500``, ``502``, ``503``: answer with that status and a Groq-style error body.
-- ``498``: flex-tier "capacity exceeded" (status 498, code ``capacity_exceeded``).
+- ``498``: flex-tier "capacity exceeded" (status 498, code ``capacity_exceeded``). Groq answers it to
+  ``service_tier: flex`` requests ("If flex capacity is unavailable, requests will fail quickly with status
+  498 and error capacity_exceeded", console.groq.com/docs/flex-processing, read 2026-12); the planner does
+  not see a request's tier, so the rule hits whatever request it fires on: bound it with ``burst``/``after``
+  to let a client's fallback to ``on_demand`` through.
 - ``reset``: close the connection before any response (the client sees "server disconnected").
 - ``drop-mid-stream``: send part of the response, then close the connection (``chunks=N`` SSE events
   first, default 3; a non-streamed body is cut in half).

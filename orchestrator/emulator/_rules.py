@@ -10,8 +10,9 @@ the token estimate the emulator also reports as ``usage.prompt_tokens``.
 Everything here is pure (no IO, no clock): :func:`chat_refusal` takes a decoded
 :class:`~orchestrator._wire.ChatRequest`, the model's :class:`~orchestrator._catalog.ModelInfo` and the
 prompt's token count, and returns the first :class:`Refusal` Groq would answer, or None. The checks run in
-this order: chat model, reasoning fields, sampling and length parameters, messages, tools, response format,
-images, context window.
+this order: chat model, reasoning fields, sampling and length parameters, messages, tools, the deprecated
+``functions``, the compound systems' fields (search settings, ``compound_custom``) and documents, response
+format, images, context window.
 
 Sources (each rule below names its own), as stored copies read in 2026-12:
 
@@ -51,6 +52,7 @@ import msgspec
 from orchestrator._catalog import ModelInfo
 from orchestrator._wire import (
     AssistantMessage,
+    BrowserSearchTool,
     ChatRequest,
     ImageUrlPart,
     Tool,
@@ -63,6 +65,8 @@ from orchestrator._wire import (
 __all__ = [
     "AUDIO_EXTENSIONS",
     "AUDIO_RESPONSE_FORMATS",
+    "COMPOUND_PREFIX",
+    "COMPOUND_TOOLS",
     "GPT_OSS_PREFIX",
     "MAX_AUDIO_FILE_BYTES",
     "MAX_BASE64_REQUEST_BYTES",
@@ -78,6 +82,7 @@ __all__ = [
     "reasoning_efforts",
     "reasoning_refusal",
     "schema_problem",
+    "search_enabled",
 ]
 
 # --------------------------------------------------------------------------- limits
@@ -165,6 +170,8 @@ def chat_refusal(request: ChatRequest, info: ModelInfo, prompt_tokens: int) -> R
         or _parameter_refusal(request, info)
         or _message_refusal(request)
         or _tool_refusal(request, info)
+        or _functions_refusal(request, info)
+        or _compound_refusal(request, info)
         or _format_refusal(request, info)
         or _image_refusal(request, info)
         or _context_refusal(request, info, prompt_tokens)
@@ -412,6 +419,139 @@ def _schema_problem(schema_json: bytes) -> tuple[str, str] | None:
     except (RecursionError, TypeError, ValueError, LookupError) as exc:  # a schema too odd to even check
         return "", f"{type(exc).__name__}: {exc}"
     return None
+
+
+# --------------------------------------------------------------------------- deprecated functions
+#
+# API reference (chat create) and groq-python 1.7.0 completion_create_params.py (read 2026-12): ``functions`` is
+# "Deprecated in favor of `tools`", ``function_call`` "Deprecated in favor of `tool_choice`" and takes `none`,
+# `auto`, `required` or {"name": ...}; function names follow the tools' naming rule. The emulator serves them as
+# the tools they stand for (the reply is then a ``message.function_call``). [I] everything else: both lists in
+# one request, a function_call without functions or naming an unknown one, and the 128 cap, in the wording of
+# the tools' refusals (OpenAI, which Groq mirrors, refuses the same).
+
+
+def _functions_refusal(request: ChatRequest, info: ModelInfo) -> Refusal | None:
+    functions = request.functions or []
+    call = request.function_call
+    if not functions:
+        if call is not None:
+            return Refusal(400, "`function_call` is only allowed when `functions` are specified", param="function_call")
+        return None
+    if request.tools:
+        return Refusal(400, "`functions` and `tools` cannot be used together; `functions` is deprecated, use `tools`",
+                       param="functions")
+    if info.capabilities_known and not info.tools:
+        return Refusal(400, "`functions` is not supported with this model", param="functions")
+    if len(functions) > MAX_TOOLS:
+        return Refusal(400, f"`functions` takes at most {MAX_TOOLS} functions, got {len(functions)}", param="functions")
+    seen: set[str] = set()
+    for i, function in enumerate(functions):
+        where = f"functions[{i}]"
+        if not _NAME.fullmatch(function.name):
+            return Refusal(400, f"`{where}.name` must be a-z, A-Z, 0-9, underscores and dashes, at most 64 "
+                           f"characters, got {function.name[:80]!r}", param=f"{where}.name")
+        if function.name in seen:
+            return Refusal(400, f"`{where}.name` `{function.name}` is used by an earlier function",
+                           param=f"{where}.name")
+        seen.add(function.name)
+        if function.parameters is not None:
+            problem = schema_problem(function.parameters)
+            if problem is not None:
+                return Refusal(400, f"`{where}.parameters` is not a valid JSON Schema: {problem[1]}",
+                               param=f"{where}.parameters{problem[0]}")
+    if call is not None and not isinstance(call, str) and call.name not in seen:
+        return Refusal(400, f"`function_call` names the function `{call.name[:64]}`, which is not in `functions`",
+                       param="function_call.name")
+    return None
+
+
+# --------------------------------------------------------------------------- compound systems and documents
+#
+# Pages (stored copies read 2026-12):
+# - console.groq.com/docs/compound: the systems are ``groq/compound`` and ``groq/compound-mini``.
+# - console.groq.com/docs/compound/search-settings: ``search_settings`` (``exclude_domains``, ``include_domains``
+#   with wildcards such as "*.com", ``country``) is "supported for both compound-beta and compound-beta-mini";
+#   the changelog (2025-05) deprecates the top-level ``exclude_domains``/``include_domains`` in its favour. The
+#   API reference: "Settings for web search functionality when the model uses a web search tool", so a request
+#   giving a model Groq's ``browser_search`` tool may carry them as well.
+# - console.groq.com/docs/compound/built-in-tools: the tool identifiers ``web_search``, ``visit_website``,
+#   ``browser_automation``, ``code_interpreter``, ``wolfram_alpha``; wolfram-alpha page: "you must provide your
+#   own Wolfram-Alpha API key in the wolfram_settings configuration"; browser-automation page: "you must enable
+#   both browser_automation and web_search".
+# - ``documents`` and ``citation_options`` are not tied to compound systems in the API reference: any model.
+# [I] the refusals' wording, refusing the search fields and ``compound_custom`` on other (catalogued) models, a
+# domain that is not a bare (wildcard) domain, an unknown tool name, and two documents with one id.
+
+COMPOUND_PREFIX: Final = "groq/compound"
+#: The built-in tools of the compound systems (built-in-tools page).
+COMPOUND_TOOLS: Final = ("web_search", "visit_website", "browser_automation", "code_interpreter", "wolfram_alpha")
+_LABEL: Final = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", re.IGNORECASE)
+
+
+def _domain_problem(domain: str) -> bool:
+    """Whether ``domain`` is not a bare domain such as ``example.com`` or ``*.edu``."""
+    name = domain[2:] if domain.startswith("*.") else domain
+    labels = name.split(".")
+    return not name or len(name) > 253 or any(len(label) > 63 or not _LABEL.fullmatch(label) for label in labels)
+
+
+def _compound_refusal(request: ChatRequest, info: ModelInfo) -> Refusal | None:
+    compound = info.id.startswith(COMPOUND_PREFIX)
+    search = compound or any(isinstance(tool, BrowserSearchTool) for tool in request.tools or ())
+    settings = request.search_settings
+    lists = {
+        "include_domains": request.include_domains,
+        "exclude_domains": request.exclude_domains,
+        "search_settings.include_domains": settings.include_domains if settings else None,
+        "search_settings.exclude_domains": settings.exclude_domains if settings else None,
+    }
+    if info.capabilities_known and not search:
+        for name in ("search_settings", "include_domains", "exclude_domains"):
+            if getattr(request, name) is not None:
+                return Refusal(400, f"`{name}` is only supported with web search: the compound systems "
+                               "(`groq/compound`, `groq/compound-mini`) or the `browser_search` tool", param=name)
+    for name, domains in lists.items():
+        for k, domain in enumerate(domains or ()):
+            if _domain_problem(domain):
+                return Refusal(400, f"`{name}[{k}]` must be a domain such as `example.com` or `*.edu`, got "
+                               f"{domain[:80]!r}", param=f"{name}[{k}]")
+    custom = request.compound_custom
+    if custom is not None:
+        if info.capabilities_known and not compound:
+            return Refusal(400, "`compound_custom` is only supported with the compound systems (`groq/compound`, "
+                           "`groq/compound-mini`)", param="compound_custom")
+        enabled = custom.tools.enabled_tools if custom.tools else None
+        for k, tool in enumerate(enabled or ()):
+            if tool not in COMPOUND_TOOLS:
+                return Refusal(400, f"`compound_custom.tools.enabled_tools[{k}]` must be one of {one_of(COMPOUND_TOOLS)}"
+                               f", got {tool[:64]!r}", param=f"compound_custom.tools.enabled_tools[{k}]")
+        if enabled and "wolfram_alpha" in enabled:
+            wolfram = custom.tools.wolfram_settings if custom.tools else None
+            if wolfram is None or not wolfram.authorization:
+                return Refusal(400, "`wolfram_alpha` needs your Wolfram|Alpha API key in "
+                               "`compound_custom.tools.wolfram_settings.authorization`",
+                               param="compound_custom.tools.wolfram_settings")
+        if enabled and "browser_automation" in enabled and "web_search" not in enabled:
+            return Refusal(400, "`browser_automation` must be enabled together with `web_search`",
+                           param="compound_custom.tools.enabled_tools")
+    ids: set[str] = set()
+    for i, document in enumerate(request.documents or ()):
+        if document.id is None:
+            continue
+        if document.id in ids:
+            return Refusal(400, f"`documents[{i}].id` `{document.id[:64]}` is used by an earlier document",
+                           param=f"documents[{i}].id")
+        ids.add(document.id)
+    return None
+
+
+def search_enabled(request: ChatRequest) -> bool:
+    """Whether a compound system may search the web for ``request`` (every tool is on unless the caller lists them)."""
+    if not request.model.startswith(COMPOUND_PREFIX):
+        return False
+    tools = request.compound_custom.tools if request.compound_custom else None
+    return tools is None or tools.enabled_tools is None or "web_search" in tools.enabled_tools
 
 
 # --------------------------------------------------------------------------- response format

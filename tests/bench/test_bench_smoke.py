@@ -171,3 +171,13 @@ def test_list_names_every_suite(capsys: pytest.CaptureFixture[str]) -> None:
     assert run.main(["--list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == list(run.SUITES)
+
+
+def test_the_batch_api_memory_run_merges_every_job(tmp_path: Path) -> None:
+    """bench/batch_api_memory.py at a tiny size: the whole Batch API run finishes and reports its RSS."""
+    out = tmp_path / "batch_api_memory.json"
+    _load("batch_api_memory").main(["--lines", "200", "--prompt-bytes", "100", "--json", str(out)])
+    results = _strict_json(out)["results"]
+    assert results["jobs"] == 200
+    assert _numbers(results["growth_mb"], results["peak_mb"], results["input_mb"], results["output_mb"])
+    assert results["output_mb"] > 0

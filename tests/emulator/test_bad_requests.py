@@ -34,6 +34,11 @@ def error_of(response) -> dict[str, str]:  # type: ignore[no-untyped-def]
         (b'{"model": "openai/gpt-oss-20b", "messages": [{"role": "wizard", "content": "x"}]}', 400, "messages[0].role", "'wizard'"),
         (b'{"model": "openai/gpt-oss-20b", "messages": [{"role": "user", "content": 5}]}', 400, "messages[0].content", "Expected"),
         (b'{"model": "openai/gpt-oss-20b", "messages": [], "temprature": 1}', 400, "temprature", "property 'temprature' is unsupported"),
+        # Fields groq-python types are known (no "unsupported"); on a model without web search they get the rule's 400.
+        (b'{"model": "openai/gpt-oss-20b", "messages": [{"role": "user", "content": "x"}], "include_domains": ["a.com"]}',
+         400, "include_domains", "only supported with web search"),
+        (b'{"model": "openai/gpt-oss-20b", "messages": [{"role": "user", "content": "x"}], "function_call": "auto"}',
+         400, "function_call", "only allowed when `functions`"),
         (b'{"model": "openai/gpt-oss-20b", "messages": []}', 400, "messages", "non-empty"),
         (b'{"model": "openai/gpt-oss-20b", "messages": [{"role": "user", "content": "x"}], "temperature": 9}', 400, "temperature", "between"),
         (b'{"model": "openai/gpt-oss-20b", "messages": [{"role": "user", "content": "x"}], "n": 2}', 400, "n", "n=1"),

@@ -373,6 +373,17 @@ class TestTools:
         result = refusal(tools=[FUNCTION], tool_choice=named, disable_tool_validation=True)
         assert refused_on(result) == (400, "tool_choice", None)
 
+    def test_search_fields_only_where_search_runs(self) -> None:
+        """search_settings and the deprecated domain lists: compound systems, or a browser_search tool (search-settings page)."""
+        settings = {"include_domains": ["*.edu"]}
+        assert refusal(COMPOUND, search_settings=settings, include_domains=["a.org"]) is None
+        assert refusal(search_settings=settings, tools=[{"type": "browser_search"}]) is None
+        assert refused_on(refusal(search_settings=settings)) == (400, "search_settings", None)
+        assert refused_on(refusal(COMPOUND, compound_custom={"tools": {"enabled_tools": ["wolfram_alpha"]}})) == (
+            400, "compound_custom.tools.wolfram_settings", None)
+        fresh = unknown_model("vendor/new-model")
+        assert refusal(fresh, search_settings=settings, compound_custom={}) is None  # capabilities unknown: not judged
+
     def test_built_in_tools_are_not_function_checked(self) -> None:
         assert refusal(tools=[{"type": "browser_search"}, {"type": "code_interpreter"}]) is None
 
