@@ -29,11 +29,9 @@ import stat
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 from pathlib import Path
-from types import TracebackType
 from typing import Any, BinaryIO, Final, Literal
 from urllib.parse import urlencode
 
-import httpx
 import msgspec
 import trio
 
@@ -53,8 +51,9 @@ from ._batch_wire import (
     decode_file_deleted,
     decode_file_list,
 )
-from ._errors import StreamError, TimeoutError, ValidationError
+from ._errors import ValidationError
 from ._options import check_call_options
+from ._raw_body import RawBody
 from ._runner import JobRunner
 from ._wire import short_repr
 
@@ -289,24 +288,7 @@ async def _upload_body(file: Any, purpose: str) -> tuple[bytes | _StreamedUpload
     return preamble + data + epilogue, headers
 
 
-async def _run_raw(client: JobRunner, job: Job) -> httpx.Response:
-    """Run a raw-stream job and return its open response, closing it if we are cancelled on the way."""
-    try:
-        response: httpx.Response = await client.run_job(job)
-    except BaseException:
-        outcome = job.outcome
-        if outcome is not None and isinstance(outcome.value, httpx.Response):
-            with trio.CancelScope(shield=True):
-                await outcome.value.aclose()
-        raise
-    return response
-
-
-def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-
-
-class FileContent:
+class FileContent(RawBody):
     """A file's content, read as it arrives; an async context manager (``files.content(file_id)``).
 
     The response stays open inside the ``async with`` and is closed on exit, so a 100 MB output
@@ -320,17 +302,20 @@ class FileContent:
     (``TimeoutError`` when no data came in time); nothing is retried once bytes were handed over.
     """
 
+    _usage = "async with client.files.content(file_id) as content:"
+
     def __init__(self, client: JobRunner, file_id: str, *, timeout: float | None, max_retries: int | None) -> None:
-        self._client = client
+        super().__init__(client, timeout=timeout)
         self.file_id = file_id
-        self._timeout = timeout
+        self._subject = f"the content of file {file_id!r}"
         self._max_retries = max_retries
-        self._response: httpx.Response | None = None
 
     async def __aenter__(self) -> FileContent:
-        if self._response is not None:
-            raise RuntimeError("this FileContent is already open; call files.content() again for another read")
-        job = Job(
+        opened: FileContent = await super().__aenter__()
+        return opened
+
+    def _job(self) -> Job:
+        return Job(
             model=None,
             method="GET",
             path=f"/files/{self.file_id}/content",
@@ -338,60 +323,6 @@ class FileContent:
             raw_stream=True,
             timeout=self._timeout,
             max_retries=self._max_retries,
-        )
-        self._response = await _run_raw(self._client, job)
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the response (idempotent; ``async with`` does it for you)."""
-        if self._response is not None:
-            with trio.CancelScope(shield=True):
-                await self._response.aclose()
-
-    def _open(self) -> httpx.Response:
-        if self._response is None:
-            raise RuntimeError("read a FileContent inside `async with client.files.content(file_id) as content:`")
-        return self._response
-
-    @property
-    def headers(self) -> httpx.Headers:
-        """The response headers (``content-length``, ``content-type``, ``x-request-id``)."""
-        return self._open().headers
-
-    @property
-    def request_id(self) -> str | None:
-        """The ``x-request-id`` to quote to Groq support."""
-        return self._open().headers.get("x-request-id")
-
-    async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
-        """The body in chunks as they arrive (``chunk_size`` bytes each if given, else as received)."""
-        response = self._open()
-        try:
-            async for chunk in response.aiter_bytes(chunk_size):
-                yield chunk
-        except httpx.TimeoutException as error:
-            raise TimeoutError(
-                f"file {self.file_id!r}: no data in time after {response.num_bytes_downloaded} bytes ({error!r})",
-                timeout=self._timeout,
-                operation="read",
-                request_id=response.headers.get("x-request-id"),
-            ) from error
-        except httpx.RequestError as error:
-            raise self._broken(response, _describe(error)) from error
-        expected = response.headers.get("content-length", "")
-        if expected.isdigit() and "content-encoding" not in response.headers and response.num_bytes_downloaded < int(expected):
-            raise self._broken(response, f"the body ended at {response.num_bytes_downloaded} of {expected} bytes")
-
-    def _broken(self, response: httpx.Response, why: str) -> StreamError:
-        return StreamError(
-            f"the content of file {self.file_id!r} broke off after {response.num_bytes_downloaded} bytes ({why}); "
-            "read it again from the start",
-            request_id=response.headers.get("x-request-id"),
         )
 
     async def aiter_lines(self) -> AsyncIterator[bytes]:
@@ -415,10 +346,6 @@ class FileContent:
                 pending.append(chunk[start:])
         if pending:
             yield b"".join(pending).removesuffix(b"\r")
-
-    def __repr__(self) -> str:
-        state = "open" if self._response is not None and not self._response.is_closed else "not open"
-        return f"<FileContent {self.file_id!r} {state}>"
 
 
 class Files:

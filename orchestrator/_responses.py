@@ -29,7 +29,7 @@ from actors._job import Job
 from actors._ports import TokenUsage
 
 from ._catalog_refresh import note_unlisted
-from ._errors import ContextLengthError, ModelDecommissionedError, StreamError, ValidationError
+from ._errors import ContextLengthError, ModelDecommissionedError, StreamError
 from ._options import check_call_options
 from ._responses_wire import (
     TERMINAL_EVENTS,
@@ -42,8 +42,8 @@ from ._responses_wire import (
 )
 from ._retired import retired_model
 from ._validation import MAX_TOOLS
+from ._validation import _check_range, _invalid
 from ._validation import _check_schema as check_schema
-from ._wire import short_repr
 
 if TYPE_CHECKING:
     from actors._stream import ChatStream
@@ -73,25 +73,6 @@ _UNSUPPORTED: Final = ("previous_response_id", "include", "safety_identifier", "
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _invalid(field: str, value: Any, rule: str, problem: str, fix: str) -> ValidationError:
-    return ValidationError(
-        f"{field}: {problem} (got {short_repr(value)}); {fix} [rule: {rule}]", field=field, value=value, rule=rule
-    )
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_range(field: str, value: object, low: float, high: float) -> None:
-    if value is None:
-        return
-    if not _is_number(value):
-        raise _invalid(field, value, "type", "must be a number", f"pass a number between {low} and {high}")
-    if not low <= value <= high:  # type: ignore[operator]  # also refuses NaN
-        raise _invalid(field, value, "range", f"must be between {low} and {high}", "pass a value inside the range")
 
 
 def _check_type(field: str, value: object, kind: type, what: str) -> None:

@@ -56,22 +56,21 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import AsyncIterator, Mapping
-from types import MappingProxyType, TracebackType
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 import trio
 
 from actors._job import Job
-from orchestrator._errors import ModelDecommissionedError, StreamError, TimeoutError, ValidationError
+from orchestrator._errors import ModelDecommissionedError, ValidationError
 from orchestrator._options import check_call_options
+from orchestrator._raw_body import RawBody
 from orchestrator._retired import retired_model
 from orchestrator._wire import short_repr
 
 if TYPE_CHECKING:
-    import httpx
-
     from orchestrator._catalog import ModelCatalog
     from orchestrator._runner import JobRunner
 
@@ -214,25 +213,7 @@ def speech_body(
     return msgspec.json.encode(body)
 
 
-async def _run_raw(client: JobRunner, job: Job) -> httpx.Response:
-    """Run a raw-stream job and return its open response, closing it if we are cancelled on the way."""
-    try:
-        response: httpx.Response = await client.run_job(job)
-    except BaseException:
-        outcome = job.outcome
-        value = outcome.value if outcome is not None else None
-        if value is not None and hasattr(value, "aclose"):
-            with trio.CancelScope(shield=True):
-                await value.aclose()
-        raise
-    return response
-
-
-def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-
-
-class SpeechAudio:
+class SpeechAudio(RawBody):
     """Generated audio, read as it arrives; an async context manager (``audio.speech.stream(...)``).
 
     The request is sent on entering (validated first, scheduled against the model's budget, retried on 429
@@ -246,79 +227,26 @@ class SpeechAudio:
     when no data came in time); nothing is retried once bytes were handed over.
     """
 
+    _subject = "the speech audio"
+    _usage = "async with client.audio.speech.stream(...) as audio:"
+
     def __init__(self, client: JobRunner, job: Job, *, timeout: float | None) -> None:
-        self._client = client
-        self._job = job
-        self._timeout = timeout
-        self._response: httpx.Response | None = None
+        super().__init__(client, timeout=timeout)
+        self._prepared = job
 
     async def __aenter__(self) -> SpeechAudio:
-        if self._response is not None or self._job.settled:
+        opened: SpeechAudio = await super().__aenter__()
+        return opened
+
+    def _job(self) -> Job:
+        if self._prepared.settled:
             raise RuntimeError("this SpeechAudio was already opened; call audio.speech.stream() again")
-        self._response = await _run_raw(self._client, self._job)
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the response (idempotent; ``async with`` does it for you)."""
-        if self._response is not None:
-            with trio.CancelScope(shield=True):
-                await self._response.aclose()
-
-    def _open(self) -> httpx.Response:
-        if self._response is None:
-            raise RuntimeError("read a SpeechAudio inside `async with client.audio.speech.stream(...) as audio:`")
-        return self._response
-
-    @property
-    def headers(self) -> httpx.Headers:
-        """The response headers (``content-type``, ``content-length``, ``x-request-id``, ``x-ratelimit-*``)."""
-        return self._open().headers
+        return self._prepared
 
     @property
     def content_type(self) -> str | None:
         """The audio's media type as Groq states it (``audio/wav``)."""
         return self._open().headers.get("content-type")
-
-    @property
-    def request_id(self) -> str | None:
-        """The ``x-request-id`` to quote to Groq support."""
-        return self._open().headers.get("x-request-id")
-
-    async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
-        """The audio in chunks as they arrive (``chunk_size`` bytes each if given, else as received)."""
-        import httpx
-
-        response = self._open()
-        try:
-            async for chunk in response.aiter_bytes(chunk_size):
-                yield chunk
-        except httpx.TimeoutException as error:
-            raise TimeoutError(
-                f"speech audio: no data in time after {response.num_bytes_downloaded} bytes ({error!r})",
-                timeout=self._timeout,
-                operation="read",
-                request_id=response.headers.get("x-request-id"),
-            ) from error
-        except httpx.RequestError as error:
-            raise self._broken(response, _describe(error)) from error
-        expected = response.headers.get("content-length", "")
-        if expected.isdigit() and "content-encoding" not in response.headers and response.num_bytes_downloaded < int(expected):
-            raise self._broken(response, f"the body ended at {response.num_bytes_downloaded} of {expected} bytes")
-
-    def _broken(self, response: httpx.Response, why: str) -> StreamError:
-        return StreamError(
-            f"the speech audio broke off after {response.num_bytes_downloaded} bytes ({why}); request it again",
-            request_id=response.headers.get("x-request-id"),
-        )
-
-    def __repr__(self) -> str:
-        state = "open" if self._response is not None and not self._response.is_closed else "not open"
-        return f"<SpeechAudio {self._job.model} {state}>"
 
 
 class Speech:

@@ -56,6 +56,7 @@ from orchestrator._catalog import ModelCatalog
 from orchestrator._retired import decommissioned_message, retired_model
 from orchestrator._subtitles import to_srt, to_vtt
 from orchestrator._wire import ErrorBody, ErrorDetail, Segment, Transcription, VerboseTranscription, Word, XGroq, encode
+from orchestrator.emulator._http import RequestRefused
 from orchestrator.emulator._multipart import MultipartError, MultipartForm, MultipartTooLarge, parse_multipart
 from orchestrator.emulator._rules import AUDIO_EXTENSIONS, AUDIO_RESPONSE_FORMATS, MAX_AUDIO_FILE_BYTES
 
@@ -130,19 +131,8 @@ _NAMES = (
 LANGUAGES: Final = {code: name.replace("_", " ") for code, name in zip(_CODES, _NAMES, strict=True)}
 
 
-class AudioError(Exception):
-    """A request Groq would refuse: the HTTP status and the fields of Groq's error body.
-
-    Raised by :func:`parse_audio_request`; :meth:`result` renders it as the response to send.
-    """
-
-    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.param = param
-        self.code = code
-        self.model: str | None = None  # set once the request's model is known (for per-model limit headers)
+class AudioError(RequestRefused):
+    """An audio request Groq would refuse, raised by :func:`parse_audio_request`; :meth:`result` renders it."""
 
     def result(self) -> AudioResult:
         """The error response: ``{"error": {"message", "type", "code"?, "param"?}}`` as JSON, nothing billed."""

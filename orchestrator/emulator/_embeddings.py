@@ -43,6 +43,7 @@ from orchestrator._embeddings import (
 )
 from orchestrator._retired import decommissioned_message, retired_model
 from orchestrator._tokens import estimate_text_tokens
+from orchestrator.emulator._http import RequestRefused
 
 __all__ = [
     "EmbeddingRejected",
@@ -56,18 +57,8 @@ _encode = msgspec.json.Encoder().encode
 _HALF: Final = 2.0**31
 
 
-class EmbeddingRejected(Exception):
-    """A request Groq would refuse: the status and the fields of the error body; ``model`` once it is known."""
-
-    def __init__(
-        self, status: int, message: str, *, param: str | None = None, code: str | None = None, model: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.param = param
-        self.code = code
-        self.model = model
+class EmbeddingRejected(RequestRefused):
+    """An embeddings request Groq would refuse."""
 
 
 class EmbeddingRequest(NamedTuple):

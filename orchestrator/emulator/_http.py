@@ -16,6 +16,7 @@ from typing import Protocol
 import msgspec
 
 __all__ = [
+    "RequestRefused",
     "ConnectionDropped",
     "ConnectionReset",
     "EmulatorRequest",
@@ -66,6 +67,28 @@ class RequestHandler(Protocol):
     async def handle(self, request: EmulatorRequest) -> EmulatorResponse:
         """Answer one request; raise :class:`ConnectionReset` to close the connection with no response."""
         ...
+
+
+class RequestRefused(Exception):
+    """A request Groq would refuse: the HTTP status and the fields of Groq's error body.
+
+    ``model`` is set once the request's model is known to exist, so the refusal carries that model's
+    rate-limit headers, as Groq's do.
+    """
+
+    def __init__(
+        self, status: int, message: str, *, param: str | None = None, code: str | None = None, model: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.param = param
+        self.code = code
+        self.model = model
+
+    def response(self, headers: list[tuple[str, str]] | None = None) -> EmulatorResponse:
+        """Groq's error response: ``{"error": {"message", "type", "code"?, "param"?}}``."""
+        return error_response(self.status, self.message, code=self.code, param=self.param, headers=headers)
 
 
 class ConnectionReset(Exception):

@@ -56,7 +56,7 @@ import msgspec
 from orchestrator._catalog import ModelCatalog
 from orchestrator._retired import decommissioned_message, retired_model
 from orchestrator._speech import DEFAULT_SAMPLE_RATE, SAMPLE_RATES, SPEECH_MODELS
-from orchestrator.emulator._http import EmulatorResponse, error_response
+from orchestrator.emulator._http import RequestRefused
 
 __all__ = [
     "CHARACTERS_PER_SECOND",
@@ -81,23 +81,8 @@ _FADE_SECONDS = 0.005
 _TONE_SHARE = 0.8  # of each word's time; the rest is the pause after it
 
 
-class SpeechError(Exception):
-    """A speech request Groq would refuse: the status and the fields of Groq's error body."""
-
-    def __init__(
-        self, status: int, message: str, *, param: str | None = None, code: str | None = None, model: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.param = param
-        self.code = code
-        #: The request's model once it is known to exist (its rate-limit headers go on the error).
-        self.model = model
-
-    def response(self, headers: list[tuple[str, str]] | None = None) -> EmulatorResponse:
-        """Groq's error response: ``{"error": {"message", "type", "code"?, "param"?}}``."""
-        return error_response(self.status, self.message, code=self.code, param=self.param, headers=headers)
+class SpeechError(RequestRefused):
+    """A speech request Groq would refuse."""
 
 
 class SpeechRequest(NamedTuple):
