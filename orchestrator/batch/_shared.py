@@ -54,6 +54,7 @@ import msgspec
 import trio
 from rich.console import Console
 
+from orchestrator._prices import CostTally, PriceTable
 from orchestrator.batch._io import (
     AnsweredIds,
     BatchFileError,
@@ -182,6 +183,8 @@ class _Finished(msgspec.Struct):
     code: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    model: str | None = None
 
 
 class _Worker(RunState):
@@ -198,8 +201,11 @@ class _Worker(RunState):
         reclaim_after: float,
         backlog: int,
         tally: BatchTally,
+        costs: CostTally,
     ) -> None:
         super().__init__(tally)
+        #: What this worker's recorded successes cost (each worker prices the lines it recorded).
+        self.costs = costs
         self.store = store
         self.source = source
         self.target = target
@@ -328,6 +334,8 @@ class _Worker(RunState):
                 code=finished.error_code,
                 prompt_tokens=finished.prompt_tokens,
                 completion_tokens=finished.completion_tokens,
+                cached_tokens=finished.cached_tokens,
+                model=finished.model,
             )
         )
         return True
@@ -352,6 +360,8 @@ class _Worker(RunState):
                     elif item.code is None:
                         self.tally.record_success(prompt_tokens=item.prompt_tokens,
                                                   completion_tokens=item.completion_tokens)
+                        self.costs.add(item.model or "", item.prompt_tokens, item.completion_tokens,
+                                       item.cached_tokens, "live")
                     else:
                         self.tally.record_failure(item.code, malformed=item.record.kind == "malformed")
 
@@ -451,6 +461,7 @@ async def _run(
         store, source=source, target=target, model=options.model, window=2 * endpoint.config.workers,
         reclaim_after=options.reclaim_after, backlog=backlog,
         tally=BatchTally(jobs=0, already_done=0, now=trio.current_time()),
+        costs=CostTally(PriceTable.load(options.prices)),
     )
     try:
         # An emulator on a URL with a compressed clock: the client's budget must run on that clock too.
@@ -487,6 +498,7 @@ async def _run(
     summary = worker.tally.summary(
         input_path=str(source), output_path=str(target), endpoint=where, now=trio.current_time(),
         retries=stats.retried, rate_limited=stats.rate_limited, interrupted_by=worker.interrupted_by,
+        costs=worker.costs,
     )
     log.info("shared_batch_left", batch=store.name, succeeded=summary.succeeded, failed=summary.failed,
              not_run=summary.not_run, reclaimed=worker.reclaimed, duplicates_dropped=worker.duplicates)

@@ -26,6 +26,7 @@ import redis
 import trio
 from rich.console import Console
 
+from orchestrator._prices import PriceTable
 from orchestrator.batch._shared import collect_shared_batch_async, run_shared_batch_async
 from orchestrator._endpoint import resolve_endpoint
 from orchestrator.emulator import EmulatorSettings
@@ -344,6 +345,15 @@ async def test_two_workers_in_one_process_record_lines_show_progress_and_collect
     assert sorted(line["custom_id"] for line in lines) == sorted([f"job-{i}" for i in range(40)] + ["line-41"])
     assert [line["error"]["code"] for line in lines if line["error"]] == ["invalid_json"]
     assert sum(summary.succeeded for summary in summaries) == 40 and sum(s.failed for s in summaries) == 1
+    table = PriceTable.load()
+    usages = [(line["response"]["body"]["model"], line["response"]["body"]["usage"]) for line in lines
+              if line["error"] is None]
+    expected = sum(
+        table.cost(model, prompt_tokens=usage["prompt_tokens"], completion_tokens=usage["completion_tokens"],
+                   cached_tokens=(usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0) or 0.0
+        for model, usage in usages
+    )
+    assert sum(summary.cost_usd or 0.0 for summary in summaries) == pytest.approx(expected) and expected > 0
     assert all(summary.jobs == 41 and summary.not_run == 0 for summary in summaries)
     assert all(json.loads((tmp_path / f"summary-{i}.json").read_text())["jobs"] == 41 for i in range(2))
     assert all("Batch summary" in screen.getvalue() for screen in screens)
