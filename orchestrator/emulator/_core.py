@@ -54,7 +54,6 @@ from orchestrator.emulator._batches import BATCH_ENDPOINT, BatchService, FileSto
 from orchestrator.emulator._chat import (
     ChatContext,
     ChatRejected,
-    Reply,
     check_chat_request,
     parse_chat_request,
     plan_reply,
@@ -573,24 +572,38 @@ class Emulator:
             reasoning=info.reasoning,
         )
         if streaming:
-            return self._stream_response(ctx, reply, limiter, budget, headers, rule)
+            return self._event_stream(
+                lambda on_finish: stream_completion(ctx, reply, on_finish), limiter, budget, cached or 0, headers, rule
+            )
         body = render_completion(ctx, reply)
-        self._reconcile(limiter, reply.completion_tokens, budget, cached or 0)
+        return await self._whole_reply(body, reply.completion_tokens, limiter, budget, cached or 0, headers, rule)
+
+    async def _whole_reply(
+        self, body: bytes, completion_tokens: int, limiter: KeyModelLimiter, budget: int, cached: int,
+        headers: list[tuple[str, str]], rule: FaultRule | None,
+    ) -> EmulatorResponse:
+        """A JSON answer (chat or Responses), after reconciling its charge and waiting out the latency model."""
+        self._reconcile(limiter, completion_tokens, budget, cached)
         if not self._latency.instant:
-            timing = self._latency.timing(reply.completion_tokens)
+            timing = self._latency.timing(completion_tokens)
             await self._delay(timing.queue_time + timing.total_time)
         headers.append(("content-type", "application/json"))
         return EmulatorResponse(200, headers, self._bend(body, rule, lambda: None))
 
-    def _stream_response(
+    def _event_stream(
         self,
-        ctx: ChatContext,
-        reply: Reply,
+        events: Callable[[Callable[[int, bool], None]], AsyncIterator[bytes]],
         limiter: KeyModelLimiter,
         budget: int,
+        cached: int,
         headers: list[tuple[str, str]],
         rule: FaultRule | None,
     ) -> EmulatorResponse:
+        """An SSE answer (chat or Responses) with what every stream shares: the charge reconciled when it
+        ends, the stream counters, body faults, and coalesced writes on the instant emulator.
+
+        ``events(on_finish)`` makes the body; it calls ``on_finish(completion_tokens, completed)`` once.
+        """
         stats = self._stats
         dropped = False
 
@@ -599,14 +612,14 @@ class Emulator:
             dropped = True
 
         def on_finish(completion_tokens: int, completed: bool) -> None:
-            self._reconcile(limiter, completion_tokens, budget, ctx.cached_tokens or 0)
+            self._reconcile(limiter, completion_tokens, budget, cached)
             if completed:
                 stats.streams_completed += 1
             elif not dropped:
                 stats.streams_disconnected += 1
 
         stats.streams_started += 1
-        body = self._bend(stream_completion(ctx, reply, on_finish), rule, on_drop)
+        body = self._bend(events(on_finish), rule, on_drop)
         if self._latency.instant and (rule is None or rule.kind != "slow"):
             body = _shaping.coalesce(body, _COALESCE_BYTES)  # type: ignore[arg-type]
         headers.extend((("content-type", "text/event-stream"), ("cache-control", "no-cache")))

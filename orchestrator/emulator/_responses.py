@@ -61,15 +61,12 @@ from orchestrator._wire import (
     ToolMessage,
     UserMessage,
 )
-from orchestrator.emulator import _shaping
 from orchestrator.emulator._chat import ChatRejected, Reply, check_chat_request, plan_reply, reasoning_plan, text_rng
 from orchestrator.emulator._http import EmulatorRequest, EmulatorResponse
 from orchestrator.emulator._latency import LatencyModel
 
 if TYPE_CHECKING:
     from orchestrator.emulator._core import Emulator
-    from orchestrator.emulator._faults import FaultRule
-    from orchestrator.emulator._limiter import KeyModelLimiter
 
 __all__ = ["parse_responses_request", "responses_refusal", "serve_responses", "to_chat"]
 
@@ -80,7 +77,6 @@ _ID_ALPHABET: Final = "0123456789abcdefghjkmnpqrstvwxyz"
 #: Characters per "token" when structured output (tool arguments, JSON) is streamed in pieces (as chat).
 _CHARS_PER_TOKEN: Final = 4
 _ANSWERING_KINDS: Final = frozenset({"500", "502", "503", "498", "reset"})
-_COALESCE_BYTES: Final = 16 * 1024
 #: Groq's responses-api page, "Model Support": built-in tools only on these models.
 _BUILTIN_MODELS: Final = ("openai/gpt-oss-20b", "openai/gpt-oss-120b")
 _UNSUPPORTED: Final = ("previous_response_id", "include", "safety_identifier", "prompt_cache_key", "prompt")
@@ -603,47 +599,13 @@ async def serve_responses(
         return emu._rejected(_mapped(exc), headers)
     render = _Render(request, reply, response_id=_ulid(rng, "resp_"), created=int(time.time()),
                      input_tokens=input_tokens, rng=rng)
-    latency = emu._latency
     if streaming:
-        return _stream(emu, render, limiter, budget, headers, rule)
-    body = render_response(render)
-    emu._reconcile(limiter, reply.completion_tokens, budget, 0)
-    if not latency.instant:
-        timing = latency.timing(reply.completion_tokens)
-        await emu._delay(timing.queue_time + timing.total_time)
-    headers.append(("content-type", "application/json"))
-    return EmulatorResponse(200, headers, emu._bend(body, rule, lambda: None))
+        settings = emu.settings
 
+        def events(on_finish: Callable[[int, bool], None]) -> AsyncIterator[bytes]:
+            return stream_response(render, emu._latency, settings.time_scale, settings.tokens_per_chunk, on_finish)
 
-def _stream(
-    emu: Emulator,
-    render: _Render,
-    limiter: KeyModelLimiter,
-    budget: int,
-    headers: list[tuple[str, str]],
-    rule: FaultRule | None,
-) -> EmulatorResponse:
-    """The streamed answer, with the core's bookkeeping (reconcile, stream counters, body faults)."""
-    stats = emu._stats
-    dropped = False
+        return emu._event_stream(events, limiter, budget, 0, headers, rule)
+    return await emu._whole_reply(render_response(render), reply.completion_tokens, limiter, budget, 0, headers, rule)
 
-    def on_drop() -> None:
-        nonlocal dropped
-        dropped = True
-
-    def on_finish(output_tokens: int, completed: bool) -> None:
-        emu._reconcile(limiter, output_tokens, budget, 0)
-        if completed:
-            stats.streams_completed += 1
-        elif not dropped:
-            stats.streams_disconnected += 1
-
-    stats.streams_started += 1
-    settings = emu.settings
-    events = stream_response(render, emu._latency, settings.time_scale, settings.tokens_per_chunk, on_finish)
-    body = emu._bend(events, rule, on_drop)
-    if emu._latency.instant and (rule is None or rule.kind != "slow"):
-        body = _shaping.coalesce(body, _COALESCE_BYTES)  # type: ignore[arg-type]
-    headers.extend((("content-type", "text/event-stream"), ("cache-control", "no-cache")))
-    return EmulatorResponse(200, headers, body)
 
