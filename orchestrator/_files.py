@@ -462,23 +462,8 @@ class Files:
             raise _invalid(
                 "path", os.fspath(path), "is in a directory that does not exist", "create the directory first", "path"
             )
-        part = Path(os.fspath(path) + ".part")
-        written = 0
         async with self.content(file_id, timeout=timeout, max_retries=max_retries) as content:
-            try:
-                # Plain writes, as the batch runner's results file is written: each chunk is one network
-                # read (tens of KiB), so a write into the page cache costs microseconds.
-                with open(part, "wb") as out:
-                    async for chunk in content.aiter_bytes():
-                        out.write(chunk)
-                        written += len(chunk)
-                    out.flush()
-                    os.fsync(out.fileno())
-            except BaseException:
-                part.unlink(missing_ok=True)
-                raise
-        part.replace(target)  # atomic: the final name only ever holds a complete file
-        return written
+            return await content.save(target, suffix=".part")
 
 
 def completion_window_problem(value: object) -> str | None:

@@ -9,7 +9,9 @@ over, so a connection that breaks midway (or a body shorter than its ``content-l
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -110,6 +112,30 @@ class RawBody:
         expected = response.headers.get("content-length", "")
         if expected.isdigit() and "content-encoding" not in response.headers and response.num_bytes_downloaded < int(expected):
             raise self._broken(response, f"the body ended at {response.num_bytes_downloaded} of {expected} bytes")
+
+    async def save(self, path: str | os.PathLike[str], *, suffix: str) -> int:
+        """Write the whole body to ``path`` and return the bytes written.
+
+        The chunks go to ``path`` + ``suffix``, are flushed to disk, and only then renamed to ``path``: if
+        the transfer breaks (or the process dies) no truncated file appears under the final name, and the
+        partial file is removed when the failure is seen. Plain writes, as the batch runner's results file
+        is written: each chunk is one network read, so a write into the page cache costs microseconds.
+        """
+        target = Path(os.fspath(path))
+        partial = Path(os.fspath(path) + suffix)
+        written = 0
+        try:
+            with open(partial, "wb") as out:
+                async for chunk in self.aiter_bytes():
+                    out.write(chunk)
+                    written += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(target)  # atomic: the final name only ever holds a complete file
+        return written
 
     def _broken(self, response: httpx.Response, why: str) -> StreamError:
         return StreamError(

@@ -61,7 +61,6 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
-import trio
 
 from actors._job import Job
 from orchestrator._errors import ModelDecommissionedError, ValidationError
@@ -364,21 +363,9 @@ class Speech:
         The chunks go to ``path`` + ``.partial``, renamed to ``path`` once the body is complete, so a broken
         download never leaves a truncated file under the real name (the ``.partial`` file is removed).
         """
-        target = os.fspath(path)
-        partial = trio.Path(target + ".partial")
-        written = 0
         audio = self.stream(
             model=model, input=input, voice=voice, response_format=response_format, speed=speed,
             sample_rate=sample_rate, timeout=timeout, max_retries=max_retries, priority=priority,
         )
-        try:
-            async with audio, await trio.open_file(partial, "wb") as out:
-                async for chunk in audio.aiter_bytes():
-                    await out.write(chunk)
-                    written += len(chunk)
-            await partial.replace(target)
-        except BaseException:
-            with trio.CancelScope(shield=True):
-                await partial.unlink(missing_ok=True)
-            raise
-        return written
+        async with audio:
+            return await audio.save(path, suffix=".partial")
