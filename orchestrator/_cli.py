@@ -26,7 +26,7 @@ import argparse
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from orchestrator._tiers import TIER_NAMES
 
@@ -154,11 +154,23 @@ def _connection_options() -> argparse.ArgumentParser:
     return parent
 
 
+class _RedactingParser(argparse.ArgumentParser):
+    """argparse quotes a rejected flag value (``--timeout gsk_...``); a key pasted into a flag is masked first.
+
+    Subcommand parsers are made of the same class (``add_subparsers`` uses the parent's type).
+    """
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        from orchestrator._secret import redact_text
+
+        super().error(redact_text(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``groq-orch`` argument tree."""
     from orchestrator import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _RedactingParser(
         prog="groq-orch",
         description="Drive thousands of Groq chat jobs through the rate limits, losing none.",
         epilog="The API key comes from GROQ_API_KEY (never a flag). Without it and without --base-url, "

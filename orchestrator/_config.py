@@ -8,7 +8,8 @@ variants with :meth:`Config.replace`. The policies it carries are separate value
 passed to the machine that uses it:
 
 - :class:`RetryConfig`: how often and how long to back off (1 s -> 60 s, x2, full jitter);
-- :class:`BreakerConfig`: when the circuit opens (5 failures), closes (3 successes), probes (30 s);
+- :class:`BreakerConfig`: when the circuit opens (half of 20+ recent requests failing), probes (30 s),
+  closes (3 of 5 probes), and how long jobs wait for it (60 s);
 - :class:`RateLimitConfig`: per-model :class:`ModelLimits` overrides of the catalog's defaults.
 
 The API key lives in a :class:`~orchestrator._secret.SecretString`, so a ``Config`` can be
@@ -31,7 +32,7 @@ import msgspec
 from actors._budget import ModelLimits as BudgetLimits
 from orchestrator._errors import ConfigError
 from orchestrator.observe._redact import register_secret
-from orchestrator._secret import SecretString
+from orchestrator._secret import SecretString, redact_text
 from orchestrator._tiers import TIER_NAMES
 
 __all__ = [
@@ -130,12 +131,20 @@ class RetryConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     together do not retry together). A server's ``retry-after`` takes precedence. Only retryable
     errors (429, 498, 5xx, timeouts, network) are retried, never a 4xx that would fail again.
 
+    A *retry budget* caps the retries of the whole client, so that a batch does not multiply the
+    load on a failing server (Finagle's and gRPC's retry budgets): over the last 10 s, retries of
+    server trouble may be at most ``budget_ratio`` of the first attempts, plus ``budget_per_second``
+    retries a second. Past it, a retryable failure is final. A 429 never spends it.
+
     Attributes:
         max_retries: retries after the first attempt (0 disables retrying).
         initial_delay: seconds before the first retry.
         max_delay: cap on any single wait.
         multiplier: growth factor per retry.
         jitter: full jitter on (True) or exact delays (False, for reproducible tests).
+        budget_ratio: retries allowed per recent first attempt (0.2: at most 20 % extra load);
+            None switches the budget off (every job gets its ``max_retries``).
+        budget_per_second: retries a second allowed whatever the traffic (the floor).
     """
 
     max_retries: int = 3
@@ -143,6 +152,8 @@ class RetryConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     max_delay: float = 60.0
     multiplier: float = 2.0
     jitter: bool = True
+    budget_ratio: float | None = 0.2
+    budget_per_second: float = 10.0
 
     def __post_init__(self) -> None:
         _integer("retry_config.max_retries", self.max_retries, low=0, high=100)
@@ -152,29 +163,67 @@ class RetryConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             _fail("retry_config.max_delay", self.max_delay, f"must be at least initial_delay ({initial:g} s)")
         _number("retry_config.multiplier", self.multiplier, low=1.0, high=100.0)
         _boolean("retry_config.jitter", self.jitter)
+        if self.budget_ratio is not None:
+            _number("retry_config.budget_ratio", self.budget_ratio, low=0.0, high=100.0)
+        _number("retry_config.budget_per_second", self.budget_per_second, low=0.0, high=1e6)
 
 
 class BreakerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """When the circuit breaker stops traffic and how it recovers (spec NFR-REL-002).
+    """When the circuit breaker stops traffic and how it recovers (spec NFR-REL-002, issue 18).
 
-    After ``failure_threshold`` consecutive failures the circuit opens; after ``reset_timeout``
-    seconds it half-opens and lets probe requests through; ``success_threshold`` successes in a
-    row close it again. While open, ``when_open`` decides what happens to new work: ``"wait"``
-    queues it until the circuit closes (nothing is lost), ``"fail"`` raises
-    :class:`~orchestrator._errors.CircuitOpenError` at once.
+    The breaker judges the share of failures (5xx, 498, timeouts, broken connections) among the
+    last ``window_size`` requests: once it holds at least ``minimum_calls`` of them and
+    ``failure_rate`` or more failed, the circuit opens. A steady trickle of errors (10 % of 500s)
+    therefore never opens it; a server failing most requests does within ``minimum_calls``
+    requests. After ``reset_timeout`` seconds it half-opens and lets ``half_open_probes`` probe
+    requests through: it closes if fewer than ``failure_rate`` of them fail, and re-opens otherwise.
+
+    While open, ``when_open`` decides what happens to new work: ``"wait"`` holds it until the
+    circuit closes, but for at most ``max_wait`` seconds after the outage began (None: no bound),
+    then fails it with :class:`~orchestrator._errors.CircuitOpenError`, so a batch against a server
+    that is gone ends instead of waiting forever; ``"fail"`` raises that error at once.
+
+    ``failure_threshold`` and ``success_threshold`` are the names of an older, consecutive-count
+    breaker; given, they set ``minimum_calls`` and ``half_open_probes`` (so ``failure_threshold=5``
+    still opens a fresh breaker after five failures in a row).
     """
 
-    failure_threshold: int = 5
-    success_threshold: int = 3
+    failure_rate: float = 0.5
+    minimum_calls: int = 20
+    window_size: int = 100
+    half_open_probes: int = 5
     reset_timeout: float = 30.0
+    max_wait: float | None = 60.0
     when_open: Literal["wait", "fail"] = "wait"
+    failure_threshold: int | None = None
+    success_threshold: int | None = None
 
     def __post_init__(self) -> None:
-        _integer("circuit_breaker_config.failure_threshold", self.failure_threshold, low=1, high=1_000_000)
-        _integer("circuit_breaker_config.success_threshold", self.success_threshold, low=1, high=1_000_000)
-        _seconds("circuit_breaker_config.reset_timeout", self.reset_timeout, low=0.0, high=_DAY)
+        prefix = "circuit_breaker_config."
+        aliased = self.failure_threshold is not None
+        if self.failure_threshold is not None:
+            _integer(prefix + "failure_threshold", self.failure_threshold, low=1, high=1_000_000)
+            msgspec.structs.force_setattr(self, "minimum_calls", self.failure_threshold)
+            msgspec.structs.force_setattr(self, "failure_threshold", None)
+        if self.success_threshold is not None:
+            _integer(prefix + "success_threshold", self.success_threshold, low=1, high=1_000_000)
+            msgspec.structs.force_setattr(self, "half_open_probes", self.success_threshold)
+            msgspec.structs.force_setattr(self, "success_threshold", None)
+        _number(prefix + "failure_rate", self.failure_rate, low=0.0, high=1.0)
+        if self.failure_rate == 0:
+            _fail(prefix + "failure_rate", self.failure_rate, "must be more than 0 (a share such as 0.5)")
+        _integer(prefix + "minimum_calls", self.minimum_calls, low=1, high=1_000_000)
+        _integer(prefix + "window_size", self.window_size, low=1, high=1_000_000)
+        if self.window_size < self.minimum_calls:
+            if not aliased:
+                _fail(prefix + "window_size", self.window_size, f"must be at least minimum_calls ({self.minimum_calls})")
+            msgspec.structs.force_setattr(self, "window_size", self.minimum_calls)  # an old config: make room
+        _integer(prefix + "half_open_probes", self.half_open_probes, low=1, high=1_000_000)
+        _seconds(prefix + "reset_timeout", self.reset_timeout, low=0.0, high=_DAY)
+        if self.max_wait is not None:
+            _seconds(prefix + "max_wait", self.max_wait, low=0.0, high=_DAY)
         if self.when_open not in ("wait", "fail"):
-            _fail("circuit_breaker_config.when_open", self.when_open, "must be 'wait' or 'fail'")
+            _fail(prefix + "when_open", self.when_open, "must be 'wait' or 'fail'")
 
 
 class RateLimitConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -235,8 +284,13 @@ def _checked_base_url(value: Any) -> str:
         parts = urlsplit(value)
         host = parts.hostname or ""
         parts.port  # noqa: B018 - raises ValueError on a bad port
+        problem = None
     except ValueError as exc:
-        _fail(field, value, f"is not a valid URL ({exc})")
+        # Failed outside the handler: urlsplit's own message may quote the URL, and a chained
+        # traceback would print it unredacted.
+        problem = f"is not a valid URL ({exc})"
+    if problem is not None:
+        _fail(field, value, problem)
     if parts.scheme not in ("https", "http") or not host:
         _fail(field, value, "must be an absolute https:// URL such as https://api.groq.com/openai/v1")
     if parts.scheme == "http" and not _loopback(host):
@@ -263,13 +317,8 @@ class _RedisURL(str):
 
 
 def _redacted(url: str) -> str:
-    """``url`` with its password (if any) replaced by ``***``, as a plain ``str``."""
-    url = str.__str__(url)
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
+    """``url`` with its password (if any) replaced by ``***``, as a plain ``str`` (``_secret.redact_text``)."""
+    return redact_text(str.__str__(url))
 
 
 def _checked_redis_url(value: Any) -> str | None:
@@ -286,8 +335,11 @@ def _checked_redis_url(value: Any) -> str | None:
         parts = urlsplit(value)
         host = parts.hostname or ""
         port = parts.port
+        problem = None
     except ValueError as exc:
-        _fail(field, shown, f"is not a valid URL ({exc}); the port must be 1-65535")
+        problem = f"is not a valid URL ({exc}); the port must be 1-65535"
+    if problem is not None:
+        _fail(field, shown, problem)
     if parts.scheme not in ("redis", "rediss"):
         _fail(field, shown, "must start with redis:// (or rediss:// for TLS), e.g. redis://127.0.0.1:6379/0")
     if not host:

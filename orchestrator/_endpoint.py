@@ -250,7 +250,11 @@ def resolve_endpoint(
         api_key = SecretString(_PLACEHOLDER_KEY)
     elif api_key is None:
         assert chosen_url is not None
-        if not _loopback(urlsplit(chosen_url).hostname or ""):
+        try:
+            host = urlsplit(chosen_url).hostname or ""
+        except ValueError:  # a malformed URL ("https://[x"): Config below refuses it, naming base_url
+            host = "localhost"
+        if not _loopback(host):
             raise ConfigError(
                 field=key_var,
                 value=None,

@@ -27,6 +27,7 @@ from actors._job import Job
 
 from ._errors import GroqError, unwrapped_errors
 from ._runner import JobRunner
+from ._validation import check_not_streamed
 
 __all__ = ["JobResult", "map_jobs"]
 
@@ -130,6 +131,7 @@ async def map_jobs(
                 await permits.acquire()
                 try:
                     job = client.chat_job(request, key=key, on_settle=settled)
+                    check_not_streamed(job.stream, "Client.map and the batch runner")
                 except GroqError as error:
                     deliver(JobResult(key=key, error=error))
                     continue

@@ -23,6 +23,14 @@ skipped and Groq has the last word, so a model released yesterday works today.
 Requests built from dicts with :func:`orchestrator._wire.chat_request_from` are
 already type-checked by msgspec; Structs built by hand are not, so the checks here
 also verify the types they rely on.
+
+Whatever the input, the only exception these checks raise is ``ValidationError`` (or its
+subclasses): the request is walked without recursion first (:func:`orchestrator._wire.json_problem`:
+nesting deeper than 64 levels, NaN and Infinity, lone surrogates), before any recursive code
+(jsonschema, msgspec's encoder, the token estimate) sees it, and third-party code that judges a
+user's JSON Schema is fenced so its surprises become a ``json_schema_invalid`` refusal.
+:func:`encode_chat_request` is the one place a checked request becomes bytes, and
+:func:`check_not_streamed` refuses ``stream`` where a call answers whole (``Client.map``, batches).
 """
 
 from __future__ import annotations
@@ -63,6 +71,7 @@ from orchestrator._wire import (
     UserMessage,
     WolframSettings,
     encode,
+    json_problem,
     short_repr,
     text_of,
 )
@@ -77,6 +86,8 @@ __all__ = [
     "MAX_BASE64_REQUEST_BYTES",
     "MAX_IMAGES",
     "MAX_TOOLS",
+    "check_not_streamed",
+    "encode_chat_request",
     "fallback_tier_list",
     "validate_chat_request",
     "validate_transcription",
@@ -219,6 +230,10 @@ def validate_chat_request(request: ChatRequest, catalog: ModelCatalog) -> None:
             "use a chat model such as 'openai/gpt-oss-20b'",
         )
     _check_parameters(request, info)
+    # Everything below may recurse (jsonschema, encoders, the token estimate): walk the request first.
+    problem = json_problem(request)
+    if problem is not None:
+        raise _invalid(problem.field or "<request>", problem.value, problem.rule, problem.problem, problem.fix)
     _check_messages(request.messages)
     _check_tools(request, capable)
     _check_functions(request, capable)
@@ -227,6 +242,55 @@ def validate_chat_request(request: ChatRequest, catalog: ModelCatalog) -> None:
     _check_images(request, capable)
     if info is not None:
         _check_context(request, info)
+
+
+def encode_chat_request(request: ChatRequest) -> bytes:
+    """The JSON body of a checked request: the one place a chat request becomes bytes.
+
+    :func:`validate_chat_request` has walked the request, so this fails only on a value of a type JSON
+    has no form for (an ``object()`` inside a hand-built schema or document); that too is a
+    ``ValidationError``, naming the top-level field that holds it.
+
+    Raises:
+        ValidationError: rule ``json_value``, naming the field.
+    """
+    try:
+        return encode(request)
+    except (TypeError, ValueError, OverflowError, RecursionError, msgspec.EncodeError) as exc:
+        failure = exc
+    field = "<request>"
+    for name in request.__struct_fields__:
+        try:
+            encode(getattr(request, name))
+        except (TypeError, ValueError, OverflowError, RecursionError, msgspec.EncodeError):
+            field = name
+            break
+    raise _invalid(
+        field,
+        getattr(request, field, request),
+        "json_value",
+        f"cannot be written as JSON ({failure})",
+        "use only JSON values: dicts, lists, strings, finite numbers, booleans and None",
+    )
+
+
+def check_not_streamed(stream: object, caller: str) -> None:
+    """Refuse ``stream: true`` in a call that answers each request whole (``Client.map``, the batch runners).
+
+    A stream is read chunk by chunk while its connection stays open; a whole-reply call keeps results
+    for later, so a stream there would hold a connection for a reader that never comes.
+
+    Raises:
+        ValidationError: rule ``stream_not_supported``, naming ``stream``.
+    """
+    if stream is True:
+        raise _invalid(
+            "stream",
+            stream,
+            "stream_not_supported",
+            f"streaming is not supported by {caller}, which answers each request with the whole reply",
+            "drop stream (or set it to false); to stream, call chat.completions.create(stream=True) per request",
+        )
 
 
 def _check_not_retired(model: str, catalog: ModelCatalog) -> None:
@@ -278,6 +342,9 @@ def _check_parameters(request: ChatRequest, info: ModelInfo | None) -> None:
             "set logprobs=true as well",
         )
     if request.logit_bias is not None:
+        if not isinstance(request.logit_bias, dict):
+            raise _invalid("logit_bias", request.logit_bias, "type", "must map token ids to biases",
+                           "pass {'50256': -100}")
         for token, bias in request.logit_bias.items():
             _check_range(f"logit_bias.{token}", bias, -100, 100)
     _check_choice("reasoning_effort", request.reasoning_effort, _REASONING_EFFORTS)
@@ -637,7 +704,7 @@ def fallback_tier_list(tiers: object, service_tier: object) -> list[str]:
             list(tiers),
             "fallback_needs_flex",
             f"only applies to service_tier 'flex' (or 'auto'), the tiers that answer 498; got service_tier "
-            f"{service_tier!r}",
+            f"{short_repr(service_tier)}",
             "set service_tier='flex', or drop fallback_tiers",
         )
     seen: list[str] = [service_tier]
@@ -804,11 +871,24 @@ def _check_schema(field: str, schema: object) -> None:
     """Refuse a JSON Schema that the 2020-12 (or its own ``$schema``) meta-schema rejects."""
     if not isinstance(schema, dict):
         raise _invalid(field, schema, "json_schema_invalid", "must be a JSON Schema object", "pass a dict")
+    declared = schema.get("$schema")
+    if declared is not None and not isinstance(declared, str):
+        raise _invalid(
+            f"{field}.$schema",
+            declared,
+            "json_schema_invalid",
+            "must be the URI of a JSON Schema dialect",
+            "drop $schema, or set it to 'https://json-schema.org/draft/2020-12/schema'",
+        )
     try:
         key = encode(schema)
-    except (TypeError, msgspec.EncodeError) as exc:
+    except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as exc:
         raise _invalid(field, schema, "json_schema_invalid", f"is not JSON ({exc})", "use only JSON values") from None
-    problem = _schema_problem(key)
+    try:
+        problem = _schema_problem(key)
+    except Exception as exc:  # noqa: BLE001 - jsonschema's surprise on a hostile schema is the schema's fault
+        # Raised, not returned, inside the cached function: a RecursionError on a deep stack is not cached.
+        problem = "", f"jsonschema cannot check it ({type(exc).__name__}: {exc})", schema
     if problem is not None:
         suffix, message, offending = problem
         raise _invalid(
@@ -828,8 +908,8 @@ def _schema_problem(schema_json: bytes) -> tuple[str, str, Any] | None:
     from jsonschema.validators import Draft202012Validator, validator_for
 
     schema = msgspec.json.decode(schema_json)
-    validator = validator_for(schema, default=Draft202012Validator)
     try:
+        validator = validator_for(schema, default=Draft202012Validator)
         validator.check_schema(schema)
     except SchemaError as exc:
         suffix = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.absolute_path)
@@ -979,7 +1059,17 @@ def _check_image_url(field: str, image: object) -> int:
                 f"is longer than {MAX_IMAGE_URL_CHARS} characters",
                 "host the image at a shorter URL, or send it as a data URL",
             )
-        if not urlsplit(url).hostname:
+        try:
+            host = urlsplit(url).hostname
+        except ValueError as exc:  # "Invalid IPv6 URL", a bad port...
+            raise _invalid(
+                where,
+                url,
+                "image_url_format",
+                f"is not a valid URL ({exc})",
+                "pass a full URL such as https://host/image.png",
+            ) from None
+        if not host:
             raise _invalid(
                 where,
                 url,

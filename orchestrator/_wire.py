@@ -30,15 +30,21 @@ Rules of the house, and why:
 
 :func:`chat_request_from` is the door for user input: it accepts what people write for
 the OpenAI/Groq SDKs (plain dicts) and reports a type error as our ``ValidationError``
-with a readable field path (``messages[0].content``).
+with a readable field path (``messages[0].content``). Before any recursive code (msgspec's
+conversion, a ``repr``) sees the input, :func:`json_problem` walks it without recursion and
+refuses nesting deeper than :data:`MAX_JSON_DEPTH` levels, so a hostile body ends in a
+``ValidationError``, never a ``RecursionError``.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Any, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 import msgspec
+
+from orchestrator._secret import short_repr as _bounded_repr
 
 __all__ = [
     "Annotation",
@@ -73,7 +79,9 @@ __all__ = [
     "FunctionDefinition",
     "ImageUrl",
     "ImageUrlPart",
+    "JsonProblem",
     "JsonSchemaFormat",
+    "MAX_JSON_DEPTH",
     "McpListTools",
     "McpTool",
     "Message",
@@ -118,6 +126,7 @@ __all__ = [
     "decode_transcription",
     "decode_verbose_transcription",
     "encode",
+    "json_problem",
     "short_repr",
     "text_of",
 ]
@@ -868,6 +877,13 @@ def chat_request_from(obj: ChatRequest | dict[str, Any]) -> ChatRequest:
     """
     if isinstance(obj, ChatRequest):
         return obj
+    # Depth before any recursive code, lone surrogates before msgspec (which chokes on them); NaN is left to the
+    # validator, whose range rules name it better.
+    deep = json_problem(obj, finite=False)
+    if deep is not None:
+        from orchestrator._errors import ValidationError
+
+        raise ValidationError(deep.message(), field=deep.field or None, value=deep.value, rule=deep.rule)
     try:
         return msgspec.convert(obj, ChatRequest)
     except msgspec.ValidationError as exc:
@@ -915,11 +931,128 @@ _MAX_REPR = 120
 
 
 def short_repr(value: object) -> str:
-    """``repr(value)`` cut to 120 characters, so an error never quotes a whole base64 image."""
-    text = repr(value)
-    if len(text) <= _MAX_REPR:
-        return text
-    return f"{text[:_MAX_REPR]}... ({len(text)} chars)"
+    """``repr(value)`` cut to 120 characters, so an error never quotes a whole base64 image.
+
+    Bounded in depth too (a value nested 1,000 levels shows its first few), and anything that looks like
+    a credential is masked (:func:`orchestrator._secret.short_repr`).
+    """
+    return _bounded_repr(value, _MAX_REPR)
+
+
+# --------------------------------------------------------------------------- JSON values
+
+#: Deepest nesting of arrays and objects a request may have, counting the body itself as level 1.
+#: A chat request needs about 10 (a JSON Schema of nested objects costs 2 per object); 64 leaves room for
+#: any real schema or document while keeping every recursive consumer (msgspec, jsonschema, ``repr``) far
+#: from Python's recursion limit.
+MAX_JSON_DEPTH: Final = 64
+#: How many leading path components name a too-deep value (``messages[0].content[0]``, not 64 of them).
+_DEPTH_PATH_PARTS: Final = 4
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+class JsonProblem(NamedTuple):
+    """What :func:`json_problem` found: where (a field path), the value there, the rule, and the words."""
+
+    field: str
+    value: Any
+    rule: str
+    problem: str
+    fix: str
+
+    def __repr__(self) -> str:
+        return f"JsonProblem(field={self.field!r}, rule={self.rule!r}, value={short_repr(self.value)})"
+
+    def message(self) -> str:
+        """The ValidationError message: field, problem, the (shortened) value, fix and rule."""
+        where = self.field or "<request>"
+        return f"{where}: {self.problem} (got {short_repr(self.value)}); {self.fix} [rule: {self.rule}]"
+
+
+def _path_text(parts: list[str | int]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _path_of(node: tuple[Any, ...] | None) -> list[str | int]:
+    parts: list[str | int] = []
+    while node is not None:
+        node, key = node
+        parts.append(key)
+    parts.reverse()
+    return parts
+
+
+def json_problem(
+    value: object, *, max_depth: int = MAX_JSON_DEPTH, finite: bool = True, text: bool = True
+) -> JsonProblem | None:
+    """Something in ``value`` that no JSON request body may carry (the first one met), or None; never recurses.
+
+    Walks dicts, lists, tuples and msgspec Structs (their fields) with an explicit stack, so it is safe on
+    values nested a million levels deep, and checks:
+
+    * nesting: arrays and objects more than ``max_depth`` levels deep, ``value`` itself being level 1
+      (rule ``max_depth``; the field named is the first four steps of the path);
+    * numbers, with ``finite``: NaN and the infinities, which JSON cannot write (rule ``finite_number``);
+    * strings, with ``text``: lone surrogates (``"\\ud800"``), which UTF-8 cannot encode (rule ``utf8``),
+      in values and in object keys.
+
+    Types are not judged here (msgspec and the validator do that); a value of any other type is skipped.
+    """
+    # Each entry: (value, depth, path node); a path node is (parent node, key), built only on failure.
+    stack: list[tuple[Any, int, tuple[Any, ...] | None]] = [(value, 1, None)]
+    while stack:
+        item, depth, node = stack.pop()
+        if isinstance(item, str):
+            if text and not item.isascii() and _SURROGATE.search(item):
+                return JsonProblem(_path_text(_path_of(node)), item, "utf8", "holds a lone surrogate, which is not "
+                                   "valid UTF-8 and cannot be sent", "decode the text with errors='replace', or "
+                                   "remove the stray \\ud800-\\udfff characters")
+            continue
+        if isinstance(item, float):
+            if finite and not math.isfinite(item):
+                return JsonProblem(_path_text(_path_of(node)), item, "finite_number", "must be a finite number "
+                                   "(NaN and Infinity are not JSON)", "pass a finite number, or leave it out")
+            continue
+        if isinstance(item, dict):
+            children: Any = item.items()
+        elif isinstance(item, (list, tuple)):
+            children = enumerate(item)
+        elif isinstance(item, msgspec.Struct):
+            children = ((name, getattr(item, name, None)) for name in item.__struct_fields__)
+        else:
+            continue
+        if depth > max_depth:
+            parts = _path_of(node)[:_DEPTH_PATH_PARTS]
+            return JsonProblem(
+                _path_text(parts), _value_along(value, parts), "max_depth",
+                f"is nested deeper than {max_depth} levels of arrays and objects",
+                "flatten it; no chat request needs that much nesting",
+            )
+        for key, child in children:
+            if text and isinstance(key, str) and not key.isascii() and _SURROGATE.search(key):
+                return JsonProblem(_path_text(_path_of(node)), key, "utf8", "has a key holding a lone surrogate, "
+                                   "which is not valid UTF-8", "remove the stray \\ud800-\\udfff characters")
+            if child is None or isinstance(child, (bool, int)):
+                continue
+            stack.append((child, depth + 1, (node, key)))
+    return None
+
+
+def _value_along(value: object, parts: list[str | int]) -> object:
+    """Follow ``parts`` (keys, indexes, Struct fields) from ``value``; None where the path breaks."""
+    current = value
+    for part in parts:
+        if isinstance(current, msgspec.Struct) and isinstance(part, str):
+            current = getattr(current, part, None)
+            continue
+        try:
+            current = current[part]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return current
 
 
 def _value_at(obj: object, raw_path: str) -> object:

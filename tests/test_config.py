@@ -49,8 +49,15 @@ class TestDefaults:
         assert RetryConfig() == RetryConfig(max_retries=3, initial_delay=1.0, max_delay=60.0, multiplier=2.0, jitter=True)
 
     def test_breaker_defaults(self) -> None:
-        """The breaker opens after 5 failures, closes after 3 successes, probes after 30 s, and waits."""
-        assert BreakerConfig() == BreakerConfig(failure_threshold=5, success_threshold=3, reset_timeout=30.0, when_open="wait")
+        """The breaker opens at 50 % failures of 20+ of the last 100 requests, probes 5 after 30 s, holds jobs up to 60 s."""
+        assert BreakerConfig() == BreakerConfig(
+            failure_rate=0.5, minimum_calls=20, window_size=100, half_open_probes=5, reset_timeout=30.0, max_wait=60.0,
+            when_open="wait",
+        )
+
+    def test_breaker_old_names_set_the_new_fields(self) -> None:
+        """failure_threshold / success_threshold (the consecutive breaker's names) set minimum_calls / half_open_probes."""
+        assert BreakerConfig(failure_threshold=5, success_threshold=3) == BreakerConfig(minimum_calls=5, half_open_probes=3)
 
     def test_no_limit_overrides_by_default(self) -> None:
         """Without overrides the scheduler starts from the catalog."""

@@ -77,6 +77,7 @@ from orchestrator.batch._io import (
 from orchestrator.batch._live_share import LiveShare
 from orchestrator.batch._options import BatchOptions
 from orchestrator.batch._records import (
+    RUN_ERRORS,
     BadLine,
     BatchJob,
     bad_line_record,
@@ -84,6 +85,7 @@ from orchestrator.batch._records import (
     failure_record,
     finished_line,
     identify,
+    job_error,
     parse_line,
 )
 from orchestrator.batch._run import RunState, finish_run, open_run
@@ -220,7 +222,8 @@ class _BatchApiRun(RunState):
         self._record_error(bad.custom_id, encode_record(bad_line_record(bad)), bad.code, malformed=True)
 
     def _record_refused(self, job: BatchJob, error: GroqError) -> None:
-        record = failure_record(job.custom_id, job.line, error, status_code=None, request_id=None, attempts=0)
+        record = failure_record(job.custom_id, job.line, error, status_code=None, request_id=None, attempts=0,
+                                input_sha256=job.input_sha256)
         assert record.error is not None
         self._record_error(job.custom_id, encode_record(record), record.error.code)
 
@@ -263,16 +266,19 @@ class _BatchApiRun(RunState):
                 await trio.lowlevel.checkpoint()
             if self.stopping:
                 return
-            if (live is not None and self._is_live(number) != live) or self.is_answered(identify(raw, number)):
+            custom_id = identify(raw, number)
+            if (live is not None and self._is_live(number) != live) or self.is_answered(custom_id):
                 continue
-            parsed = parse_line(raw, number, model=self.options.model)
+            parsed = parse_line(raw, number, model=self.options.model, custom_id=custom_id)
             if isinstance(parsed, BadLine):
                 self._record_bad(parsed)
                 continue
             try:
                 job = self.client.chat_job(_unstreamed(parsed))
-            except GroqError as error:
-                self._record_refused(parsed, error)
+            except RUN_ERRORS:
+                raise
+            except Exception as error:  # a GroqError, or an unexpected one: it costs this job only
+                self._record_refused(parsed, job_error(error, "validating"))
                 continue
             yield parsed, job
 
@@ -586,7 +592,7 @@ async def run_batch_api_async(source: Path, target: Path, *, endpoint: Endpoint,
     if options.console is None:
         options = msgspec.structs.replace(options, console=console)
     resume = open_results(target)
-    scan = scan_input(source, resume.answered)
+    scan = scan_input(source, resume.answered, results=target)
     state = _load_or_start(state_path(target), source)
     prices = PriceTable.load(options.prices)
     where = f"{endpoint.description}, via {options.via}"

@@ -2,16 +2,27 @@
 
 Theory of operation
 -------------------
+0. **One run per results file.** The run holds an exclusive lock beside the results file
+   (`orchestrator.batch._lock`) from start to end; a second run on the same file is refused, naming the
+   first. An output that is the input itself (the same inode, even through a hard link) is refused before
+   anything is written, and an input that cannot be read twice (a pipe, ``/dev/stdin``) is copied once to a
+   temporary file beside the output (`orchestrator.batch._source`).
 1. **Refuse before sending.** The results file is opened first: a torn last line from a crash is
-   truncated, and the custom_ids already answered are collected (8 bytes each). Then one streaming pass
-   over the input counts the jobs and refuses duplicate custom_ids, naming their lines. Nothing has been
-   sent yet, so a refusal costs nothing.
+   truncated, and the custom_ids already answered are collected (8 bytes each, and 8 more for the digest of
+   the input line each answers). Then one streaming pass over the input counts the jobs, refuses duplicate
+   custom_ids, naming their lines, and refuses a results file whose answers were written for other input
+   lines (an edited input, shifted ``line-N`` ids, another job file's results). Nothing has been sent yet,
+   so a refusal costs nothing.
 2. **Stream.** A lazy generator reads the input line by line, skips answered ids, turns unusable lines
    into error records on the spot, and hands the rest to `Client.map`, which keeps at most
    ``max_in_flight`` jobs alive. Memory is bounded by that window, whatever the file size.
 3. **Record as each finishes.** Every result becomes one line appended with a single write (see
    `ResultWriter`), so a SIGKILL leaves at most a torn last line, which step 1 repairs on the next run.
    Every input line ends up with exactly one result line: success, API error, validation error or bad line.
+   No line can poison the run: an exception that is not a `GroqError`, raised while one job is read,
+   validated, sent or recorded, becomes that job's ``internal_error`` record (`orchestrator.batch._records`,
+   `orchestrator.batch._run.map_guarded`). Only errors of the run itself stop it: a failed write (a full
+   disk), the lock, signals, cancellation, ``MemoryError``.
 4. **Stop on run-level errors.** A refused API key (401/403), a fail-fast open breaker or a lost Redis
    of the shared rate budget says nothing about the job (`orchestrator.batch._run.ABORTS_RUN`), so it
    gets no result line (resume will retry it); the batch stops and raises it.
@@ -36,6 +47,7 @@ import trio
 from rich.console import Console
 
 from orchestrator.batch._io import AnsweredIds, ResultWriter, iter_input_lines, open_results, scan_input
+from orchestrator.batch._lock import lock_output
 from orchestrator.batch._options import BatchOptions, PathArg, batch_options
 from orchestrator.batch._records import (
     BadLine,
@@ -46,7 +58,8 @@ from orchestrator.batch._records import (
     identify,
     parse_line,
 )
-from orchestrator.batch._run import RunState, finish_run, open_run
+from orchestrator.batch._run import RunState, finish_run, map_guarded, open_run
+from orchestrator.batch._source import check_distinct, readable_source
 from orchestrator.batch._summary import BatchSummary, BatchTally
 from orchestrator._config import RateLimitConfig
 from orchestrator._endpoint import Endpoint, FileSettings, load_config_file, resolve_endpoint
@@ -96,9 +109,11 @@ class _Run(RunState):
                 await trio.lowlevel.checkpoint()
             if self.stopping:
                 return
-            if identify(raw, number) in self.answered:
+            custom_id = identify(raw, number)
+            if custom_id in self.answered:
                 continue
-            parsed = parse_line(raw, number, model=self.model, priority_field=self.priority_field)
+            parsed = parse_line(raw, number, model=self.model, priority_field=self.priority_field,
+                                custom_id=custom_id)
             if isinstance(parsed, BadLine):
                 self.writer.write(encode_record(bad_line_record(parsed)))
                 self.tally.record_failure(parsed.code, malformed=True)
@@ -126,7 +141,8 @@ class _Run(RunState):
 
         Returns False, writing nothing, for an error that is about the run rather than the job (a refused
         API key, an open breaker in fail-fast mode): recording it would mark the job answered, and resume
-        would never retry it. The caller stops the batch instead; `fatal` holds the error.
+        would never retry it. The caller stops the batch instead; `fatal` holds the error. A failed write
+        raises `OSError`: that stops the run too.
         """
         job: BatchJob = result.key
         if self.aborts(result.error):
@@ -208,21 +224,17 @@ async def run_batch_async(
             Redis of the shared rate budget) refused the run itself; the batch stopped, jobs already answered
             keep their lines, and the rest are left for a re-run.
         DuplicateCustomIdError: the input repeats custom_ids (nothing sent).
-        BatchFileError: the results file has a corrupt line before its last.
-        ConfigError: a setting is invalid.
+        InputChangedError: the results file answers custom_ids whose input lines changed (nothing sent).
+        OutputLockedError: another run holds the results file (nothing sent or written).
+        BatchFileError: the results file has a corrupt line before its last, or is not a results file.
+        ConfigError: a setting is invalid, or the output is the input file.
         TypeError: a keyword that is not a `BatchOptions` field.
-        OSError: a file cannot be read or written.
+        OSError: a file cannot be read or written (a full disk stops the run at the first failed write).
     """
     options = batch_options(options, keywords)
     source, target = Path(input_path), Path(output_path)
-    if target.exists() and source.exists() and source.resolve() == target.resolve():
-        raise ConfigError(field="output", value=str(target), rule="must differ from the input file")
+    check_distinct(source, target)
     endpoint = _resolve(options)
-    if options.via != "live":
-        # Imported here, not at the top: a live batch never needs the Batch API runner.
-        from orchestrator.batch._batch_api import run_batch_api_async
-
-        return await run_batch_api_async(source, target, endpoint=endpoint, options=options)
     if options.workers_join is not None:
         # Imported here, not at the top: the shared runner loads redis, which a one-machine batch never needs.
         from orchestrator.batch._shared import run_shared_batch_async
@@ -234,9 +246,22 @@ async def run_batch_async(
         return await run_shared_batch_async(
             source, target, redis_url=shared_url, name=options.workers_join, endpoint=endpoint, options=options
         )
+    with lock_output(target), readable_source(source, spool_dir=target.parent.resolve()) as readable:
+        if options.via != "live":
+            # Imported here, not at the top: a live batch never needs the Batch API runner.
+            from orchestrator.batch._batch_api import run_batch_api_async
+
+            return await run_batch_api_async(readable, target, endpoint=endpoint, options=options)
+        return await _run_live(source, readable, target, endpoint, options)
+
+
+async def _run_live(
+    source: Path, readable: Path, target: Path, endpoint: Endpoint, options: BatchOptions
+) -> BatchSummary:
+    """The live run of `run_batch_async`, under its lock: ``readable`` is ``source`` or its spooled copy."""
     console = options.console or Console(stderr=True)
     resume = open_results(target)
-    scan = scan_input(source, resume.answered)
+    scan = scan_input(readable, resume.answered, results=target)
     if not options.quiet:
         if endpoint.notice:
             console.print(endpoint.notice, style="yellow", highlight=False, soft_wrap=True)
@@ -246,6 +271,12 @@ async def run_batch_async(
                 f"Resuming: {scan.answered} of {scan.jobs} jobs already in {target}{repaired}.",
                 highlight=False, soft_wrap=True,
             )
+        if scan.unverified:
+            console.print(
+                f"{scan.unverified} result line(s) in {target} carry no input_sha256 (an older version wrote "
+                "them), so they could not be checked against the input; they are trusted as they are.",
+                style="yellow", highlight=False, soft_wrap=True,
+            )
     log.info("batch_started", input=str(source), output=str(target), jobs=scan.jobs, answered=scan.answered,
              endpoint=endpoint.description)
     # Jobs handed to the client at once (waiting for budget or in flight). Twice the workers keeps every
@@ -253,7 +284,7 @@ async def run_batch_async(
     window = 2 * endpoint.config.workers
     with ResultWriter(target) as writer:
         run = _Run(
-            input_path=source, output_path=target, writer=writer,
+            input_path=readable, output_path=target, writer=writer,
             tally=BatchTally(jobs=scan.jobs, already_done=scan.answered, now=trio.current_time()),
             answered=resume.answered, model=options.model, priority_field=options.priority_field, window=window,
             costs=CostTally(PriceTable.load(options.prices)),
@@ -262,7 +293,7 @@ async def run_batch_async(
                             output_path=target) as services:
             client, jobs_scope = services.client, services.jobs_scope
             with jobs_scope:
-                async with client.map(run.pairs(), max_in_flight=window) as results:
+                async with map_guarded(client, run.pairs(), max_in_flight=window) as results:
                     async for result in results:
                         if not run.record(result):
                             jobs_scope.cancel()

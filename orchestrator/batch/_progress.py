@@ -203,6 +203,9 @@ def render_summary(summary: BatchSummary) -> RenderableType:
     table.add_row("results", "", summary.output_path)
     if summary.repaired_bytes:
         table.add_row("repaired", f"{summary.repaired_bytes:,} B", "torn last line from an earlier crash, removed")
+    if summary.stopped_by:
+        table.add_row("stopped by", Text(summary.stopped_by, style="red"),
+                      "an error about the run itself; jobs not run were not recorded, re-run to resume")
     if summary.interrupted_by:
         table.add_row("interrupted", summary.interrupted_by, "unfinished jobs were not recorded; re-run to resume")
     if summary.via != "live":

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterable, AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,14 +25,18 @@ from orchestrator.batch._options import BatchOptions
 from orchestrator.batch._summary import BatchSummary, BatchTally
 from orchestrator._endpoint import Endpoint, open_endpoint
 from orchestrator._errors import AuthenticationError, AuthorizationError, CircuitOpenError, CoordinationError, GroqError
+from orchestrator._map import JobResult, map_jobs
+from orchestrator.batch._records import RUN_ERRORS, InternalJobError
 from orchestrator.observe._logging import get_logger
 from orchestrator.batch._progress import render_progress, render_summary
 from orchestrator.observe._telemetry import Telemetry
 
 if TYPE_CHECKING:
+    from actors._job import Job
+    from orchestrator._catalog import ModelCatalog
     from orchestrator._client import Client
 
-__all__ = ["ABORTS_RUN", "RunServices", "RunState", "encode_summary", "finish_run", "open_run"]
+__all__ = ["ABORTS_RUN", "RunServices", "RunState", "encode_summary", "finish_run", "map_guarded", "open_run"]
 
 log = get_logger("orchestrator.batch")
 
@@ -128,7 +132,13 @@ async def open_run(
 
 def finish_run(run: RunState, summary: BatchSummary, options: BatchOptions, console: Console) -> BatchSummary:
     """Write the summary JSON (when asked), print the summary table (unless quiet), and raise the run's
-    fatal error if it has one; else return ``summary``."""
+    fatal error if it has one; else return ``summary``.
+
+    A fatal error is named in the summary (``stopped_by``), so its ``exit_code`` is the 1 the command exits
+    with when the error is raised, in the JSON as on the console.
+    """
+    if run.fatal is not None and summary.stopped_by is None:
+        summary = msgspec.structs.replace(summary, stopped_by=run.fatal.code or type(run.fatal).__name__)
     if options.summary_json is not None:
         Path(options.summary_json).write_bytes(encode_summary(summary))
     if not options.quiet:
@@ -139,6 +149,50 @@ def finish_run(run: RunState, summary: BatchSummary, options: BatchOptions, cons
     if run.fatal is not None:
         raise run.fatal
     return summary
+
+
+class _GuardedRunner:
+    """A client as `map_jobs` sees it, except that making a job never raises anything but a `GroqError`.
+
+    ``Client.chat_job`` validates and encodes the request; an exception that is not a `GroqError` there (a
+    validator meeting a value it did not expect) would escape the map and stop the batch with every job in
+    flight. Here it becomes that job's `InternalJobError`, which the map hands back as the job's result.
+    """
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    @property
+    def catalog(self) -> ModelCatalog:
+        return self._client.catalog
+
+    def chat_job(self, request: Any, **keywords: Any) -> Job:
+        try:
+            return self._client.chat_job(request, **keywords)
+        except (GroqError, *RUN_ERRORS):
+            raise
+        except Exception as exc:
+            raise InternalJobError.from_exception(exc, "validating") from exc
+
+    def mapped_model(self, model: Any) -> Any:
+        return self._client.mapped_model(model)
+
+    async def submit_job(self, job: Job) -> None:
+        await self._client.submit_job(job)
+
+    async def run_job(self, job: Job) -> Any:
+        return await self._client.run_job(job)
+
+
+def map_guarded(
+    client: Client, pairs: AsyncIterable[tuple[Any, Any]], *, max_in_flight: int
+) -> AbstractAsyncContextManager[AsyncIterator[JobResult]]:
+    """``client.map(pairs, max_in_flight=...)`` for a batch runner: a request whose validation raises an
+    exception that is not a `GroqError` comes back as that job's result with an `InternalJobError`
+    (code ``internal_error``) instead of stopping the run; every other job goes on."""
+    return map_jobs(_GuardedRunner(client), pairs, max_in_flight)
 
 
 @asynccontextmanager

@@ -43,6 +43,8 @@ class BatchSummary(msgspec.Struct, frozen=True, kw_only=True):
         elapsed_seconds: wall time of this run.
         errors_by_code: failures per error code (``model_not_found``, ``invalid_json``, ...).
         interrupted_by: ``SIGINT``/``SIGTERM`` when a signal stopped the run, else None.
+        stopped_by: the code (or class) of the error about the run itself that stopped it (a refused API key:
+            ``invalid_api_key``), else None; the command then exits 1.
         repaired_bytes: bytes of a torn last results line removed before resuming.
         via: how the jobs went: ``live``, ``batch-api`` or ``auto``.
         batches: Batch API batches this run created.
@@ -69,6 +71,7 @@ class BatchSummary(msgspec.Struct, frozen=True, kw_only=True):
     elapsed_seconds: float = 0.0
     errors_by_code: dict[str, int] = msgspec.field(default_factory=dict)
     interrupted_by: str | None = None
+    stopped_by: str | None = None
     repaired_bytes: int = 0
     via: str = "live"
     batches: int = 0
@@ -95,10 +98,13 @@ class BatchSummary(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def exit_code(self) -> int:
-        """The CLI's exit status: 130/143 when interrupted by SIGINT/SIGTERM, 1 if any job failed, else 0.
+        """The CLI's exit status: 1 when an error about the run stopped it (``stopped_by``), 130/143 when
+        interrupted by SIGINT/SIGTERM, 1 if any job failed, else 0.
 
         Failed jobs still have their result lines; the non-zero status tells scripts to look at them.
         """
+        if self.stopped_by is not None:
+            return 1
         if self.interrupted_by is not None:
             return 128 + int(getattr(signal, self.interrupted_by, signal.SIGINT))
         return 1 if self.failed else 0

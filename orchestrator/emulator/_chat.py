@@ -53,6 +53,7 @@ from orchestrator._wire import (
     encode,
     text_of,
 )
+from orchestrator.emulator._http import nesting_problem
 from orchestrator.emulator._fake_json import WORDS as _WORDS
 from orchestrator.emulator._fake_json import UnsatisfiableSchemaError, fake_instance, json_object_for
 from orchestrator.emulator._latency import LatencyModel
@@ -101,7 +102,24 @@ class ChatRejected(Exception):
 
 
 def parse_chat_request(body: bytes) -> ChatRequest:
-    """Decode a chat request body; malformed JSON, wrong types and unknown fields raise :class:`ChatRejected`."""
+    """Decode a chat request body; malformed JSON, wrong types and unknown fields raise :class:`ChatRejected`.
+
+    So do bodies nested deeper than :data:`~orchestrator.emulator._http.MAX_JSON_DEPTH` levels (measured before
+    any decoder sees them) and bodies whose decoding fails in a way no rule names: every body gets Groq's 400.
+    """
+    deep = nesting_problem(body)
+    if deep is not None:
+        raise ChatRejected(400, deep)
+    try:
+        return _decoded(body)
+    except ChatRejected:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a decoder's surprise is the body's fault: Groq answers 400
+        raise ChatRejected(400, f"The request body could not be read ({type(exc).__name__}: {str(exc)[:200]}). "
+                           "Send a JSON object with 'model' and 'messages'.") from None
+
+
+def _decoded(body: bytes) -> ChatRequest:
     try:
         return decode_chat_request(body)
     except msgspec.ValidationError as exc:  # (a subclass of DecodeError: catch it first)
@@ -128,7 +146,11 @@ def check_chat_request(request: ChatRequest, catalog: ModelCatalog) -> None:
     The rules are the emulator's own (:func:`~orchestrator.emulator._rules.chat_refusal`); the context
     window is judged on the prompt tokens the emulator reports as ``usage.prompt_tokens``.
     """
-    refusal = chat_refusal(request, catalog.get(request.model), estimate_prompt_tokens(request))
+    try:
+        refusal = chat_refusal(request, catalog.get(request.model), estimate_prompt_tokens(request))
+    except Exception as exc:  # noqa: BLE001 - a rule tripped by an odd value: the value is at fault, a 400
+        raise ChatRejected(400, f"The request could not be checked ({type(exc).__name__}: {str(exc)[:200]}). "
+                           "Check its fields against the API reference.") from None
     if refusal is not None:
         raise ChatRejected(refusal.status, refusal.message, param=refusal.param, code=refusal.code)
 

@@ -71,6 +71,8 @@ from orchestrator.emulator._http import (
     EmulatorResponse,
     error_response,
     json_response,
+    nesting_problem,
+    unreadable_response,
 )
 from orchestrator.emulator._limiter import (
     Denied,
@@ -83,11 +85,14 @@ from orchestrator.emulator._prompt_cache import PromptCache, prompt_prefixes
 from orchestrator.emulator._settings import EmulatorSettings
 from orchestrator.emulator._speech import SpeechError, audio_chunks, parse_speech_request, render_speech
 from orchestrator.emulator._stats import EmulatorStats, StatsRecorder, served_stats
+from orchestrator.observe._logging import get_logger
 
 if TYPE_CHECKING:
     import httpx
 
 __all__ = ["Emulator"]
+
+log = get_logger("orchestrator.emulator")
 
 API_PREFIX = "/openai/v1"
 STATS_PATH = "/_emulator/stats"
@@ -97,6 +102,8 @@ _ORGANIZATION = "org_emulator"
 _ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # lower-case Crockford base32, as in Groq's req_ ids
 #: Fault kinds that replace the whole response (the others bend its body).
 _ANSWERING_KINDS = STATUS_KINDS | {"reset"}
+#: Routes whose POST body is JSON: their nesting is measured before anything parses them.
+_JSON_ROUTES = frozenset({"/chat/completions", "/responses", "/embeddings", "/audio/speech", "/batches"})
 #: With instant latency, SSE events are written in batches of about this many bytes (one send each).
 _COALESCE_BYTES = 16 * 1024
 _FAULT_BODIES = {
@@ -287,6 +294,21 @@ class Emulator:
         key = self._api_key(request)
         if key is None:
             return error_response(401, "Invalid API Key", code="invalid_api_key")
+        if method == "POST" and route in _JSON_ROUTES and (deep := nesting_problem(request.body)) is not None:
+            return error_response(400, deep)
+        try:
+            return await self._serve(request, route, key, request_id, number, rng)
+        except ConnectionReset:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a body no rule anticipated is the client's error, never a 500
+            log.warning("emulator_unreadable_request", method=method, path=path, error=repr(exc)[:300], exc_info=True)
+            return unreadable_response(exc)
+
+    async def _serve(
+        self, request: EmulatorRequest, route: str, key: str, request_id: str, number: int, rng: random.Random
+    ) -> EmulatorResponse:
+        """The authenticated routes, by path (``_route`` has checked path, method, size, key and nesting)."""
+        method = request.method
         if route == "/chat/completions":
             return await self._chat(request, key, request_id, number, rng)
         if route == "/responses":  # Groq's Responses API (beta): orchestrator.emulator._responses
@@ -658,6 +680,20 @@ class Emulator:
         return result.status, result.body if is_json else msgspec.json.encode(result.body.decode("utf-8"))
 
     def _batch_line(self, endpoint: str, body: bytes, request_id: str, rng: random.Random) -> tuple[int, bytes]:
+        """One batch line answered (:meth:`_answer_batch_line`); a line that breaks the reading gets Groq's 400.
+
+        A batch runs in the background, so an exception here would not become one request's 500 but stop every
+        line after it: a line no rule anticipated is answered like the endpoint answers such a body.
+        """
+        try:
+            return self._answer_batch_line(endpoint, body, request_id, rng)
+        except Exception as exc:  # noqa: BLE001 - the line is at fault, not the batch
+            log.warning("emulator_unreadable_batch_line", endpoint=endpoint, error=repr(exc)[:300], exc_info=True)
+            return 400, self._body_of(unreadable_response(exc))
+
+    def _answer_batch_line(
+        self, endpoint: str, body: bytes, request_id: str, rng: random.Random
+    ) -> tuple[int, bytes]:
         """One batch line's request for the batch's ``endpoint``: audio lines go to :meth:`_batch_audio_line`.
 
         A chat line is answered as ``POST /chat/completions`` would, minus the account's state.

@@ -5,17 +5,25 @@ know the core only as a :class:`RequestHandler`, so the core builds them without
 response body is either ``bytes`` or an async iterator of ``bytes`` (an SSE stream, or a slow drip).
 Two exceptions stand for what HTTP cannot express as a response: :class:`ConnectionReset` (raised by
 the core instead of answering) and :class:`ConnectionDropped` (raised by a body iterator midway).
+
+A hostile body must get Groq's 400, never a crash: :func:`nesting_problem` measures how deep a JSON
+body nests without parsing it (so no decoder or rule ever recurses on it), and
+:func:`unreadable_response` is the 400 the core answers when reading or checking a body raised
+something no rule anticipated.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import re
 from collections.abc import AsyncIterator, Mapping
-from typing import Protocol
+from typing import Final, Protocol
 
 import msgspec
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "RequestRefused",
     "ConnectionDropped",
     "ConnectionReset",
@@ -24,6 +32,8 @@ __all__ = [
     "RequestHandler",
     "error_response",
     "json_response",
+    "nesting_problem",
+    "unreadable_response",
 ]
 
 _encode = msgspec.json.Encoder().encode
@@ -126,3 +136,58 @@ def error_response(
     if failed_generation is not None:
         detail["failed_generation"] = failed_generation
     return json_response(status, {"error": detail}, headers)
+
+
+# --------------------------------------------------------------------------- hostile bodies
+
+#: [I] Deepest nesting of arrays and objects a JSON body may have, the body itself being level 1. Groq documents
+#: no limit; every parser has one (msgspec's decoder gives up near 1,000 levels, Python's recursion limit), and a
+#: real request needs about 10. Deeper bodies are refused with a 400 before they are parsed.
+MAX_JSON_DEPTH: Final = 64
+
+#: A JSON string, escapes included (an unrolled loop: linear, no backtracking).
+_JSON_STRING: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+#: Every byte except the four brackets, for ``bytes.translate(None, delete)``.
+_NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
+#: Opening brackets to +1, closing ones to -1 (as signed bytes).
+_STEPS: Final = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+
+
+def nesting_depth(body: bytes) -> int:
+    """How many levels of arrays and objects ``body`` nests (0 for a scalar), read without parsing it.
+
+    Strings are cut out first, so brackets inside them do not count; the rest is counted in C
+    (``translate`` and ``accumulate``), so even a body of megabytes of ``[`` costs a fraction of a second
+    and no recursion. Malformed JSON gets a number too; the decoder refuses it afterwards.
+    """
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    if not brackets:
+        return 0
+    return max(0, max(itertools.accumulate(memoryview(brackets.translate(_STEPS)).cast("b"))))
+
+
+def nesting_problem(body: bytes, limit: int = MAX_JSON_DEPTH) -> str | None:
+    """Groq-style words for a body nested deeper than ``limit`` levels, or None when it is not."""
+    depth = nesting_depth(body)
+    if depth <= limit:
+        return None
+    return (
+        f"The request body nests arrays and objects {depth} levels deep; at most {limit} are allowed. "
+        "Flatten the JSON."
+    )
+
+
+def unreadable_response(error: BaseException) -> EmulatorResponse:
+    """Groq's 400 for a body whose reading or checking raised something no rule anticipated.
+
+    The body is what is wrong (every well-formed request has a rule that answers it), so the answer is a
+    client error naming the failure, never a 500; the core logs the traceback for whoever debugs the emulator.
+    """
+    text = str(error)
+    if len(text) > 200:
+        text = text[:200] + "..."
+    return error_response(
+        400,
+        f"The request body could not be processed ({type(error).__name__}: {text}). "
+        "Check it against the API reference: https://console.groq.com/docs/api-reference",
+    )

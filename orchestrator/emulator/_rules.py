@@ -667,7 +667,11 @@ def _image_refusal(request: ChatRequest, info: ModelInfo) -> Refusal | None:
                     return Refusal(400, f"`{field}`: the image is {size[0]}x{size[1]} = {size[0] * size[1]} pixels, "
                                    f"over the {MAX_IMAGE_PIXELS}-pixel (33 megapixel) limit", param=field)
             elif url[:8].lower().startswith(("http://", "https://")):
-                if not urlsplit(url).hostname:  # [I]
+                try:
+                    host = urlsplit(url).hostname
+                except ValueError as exc:  # [I] "Invalid IPv6 URL", a bad port
+                    return Refusal(400, f"`{field}` is not a valid URL: {exc}", param=field)
+                if not host:  # [I]
                     return Refusal(400, f"`{field}` has no host", param=field)
             else:  # [I] "an image URL" or a base64 data URL are the two documented inputs
                 return Refusal(400, f"`{field}` must be an http(s) URL or a base64 `data:` URL", param=field)

@@ -12,8 +12,10 @@ event (dict keys and values, lists, tuples, sets, msgspec Structs, exceptions, a
 * the exact values of the keys the process knows about (:func:`register_secret`, the
   ``GROQ_API_KEY`` environment variable, the ``secrets`` given to the redactor), so an
   emulator key without the ``gsk_`` prefix is caught as well;
-* the credential after ``Bearer`` / ``Authorization:``, and the whole value of a mapping
-  entry named ``authorization``, ``proxy-authorization``, ``api_key`` or ``x-api-key``;
+* the credential after ``Bearer`` / ``Authorization:``, an ``sk-...`` key, a URL's password
+  (these patterns are :func:`orchestrator._secret.redact_text`'s, shared with error messages),
+  and the whole value of a mapping entry named ``authorization``, ``proxy-authorization``,
+  ``api_key`` or ``x-api-key``;
 * any :class:`~orchestrator._secret.SecretString`.
 
 Message contents (``messages``, ``content``, ``prompt``, at any depth) are replaced by a
@@ -36,7 +38,7 @@ from typing import Any, Final
 
 import msgspec
 
-from .._secret import SecretString
+from .._secret import SecretString, redact_text
 
 __all__ = ["MIN_EXACT_SECRET", "REDACTED", "Redactor", "register_secret"]
 
@@ -58,12 +60,8 @@ _CONTENT_KEYS: Final = frozenset({"messages", "content", "prompt"})
 #: Scalars that cannot hold text.
 _INERT: Final = (bool, int, float, complex, type(None))
 
-# ``keep`` is the part left in place (the header name, the scheme), the rest is the credential.
-_PATTERN: Final = re.compile(
-    r"(?P<keep>(?i:\b(?:proxy-)?authorization)[\"']?\s*[:=]\s*[\"']?(?:(?i:bearer|basic|token)\s+)?"
-    r"|(?i:\bbearer)\s+)[^\s'\",;]+"
-    r"|gsk_[A-Za-z0-9_]+"
-)
+# The patterns (gsk_ and sk- keys, Authorization / Bearer values, URL passwords) live in one place,
+# orchestrator._secret.redact_text, which error messages use too.
 
 _lock = threading.Lock()
 _registered: set[str] = set()
@@ -91,10 +89,6 @@ def register_secret(secret: str | SecretString) -> None:
 def _exact_pattern(values: Iterable[str]) -> re.Pattern[str] | None:
     usable = sorted({v for v in values if len(v) >= MIN_EXACT_SECRET}, key=len, reverse=True)
     return re.compile("|".join(map(re.escape, usable))) if usable else None
-
-
-def _keep_and_mask(match: re.Match[str]) -> str:
-    return (match.group("keep") or "") + REDACTED
 
 
 class Redactor:
@@ -206,9 +200,4 @@ class Redactor:
         exact = self._exact
         if exact is not None and exact.search(text):
             text = exact.sub(REDACTED, text)
-        # Substring checks first: most text mentions no key or credential, and `in` is 8x cheaper than the regex.
-        if "gsk_" not in text:
-            lowered = text.lower()
-            if "bearer" not in lowered and "authorization" not in lowered:
-                return text
-        return _PATTERN.sub(_keep_and_mask, text) if _PATTERN.search(text) else text
+        return redact_text(text)

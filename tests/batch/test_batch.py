@@ -57,7 +57,7 @@ async def test_every_line_gets_one_result(tmp_path: Path, autojump_clock: trio.t
     first = out["j0"]
     assert (len(out), summary.succeeded, summary.failed, summary.exit_code, list(first),
             first["response"]["status_code"], first["error"]) == (
-        40, 40, 0, 0, ["id", "custom_id", "response", "error"], 200, None)
+        40, 40, 0, 0, ["id", "custom_id", "response", "error", "input_sha256"], 200, None)
     assert first["id"].startswith("batch_req_") and first["response"]["body"]["object"] == "chat.completion"
 
 
