@@ -418,7 +418,10 @@ class RateBudget:
             (see :data:`Recognise`); None keeps the starting limits of the other windows.
     """
 
-    __slots__ = ("_itpm", "_otpm", "_paused_until", "_recognise", "_recognised", "_rpd", "_rpm", "_tier", "_tpd", "_tpm", "_windows")
+    __slots__ = (
+        "_itpm", "_otpm", "_paused_until", "_recognise", "_recognised", "_rpd", "_rpm", "_server_resets", "_tier",
+        "_tpd", "_tpm", "_windows",
+    )
 
     def __init__(
         self,
@@ -442,6 +445,8 @@ class RateBudget:
         self._tier = start.tier
         self._recognise = recognise
         self._recognised: tuple[int | None, int | None] | None = None
+        #: The server's last ``x-ratelimit-reset-*`` per reported window ("rpd", "tpm"): (seconds, when seen).
+        self._server_resets: dict[str, tuple[float, float]] = {}
 
     @property
     def limits(self) -> ModelLimits:
@@ -578,6 +583,9 @@ class RateBudget:
         report = read_rate_limit_headers(headers)
         if report is None:
             return
+        for name, seen in report.windows():
+            if seen.reset is not None and seen.reset >= 0:
+                self._server_resets[name] = (seen.reset, now)
         for window, seen in ((self._rpd, report.requests), (self._tpm, report.tokens)):
             window.refill(now)
             if seen.limit is not None:
@@ -643,7 +651,14 @@ class RateBudget:
         drained.drain(until)
 
     def snapshot(self, now: float) -> BudgetSnapshot:
-        """What this budget believes at ``now``."""
+        """What this budget believes at ``now``.
+
+        The resets of the two windows the headers report (RPD, TPM) are the server's, as its last response
+        said, counted down since; the budget's own estimate stands only until a response says. The budget
+        schedules by its own buckets, whose guess can be far off the server's: after a 429 drains a window
+        and pauses it, they say "the pause, then a whole period to refill" (86,400 s and more for RPD) while
+        the server may be full again in minutes.
+        """
         for window in self._windows:
             window.refill(now)
         paused_for = max(0.0, self._paused_until - now)
@@ -654,8 +669,8 @@ class RateBudget:
             remaining_tokens_minute=self._tpm.room(),
             remaining_tokens_day=self._tpd.room(),
             reset_requests_minute=self._rpm.full_at(now) - now,
-            reset_requests_day=self._rpd.full_at(now) - now,
-            reset_tokens_minute=self._tpm.full_at(now) - now,
+            reset_requests_day=self._reported_reset("rpd", self._rpd, now),
+            reset_tokens_minute=self._reported_reset("tpm", self._tpm, now),
             reset_tokens_day=self._tpd.full_at(now) - now,
             paused_until=self._paused_until if paused_for > 0 else None,
             paused_for=paused_for,
@@ -664,6 +679,14 @@ class RateBudget:
             remaining_input_tokens_minute=self._itpm.room(),
             remaining_output_tokens_minute=self._otpm.room(),
         )
+
+    def _reported_reset(self, name: str, window: _Window, now: float) -> float:
+        """Seconds until ``window`` is full: the server's last word on it, counted down, else our bucket's."""
+        reported = self._server_resets.get(name)
+        if reported is None:
+            return window.full_at(now) - now
+        reset, seen = reported
+        return max(0.0, reset - (now - seen))
 
     def idle(self, now: float) -> bool:
         """True if nothing is spent and nothing paused: forgetting this budget would lose nothing but learned limits."""
@@ -734,6 +757,15 @@ class RateBudgets:
     def snapshots(self, now: float) -> dict[str, BudgetSnapshot]:
         """A snapshot of every model's budget."""
         return {model: budget.snapshot(now) for model, budget in self._budgets.items()}
+
+    def forget(self, model: str, now: float) -> None:
+        """Drop ``model``'s budget: the server says the model does not exist (404 ``model_not_found``).
+
+        Such a request costs nothing on the server, and a budget would only show a model that is not there
+        in ``rate_limits()``. A sibling job still in flight recreates it on its way back; its own 404 drops
+        it again.
+        """
+        self._budgets.pop(model, None)
 
     def __contains__(self, model: object) -> bool:
         return model in self._budgets

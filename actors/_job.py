@@ -112,6 +112,7 @@ class Job:
         "overtaken",
         "last_status",
         "last_request_id",
+        "breaker_ticket",
         "trace",
         "chunks",
         "_done",
@@ -166,6 +167,8 @@ class Job:
         self.overtaken = 0
         self.last_status: int | None = None
         self.last_request_id: str | None = None
+        #: The breaker's ticket for the attempt in flight (its place in the breaker's window).
+        self.breaker_ticket: int | None = None
         #: Per-job state of the telemetry observer (a span, a start time); the actors never read it.
         self.trace: Any = None
         #: The ``Chunks`` port that reads this job's stream events and usage, when they are not the pool's
@@ -193,6 +196,11 @@ class Job:
         """
         if self._outcome is not None:
             raise RuntimeError(f"job {self.seq} settled twice")
+        # An error that wants to know how many sends came before it was final (the product's errors: once
+        # the retries have run out, their advice is no longer "this is retried") has ``note_attempts``.
+        note_attempts = getattr(error, "note_attempts", None)
+        if note_attempts is not None:
+            note_attempts(self.attempts)
         self._outcome = Outcome(
             value,
             error,

@@ -25,25 +25,32 @@ import msgspec
 
 __all__ = ["Chunks", "Failures", "FailureKind", "Lanes", "Log", "NullLog", "TokenUsage", "Verdict"]
 
-FailureKind = Literal["rate_limited", "too_large", "server", "refused", "other"]
+FailureKind = Literal["rate_limited", "too_large", "server", "refused", "misconfigured", "other"]
 """What an error means to the engine.
 
 - ``rate_limited``: a 429; the model pauses and the named window learns.
 - ``too_large``: a 413; the named window learns its limit.
 - ``server``: server trouble (5xx, 498, timeouts, broken connections); the breaker counts it.
 - ``refused``: the key was refused (401); the error carries the key's hint.
+- ``misconfigured``: the connection can never work as configured (an untrusted certificate, no common
+  TLS version): neither retried nor counted by the breaker, since the server is not at fault.
 - ``other``: the server answered clearly (a 4xx); evidence it is alive.
 """
 
 
 class Verdict(msgspec.Struct, frozen=True):
-    """What an error means for scheduling: its kind, whether to retry, and what it teaches the budget."""
+    """What an error means for scheduling: its kind, whether to retry, and what it teaches the budget.
+
+    ``unknown_model``: the server says the job's model does not exist (404 ``model_not_found``), so the
+    budget kept for it describes nothing and is forgotten.
+    """
 
     kind: FailureKind
     retryable: bool
     retry_after: float | None = None
     window: str | None = None
     limit: int | None = None
+    unknown_model: bool = False
 
 
 class TokenUsage(Protocol):
@@ -67,8 +74,12 @@ class Failures(Protocol):
     def timeout(self, message: str, *, timeout: float | None, operation: str, request_id: str | None = None) -> Exception:
         """No response (or no stream data) in time."""
 
-    def network(self, message: str, *, cause: str) -> Exception:
-        """The connection failed, or the request was cancelled by its caller."""
+    def network(self, message: str, *, cause: str, permanent: bool = False) -> Exception:
+        """The connection failed, or the request was cancelled by its caller.
+
+        ``permanent``: it will fail the same way every time (an untrusted certificate, no common TLS
+        version), so it must not be retried nor blamed on the server.
+        """
 
     def server(self, message: str, *, status: int | None = None, request_id: str | None = None, body: bytes | None = None) -> Exception:
         """The server answered with something unusable (a body that does not decode)."""
@@ -79,8 +90,8 @@ class Failures(Protocol):
     def stream_event(self, data: bytes, *, request_id: str | None) -> Exception:
         """A stream's in-band ``{"error": ...}`` event."""
 
-    def circuit_open(self, message: str, *, retry_after: float) -> Exception:
-        """The breaker is open and jobs fail fast."""
+    def circuit_open(self, message: str, *, retry_after: float, waited: float | None = None) -> Exception:
+        """The breaker refuses the job: it is open and jobs fail fast, or it has refused for ``waited`` s (max_wait)."""
 
     def verdict(self, error: Exception) -> Verdict:
         """What ``error`` (one of :attr:`errors`) means for scheduling."""

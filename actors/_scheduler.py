@@ -43,6 +43,7 @@ from ._job import Job
 from ._observer import NullObserver, Observer
 from ._ports import Log, NullLog, Verdict
 from ._retry import RetryPolicy
+from ._retry_budget import RetryBudget
 from ._supervisor import BreakerGate
 
 __all__ = ["LOOKAHEAD", "MAX_OVERTAKES", "Scheduler", "SchedulerStatistics"]
@@ -104,6 +105,8 @@ class Scheduler:
             the server decides).
         too_large: the error a job gets when it can never fit its model's window.
         retry: how often, and after how long, a retryable failure is tried again.
+        retry_budget: how many retries of server trouble the whole client may make (a share of its
+            recent first attempts); None: as many as ``retry`` allows.
         rng: the jitter's source (seed it for reproducible backoffs).
         observer: telemetry, told about submissions, retries and settlements.
         log: where retries are logged.
@@ -119,6 +122,7 @@ class Scheduler:
         learned: Callable[[str], bool],
         too_large: Callable[[Job, RequestExceedsLimit], BaseException],
         retry: RetryPolicy | None = None,
+        retry_budget: RetryBudget | None = None,
         rng: random.Random | None = None,
         observer: Observer | None = None,
         log: Log | None = None,
@@ -133,6 +137,7 @@ class Scheduler:
         self._learned = learned
         self._too_large = too_large
         self._retry = retry or RetryPolicy()
+        self._retry_budget = retry_budget
         self._rng = rng or random.Random()
         self._observer = observer or NullObserver()
         self._log = log or NullLog()
@@ -175,11 +180,12 @@ class Scheduler:
                 return False  # the lane decides whether to refuse it or let the server judge
             job.granted_at = now
             job.charge_pending = True
-        if self._gate.closed_for(now) is not None:
+        if self._gate.closed_for(now, job) is not None:
             self._refund(job, now)
             return False
         self._pending.acquire_nowait()
         self._bind_release(job)
+        self._deposit(job, now)
         return True
 
     def _admit(self, job: Job) -> None:
@@ -211,7 +217,7 @@ class Scheduler:
         for budget like any new request.
         """
         max_retries = job.max_retries if job.max_retries is not None else self._retry.max_retries
-        if not verdict.retryable or job.attempts > max_retries:
+        if not verdict.retryable or job.attempts > max_retries or not self._affords_retry(job, error, verdict):
             self._failed += 1
             job.settle(error=error)
             return
@@ -232,6 +238,26 @@ class Scheduler:
         job.not_before = now + delay
         job.granted_at = None
         self._lane(job.model).push(job, now)
+
+    def _deposit(self, job: Job, now: float) -> None:
+        """A job goes for its first attempt: it earns the client a share of a retry."""
+        if self._retry_budget is not None and job.attempts == 0:
+            self._retry_budget.deposit(now)
+
+    def _affords_retry(self, job: Job, error: Exception, verdict: Verdict) -> bool:
+        """Whether the retry budget pays for retrying ``job``; only server trouble spends it (a 429 never)."""
+        budget = self._retry_budget
+        if budget is None or verdict.kind != "server" or budget.try_withdraw(trio.current_time()):
+            return True
+        self._log.info(
+            "retry_budget_spent",
+            model=job.model,
+            path=job.path,
+            attempt=job.attempts,
+            error=type(error).__name__,
+            status=getattr(error, "status", None),
+        )
+        return False
 
     def _lane(self, model: str | None) -> _Lane:
         lane = self._lanes.get(model)
@@ -281,16 +307,17 @@ class Scheduler:
                     continue
                 index = overtaking
                 job = lane.ready[index]
-            closed_for = self._gate.closed_for(now)
+            closed_for = self._gate.closed_for(now, job)
             if closed_for is not None:
                 self._refund(job, now)
-                if self._gate.fail_fast:
+                if self._gate.fails_now(now):  # fail-fast mode, or held past max_wait
                     _remove_at(lane.ready, index)
-                    job.settle(error=self._gate.open_error(closed_for))
+                    job.settle(error=self._gate.open_error(closed_for, now))
                 else:
-                    await trio.sleep(max(closed_for, 0.001))
+                    await self._gate.wait(closed_for)  # wakes early when the breaker changes state
                 continue
             _remove_at(lane.ready, index)
+            self._deposit(job, now)
             await self._dispatch.send(job)
 
     def _overtaking(self, lane: _Lane, head: Job, now: float) -> int | None:

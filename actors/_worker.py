@@ -26,6 +26,7 @@ upload streamed from disk), which is asked for a fresh iterator on every attempt
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
@@ -51,6 +52,13 @@ _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 #: What a job body is when it is not a ``BodySource``: checked with one ``isinstance`` per attempt.
 _PLAIN_BODY = (bytes, type(None))
+
+#: OpenSSL reasons for a handshake that fails the same way on every attempt: no TLS version both
+#: sides accept (ours is 1.2 or newer), or an https URL whose port speaks plain HTTP.
+_TLS_VERSION_REASONS = frozenset({
+    "UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION", "NO_PROTOCOLS_AVAILABLE", "WRONG_SSL_VERSION",
+    "WRONG_VERSION_NUMBER",
+})
 
 #: A caller that cancels its own request does not want it tried again.
 _CANCELLED = Verdict(kind="other", retryable=False)
@@ -89,7 +97,29 @@ def translate_transport_errors(failures: Failures, timeout: float | None) -> Ite
     except httpx.DecodingError as error:
         raise failures.server(f"the response body could not be decoded: {_describe(error)}") from error
     except httpx.RequestError as error:
+        refusal = _tls_refusal(error)
+        if refusal is not None:
+            # Every attempt would fail the same way, and the server is not at fault: fail now, blame nobody.
+            raise failures.network(f"{refusal}: {_describe(error)}", cause=type(error).__name__, permanent=True) from error
         raise failures.network(f"the connection failed: {_describe(error)}", cause=type(error).__name__) from error
+
+
+def _tls_refusal(error: BaseException) -> str | None:
+    """What a TLS refusal that repeats on every attempt was, if ``error`` (or what caused it) is one.
+
+    An untrusted certificate (expired, self-signed, another host's, an unknown CA) or no common TLS
+    version. DNS and connection failures are *not* permanent: a resolver or a route can come back.
+    """
+    seen: set[int] = set()
+    node: BaseException | None = error
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        if isinstance(node, ssl.SSLCertVerificationError):
+            return "the server's TLS certificate was not trusted"
+        if isinstance(node, ssl.SSLError) and getattr(node, "reason", None) in _TLS_VERSION_REASONS:
+            return "the server and this client share no TLS version (1.2 or newer is required)"
+        node = node.__cause__ or node.__context__
+    return None
 
 
 def _describe(error: BaseException) -> str:
@@ -259,9 +289,9 @@ class WorkerPool:
                 self._confirm(job)  # it may have reached the server: count it, to be safe
             verdict = self._failures.verdict(error)
             if verdict.kind == "server":
-                # Every transport failure is; a body source's own error (a file that vanished
-                # mid-upload) says nothing about the server's health.
-                self._gate.record_failure()
+                # Every transport failure is, but a TLS refusal; a body source's own error (a file
+                # that vanished mid-upload) says nothing about the server's health.
+                self._gate.record_failure(error, job)
             self._observer.attempt_failed(job, error, trio.current_time() - started)
             self._scheduler.attempt_failed(job, error, verdict)
             return
@@ -310,7 +340,7 @@ class WorkerPool:
         job.last_status = response.status_code
         job.last_request_id = headers.get("x-request-id")
         if response.status_code < 400:
-            self._gate.record_success()
+            self._gate.record_success(job)
             if job.stream:
                 self._observe_headers(job, headers, now)
                 self._start_stream(job, response, started)
@@ -345,7 +375,7 @@ class WorkerPool:
                 with translate_transport_errors(self._failures, timeout):
                     await response.aread()
             except self._failures.errors as read_error:
-                self._gate.record_failure()
+                self._gate.record_failure(read_error, job)
                 self._report_failure(job, read_error)
                 return
             finally:
@@ -353,21 +383,23 @@ class WorkerPool:
         error = self._failures.from_response(response.status_code, headers, response.content)
         self._observe_headers(job, headers, now)
         verdict = self._failures.verdict(error)
+        if verdict.unknown_model and job.model is not None:
+            self._budgets.forget(job.model, now)  # a model the server does not have: its budget describes nothing
         if verdict.kind == "rate_limited":
             self._rate_limited += 1
             if job.model is not None:
                 self._budgets.get(job.model, now).observe_rate_limited(
                     verdict.retry_after, verdict.window, now, limit=verdict.limit
                 )
-            self._gate.record_success()
+            self._gate.record_success(job)
         elif verdict.kind == "too_large":
             if job.model is not None and verdict.window is not None and verdict.limit is not None:
                 self._budgets.get(job.model, now).learn_limit(verdict.window, verdict.limit, "request-too-large", now)
-            self._gate.record_success()
+            self._gate.record_success(job)
         elif verdict.kind == "server":
-            self._gate.record_failure()
+            self._gate.record_failure(error, job)
         else:
-            self._gate.record_success()
+            self._gate.record_success(job)
         self._scheduler.attempt_failed(job, error, verdict)
 
     def _report_failure(self, job: Job, error: Exception) -> None:

@@ -96,7 +96,6 @@ SUITES: Final[dict[str, Suite]] = {
         ),
     ),
     "ratelimit": Suite("ratelimit.py", "five workloads (base, unknown limits, two models, generous caps, developer tier) through time-scaled limits on a loopback emulator: ours vs AsyncGroq vs the parallel processor vs ours learning the limits", quick=("--quick",), tiny=("--jobs", "20", "--time-scale", "600")),
-    "scaleout": Suite("scaleout.py", "one shared batch through Redis, 1/2/4 worker processes, with and without the shared budget: goodput and 429s", quick=("--quick",), tiny=("--jobs", "12", "--workers", "2", "--time-scale", "600", "--start-delay", "1.5")),
 }  # fmt: skip
 
 

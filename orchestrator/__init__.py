@@ -16,9 +16,17 @@ not pay for trio, httpx or jsonschema)::
 from __future__ import annotations
 
 import importlib
+import logging as _logging
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# A library must not print unasked: with no handler anywhere, stdlib logging would hand our warnings
+# (``breaker_state_changed``...) to ``logging.lastResort``, which writes them to stderr. This handler stops
+# that, and only that: an application's own logging configuration still receives every event (the
+# ``orchestrator.*`` loggers propagate), and ``configure_logging`` / the CLI write through structlog.
+# The engine (``actors``) logs only through the product's loggers, so it needs no handler of its own.
+_logging.getLogger("orchestrator").addHandler(_logging.NullHandler())
 
 #: public name -> private module that defines it
 _EXPORTS: dict[str, str] = {

@@ -232,7 +232,8 @@ class BlockingClient:
     def map(self, items: Iterable[tuple[Any, Any]], *, max_in_flight: int | None = None) -> BlockingResults:
         """Run many chat requests, yielding :class:`JobResult` as each finishes.
 
-        ``items`` is an iterable of ``(key, request)`` pairs, read lazily *on the loop
+        ``items`` is an iterable of ``(key, request)`` pairs or of plain requests (keyed by
+        their position), read lazily *on the loop
         thread* (so keep producing an item cheap: a list, or a generator over a file, is
         fine; a database cursor bound to the calling thread is not). At most
         ``max_in_flight`` (default: the config's ``queue_size``) jobs are queued, running

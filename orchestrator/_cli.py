@@ -3,8 +3,7 @@
 Commands::
 
     groq-orch batch JOBS.jsonl -o RESULTS.jsonl     run a file of chat jobs (resumable)
-      ... --redis URL --workers-join NAME           one batch, many worker processes and machines
-    groq-orch batch collect NAME -o RESULTS.jsonl --redis URL   write a shared batch's results
+      ... --ray [ADDRESS]                           the same batch on a Ray cluster (local by default)
     groq-orch chat "PROMPT" [--stream]              one chat completion
     groq-orch models list | models show ID          the models the account can use
     groq-orch transcribe FILE | translate FILE      Whisper speech to text
@@ -191,11 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "line per job to the output, in Groq's batch output format. Re-run the same command to "
                     "resume after a crash or Ctrl-C.",
     )
-    batch.add_argument("input", type=Path, metavar="JOBS.jsonl",
-                       help="input file of jobs (or the word collect: see NAME)")
-    batch.add_argument("name", nargs="?", metavar="NAME",
-                       help="only after collect: 'batch collect NAME -o OUT --redis URL' appends the results of "
-                            "shared batch NAME to OUT (safe to repeat, from any machine, at any time)")
+    batch.add_argument("input", type=Path, metavar="JOBS.jsonl", help="input file of jobs (a pipe such as /dev/stdin is read once)")
     batch.add_argument("-o", "--output", type=Path, required=True, metavar="RESULTS.jsonl",
                        help="results file (appended to when resuming)")
     batch.add_argument("--model", help="use this model for every job, whatever the body says")
@@ -234,16 +229,21 @@ def build_parser() -> argparse.ArgumentParser:
     via.add_argument("--cost", action="store_true",
                      help="print the cost breakdown: live and batch spend, what live calls would have cost, "
                           "and jobs with no price")
-    shared = batch.add_argument_group(
-        "scale-out through Redis",
-        "several processes, on any machines, work one batch through Redis: give each the same JOBS file, --redis "
-        "and --workers-join; the last to finish writes its -o file (or run 'batch collect')")
-    shared.add_argument("--redis", metavar="URL", dest="redis_url",
-                        help="Redis through which every process using the API key shares one rate budget, and "
-                             "which holds a shared batch: redis://HOST:PORT/DB, run with appendonly yes "
-                             "(default: GROQ_ORCH_REDIS_URL)")
-    shared.add_argument("--workers-join", metavar="NAME",
-                        help="join shared batch NAME (created by the first worker) and work it with the others")
+    scale = batch.add_argument_group(
+        "scale out on Ray",
+        "run the batch on a Ray cluster (pip install 'groq-orchestrator[ray]'): one client per actor, one rate "
+        "budget for all of them; the results file, resume and exactly-once guarantee are the same")
+    scale.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                       help="run on Ray: alone, a local cluster (ray.init()); with ADDRESS, that cluster "
+                            "(auto, ray://HOST:10001)")
+    scale.add_argument("--ray-actors", type=_positive_int, default=4, metavar="N",
+                       help="actors in the Ray stage, one client each (default 4)")
+    scale.add_argument("--ray-batch-size", type=_positive_int, default=32, metavar="N",
+                       help="rows one actor answers at a time (default 32)")
+    scale.add_argument("--redis", metavar="URL", dest="redis_url",
+                       help="Redis through which every process using the API key shares one rate budget, on "
+                            "one machine or many, Ray or not: redis://HOST:PORT/DB (default: GROQ_ORCH_REDIS_URL; "
+                            "with --ray and no Redis, a Ray actor holds the budget)")
     batch.set_defaults(handler=_cmd_batch)
 
     chat = commands.add_parser("chat", parents=[conn], help="send one prompt",
@@ -381,42 +381,18 @@ def _error(message: str) -> None:
 def _cmd_batch(args: argparse.Namespace) -> int:
     import os
 
-    from orchestrator.batch._shared import SharedBatchError
-    from orchestrator.batch._shared_store import batch_name_problem
-
     args.redis_url = args.redis_url or os.environ.get("GROQ_ORCH_REDIS_URL", "").strip() or None
-    collecting = args.name is not None or (str(args.input) == "collect" and not args.input.exists())
-    problem = None
-    if collecting and str(args.input) != "collect":
-        problem = f"unexpected argument {args.name!r}: a batch takes one JOBS file ('batch collect NAME' takes two)"
-    elif collecting and args.name is None:
-        problem = "batch collect needs the batch's name: groq-orch batch collect NAME -o OUT --redis URL"
-    elif (collecting or args.workers_join) and not args.redis_url:
-        problem = "a shared batch lives in Redis: add --redis redis://HOST:PORT/0 (or set GROQ_ORCH_REDIS_URL)"
-    elif collecting or args.workers_join is not None:
-        problem = batch_name_problem(args.name if collecting else args.workers_join)
-    if problem is not None:
-        _error(problem)
-        return EXIT_USAGE
-    try:
-        if collecting:
-            return _collect(args)
-        summary = _run_batch(args)
-    except SharedBatchError as exc:
-        _error(str(exc))
-        return EXIT_FAILED
-    return summary.exit_code
+    if args.ray is not None:
+        import importlib.util
 
-
-def _collect(args: argparse.Namespace) -> int:
-    """``batch collect NAME -o OUT --redis URL``: append a shared batch's results to OUT."""
-    from orchestrator.batch._shared import collect_shared_batch
-
-    return collect_shared_batch(args.name, args.output, redis_url=args.redis_url, quiet=args.quiet).exit_code
+        if importlib.util.find_spec("ray") is None:
+            _error("--ray needs Ray: pip install 'groq-orchestrator[ray]'")
+            return EXIT_USAGE
+    return _run_batch(args).exit_code
 
 
 def _run_batch(args: argparse.Namespace) -> Any:
-    """Run the batch the flags describe (one machine, or a shared batch with --workers-join)."""
+    """Run the batch the flags describe (on this machine, or on Ray with --ray)."""
     from orchestrator.batch._local import run_batch
 
     return run_batch(
@@ -435,7 +411,9 @@ def _run_batch(args: argparse.Namespace) -> Any:
         summary_json=args.summary_json,
         metrics_port=args.metrics_port,
         redis_url=args.redis_url,
-        workers_join=args.workers_join,
+        ray=args.ray,
+        ray_actors=args.ray_actors,
+        ray_batch_size=args.ray_batch_size,
         tier=args.tier,
         model_map=_model_map(args),
         via=args.via,

@@ -30,6 +30,7 @@ from actors._estimate import CostEstimator
 from actors._job import Job, JobHandle, Outcome
 from actors._observer import NullObserver, Observer
 from actors._retry import RetryPolicy
+from actors._retry_budget import RetryBudget
 from actors._scheduler import Scheduler
 from actors._supervisor import BreakerGate
 from actors._worker import WorkerPool
@@ -49,8 +50,8 @@ from ._files import Batches, Files
 from ._resources import Audio, Chat, Models
 from ._responses import Responses
 from ._tokens import estimate_prompt_tokens
-from ._validation import fallback_tier_list, validate_chat_request
-from ._wire import ChatRequest, ChatResponse, chat_request_from, decode_chat_response, encode
+from ._validation import encode_chat_request, fallback_tier_list, validate_chat_request
+from ._wire import ChatRequest, ChatResponse, chat_request_from, decode_chat_response
 
 __all__ = ["Client", "ClientStatistics", "HealthStatus", "JobResult", "open_client"]
 
@@ -199,7 +200,7 @@ class Client:
             model=chat.model,
             method="POST",
             path="/chat/completions",
-            content=encode(chat),
+            content=encode_chat_request(chat),
             headers=_JSON if not extra_headers else {**_JSON, **extra_headers},
             stream=bool(chat.stream),
             cost=self._estimator.estimate(prompt, chat.completion_budget),
@@ -234,12 +235,14 @@ class Client:
         return (await job.wait()).unwrap()
 
     def map(
-        self, items: Iterable[tuple[Any, Any]] | AsyncIterable[tuple[Any, Any]], *, max_in_flight: int | None = None
+        self, items: Iterable[Any] | AsyncIterable[Any], *, max_in_flight: int | None = None
     ) -> AbstractAsyncContextManager[AsyncIterator[JobResult]]:
         """Run many chat requests, yielding :class:`JobResult` as each finishes.
 
-        ``items`` is an iterable or async iterable of ``(key, request)`` pairs, read lazily,
-        so a generator over a huge file is fine. At most ``max_in_flight`` jobs (default:
+        ``items`` is an iterable or async iterable of ``(key, request)`` pairs, or of plain
+        requests (dicts or ``ChatRequest``, keyed by their position: 0, 1, ...), read lazily,
+        so a generator over a huge file is fine; anything else raises ``TypeError`` saying what
+        to pass. At most ``max_in_flight`` jobs (default:
         the config's queue size) are submitted and not yet consumed, which bounds memory.
         Invalid requests come back as results with a ``ValidationError``; nothing raises
         per job::
@@ -487,17 +490,20 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
     learned: set[str] = set()
     breaker_config = config.circuit_breaker_config
     breaker = CircuitBreaker(
-        failure_threshold=breaker_config.failure_threshold,
-        success_threshold=breaker_config.success_threshold,
+        failure_rate=breaker_config.failure_rate,
+        minimum_calls=breaker_config.minimum_calls,
+        window_size=breaker_config.window_size,
+        half_open_probes=breaker_config.half_open_probes,
         # Like the rate-limit windows, the server's recovery time runs on its (scaled) clock.
         open_seconds=breaker_config.reset_timeout / time_scale,
     )
-    failures = ProductFailures(key_hint=config.api_key.hint, time_scale=time_scale)
+    failures = ProductFailures(key_hint=config.api_key.hint, time_scale=time_scale, base_url=config.base_url)
     gate = BreakerGate(
         breaker,
         fail_fast=breaker_config.when_open == "fail",
         base_url=config.base_url,
         failures=failures,
+        max_wait=None if breaker_config.max_wait is None else breaker_config.max_wait / time_scale,
         observer=observer,
         log=get_logger("orchestrator.breaker"),
     )
@@ -519,6 +525,11 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
         multiplier=retry_config.multiplier,
         jitter=retry_config.jitter,
     )
+    retry_budget = None if retry_config.budget_ratio is None else RetryBudget(
+        ratio=retry_config.budget_ratio,
+        min_per_second=retry_config.budget_per_second * time_scale,
+        window=10.0 / time_scale,
+    )
     scheduler = Scheduler(
         budgets,
         gate,
@@ -527,6 +538,7 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
         learned=lambda model: model in learned or config.rate_limit_config.limits_for(model) is not None,
         too_large=too_large,
         retry=retry,
+        retry_budget=retry_budget,
         rng=rng,
         observer=observer,
         log=get_logger("orchestrator.scheduler"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -21,6 +22,7 @@ from ._errors import (
     CapacityExceededError,
     CircuitOpenError,
     GroqError,
+    ModelError,
     NetworkError,
     RateLimitError,
     RequestTooLargeError,
@@ -42,30 +44,42 @@ class ProductFailures:
             which key was refused (never the key itself).
         time_scale: how many times faster than real time the server's clock runs (the emulator's
             ``--time-scale``): a ``retry-after`` is in the server's seconds, the engine waits in ours.
+        base_url: where requests go; a server error from a host that is not Groq's (a proxy, a gateway,
+            an emulator) is not blamed on Groq (``ServerError.groq_server``). None: not known.
     """
 
     errors: tuple[type[Exception], ...] = (GroqError,)
 
-    def __init__(self, *, key_hint: str | None = None, time_scale: float = 1.0) -> None:
+    def __init__(self, *, key_hint: str | None = None, time_scale: float = 1.0, base_url: str | None = None) -> None:
         self._key_hint = key_hint
         self._time_scale = time_scale
+        parts = urlsplit(base_url) if base_url else None
+        host = parts.hostname if parts is not None else None
+        self._host = (parts.netloc or None) if parts is not None else None
+        self._groq = None if host is None else (host == "api.groq.com" or host.endswith(".groq.com"))
+
+    def _placed(self, error: GroqError) -> GroqError:
+        """A server error told whose server answered it (Groq's API, or another host)."""
+        if isinstance(error, ServerError):
+            error.server_host, error.groq_server = self._host, self._groq
+        return error
 
     def from_response(self, status: int, headers: Mapping[str, str], body: bytes) -> Exception:
         error = error_from_response(status, headers, body)
         if isinstance(error, AuthenticationError):
             error.api_key_hint = self._key_hint
-        return error
+        return self._placed(error)
 
     def timeout(self, message: str, *, timeout: float | None, operation: str, request_id: str | None = None) -> Exception:
         return TimeoutError(message, timeout=timeout, operation=operation, request_id=request_id)
 
-    def network(self, message: str, *, cause: str) -> Exception:
-        return NetworkError(message, cause=cause)
+    def network(self, message: str, *, cause: str, permanent: bool = False) -> Exception:
+        return NetworkError(message, cause=cause, permanent=permanent)
 
     def server(
         self, message: str, *, status: int | None = None, request_id: str | None = None, body: bytes | None = None
     ) -> Exception:
-        return ServerError(message, status=status, request_id=request_id, body=body)
+        return self._placed(ServerError(message, status=status, request_id=request_id, body=body))
 
     def stream(self, message: str, *, request_id: str | None) -> Exception:
         return StreamError(message, request_id=request_id)
@@ -91,8 +105,8 @@ class ProductFailures:
             failed_generation=mapped.failed_generation,
         )
 
-    def circuit_open(self, message: str, *, retry_after: float) -> Exception:
-        return CircuitOpenError(message, retry_after=retry_after)
+    def circuit_open(self, message: str, *, retry_after: float, waited: float | None = None) -> Exception:
+        return CircuitOpenError(message, retry_after=retry_after, waited=waited)
 
     def verdict(self, error: Exception) -> Verdict:
         if not isinstance(error, GroqError):
@@ -101,6 +115,8 @@ class ProductFailures:
             kind = "rate_limited"
         elif isinstance(error, RequestTooLargeError):
             kind = "too_large"
+        elif isinstance(error, NetworkError) and error.permanent:
+            kind = "misconfigured"  # an untrusted certificate: the server is not at fault, retrying cannot help
         elif isinstance(error, (ServerError, CapacityExceededError, TimeoutError, NetworkError)):
             kind = "server"
         elif isinstance(error, AuthenticationError):
@@ -113,6 +129,7 @@ class ProductFailures:
             retry_after=None if error.retry_after is None else error.retry_after / self._time_scale,
             window=getattr(error, "window", None),
             limit=getattr(error, "limit", None),
+            unknown_model=isinstance(error, ModelError),
         )
 
     def broke_stream(self, error: Exception, partial_content: str) -> None:

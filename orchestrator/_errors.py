@@ -20,9 +20,9 @@ exceptions. The tree (status codes in brackets)::
     ├── CapacityExceededError        [498]  flex tier full: retryable
     ├── ServerError                  [499, 5xx]  Groq-side trouble: retryable
     ├── TimeoutError                 [408, -]  no answer in time: retryable
-    ├── NetworkError                 [-]  connection failed: retryable
+    ├── NetworkError                 [-]  connection failed: retryable, unless ``permanent`` (untrusted certificate)
     ├── StreamError                  [-]  a stream broke midway; keeps ``partial_content``
-    ├── CircuitOpenError             [-]  the breaker is open and ``when_open="fail"``
+    ├── CircuitOpenError             [-]  the breaker is open and ``when_open="fail"``, or held a job past ``max_wait``
     ├── CoordinationError            [-]  the Redis behind a shared rate budget is unusable
     └── BatchError                   [-]  a Groq batch (``client.batches``) ended without completing
         ├── BatchValidationError             status ``failed``: the input file was refused, line by line
@@ -54,6 +54,7 @@ import msgspec
 from actors._duration import parse_go_duration
 
 from orchestrator._retired import current_replacement, retired_model
+from orchestrator._secret import redact_text, short_repr
 
 __all__ = [
     "AuthenticationError",
@@ -96,10 +97,15 @@ _UNSET: Final[Any] = object()
 
 
 def _short_repr(value: object) -> str:
-    text = repr(value)
-    if len(text) <= _MAX_VALUE_REPR:
-        return text
-    return f"{text[:_MAX_VALUE_REPR]}... ({len(text)} chars)"
+    """The quoted value of an error message: cut short, never recursing deep, secrets masked (``_secret``)."""
+    return short_repr(value, _MAX_VALUE_REPR)
+
+
+def _redacted_body(body: bytes) -> bytes:
+    """``body`` with anything that looks like a credential masked (a 404 quotes the model, which may be a key)."""
+    text = body.decode("utf-8", "surrogateescape")
+    clean = redact_text(text)
+    return body if clean is text else clean.encode("utf-8", "surrogateescape")
 
 
 class GroqError(Exception):
@@ -138,6 +144,9 @@ class GroqError(Exception):
         body: bytes | None = None,
         failed_generation: str | None = None,
     ) -> None:
+        # Messages quote what the user or the server said; a key pasted into the wrong place is masked here,
+        # once, for every error class (orchestrator._secret.redact_text).
+        message = redact_text(message)
         super().__init__(message)
         self.message = message
         self.status = status
@@ -146,11 +155,18 @@ class GroqError(Exception):
         self.param = param
         self.request_id = request_id
         self.retry_after = retry_after
-        self.body = body[:MAX_KEPT_BODY] if body is not None else None
+        self.body = _redacted_body(body[:MAX_KEPT_BODY]) if body is not None else None
         self.failed_generation = failed_generation
 
     #: True/False when the class decides; None to decide by status (the base class).
     _retryable: ClassVar[bool | None] = None
+    #: How many times the orchestrator sent the request before this error was final (its retries are behind
+    #: it); None while it may still be retried, or for an error that did not come out of a job.
+    attempts: int | None = None
+
+    def note_attempts(self, attempts: int) -> None:
+        """Record that this error ended its job after ``attempts`` sends (the engine calls it when settling)."""
+        self.attempts = attempts
 
     @property
     def retryable(self) -> bool:
@@ -265,9 +281,9 @@ class ModelError(NotFoundError):
         **fields: Any,
     ) -> None:
         super().__init__(message, **fields)
-        if model is None and (match := _MODEL_IN_MESSAGE.search(message)):
+        if model is None and (match := _MODEL_IN_MESSAGE.search(self.message)):
             model = match.group(1)
-        self.model = model
+        self.model = redact_text(model) if isinstance(model, str) else model
         self.available_models = available_models
 
     def advice(self) -> str:
@@ -305,7 +321,10 @@ class ValidationError(GroqError):
         if field is None:
             field = fields.get("param")
         super().__init__(message, **fields)
-        self.field = field
+        # The message and the field path (user text: ``logit_bias.<token>``, ``model_map[<id>]``) are shown, so
+        # secrets in them are masked; ``value`` stays the caller's own value, for code, and is only ever shown
+        # through _short_repr, which masks them too.
+        self.field = redact_text(field) if isinstance(field, str) else field
         self.value = None if value is _UNSET else value
         self.rule = rule
 
@@ -417,7 +436,7 @@ class ModelDecommissionedError(ValidationError):
         if model is not None:
             fields.setdefault("value", model)
         super().__init__(message, **fields)
-        self.model = model
+        self.model = redact_text(model) if isinstance(model, str) else model
         self.shutdown = shutdown
         self.replacement = replacement
 
@@ -542,6 +561,14 @@ class RateLimitError(_LimitMixin, GroqError):
             return "The account's quota is exhausted; check plan and billing at https://console.groq.com/settings/billing."
         which = f" on {self.window}" if self.window else ""
         wait = f" in {self.retry_after:.3g} s" if self.retry_after is not None else " after a pause"
+        if self.attempts:  # the job is over: the orchestrator's retries are behind it
+            sends = f"{self.attempts} attempt{'s' if self.attempts != 1 else ''}"
+            return (
+                f"Rate limit{which} reached, and the retries ran out after {sends}. Run it again{wait} or later "
+                "(a batch resumes where it stopped); to meet fewer 429s, give the account's real limits "
+                "(ModelLimits, --limits, or Config(tier=...)) so jobs wait for budget, lower concurrency, or raise "
+                "max_retries."
+            )
         return (
             f"Rate limit{which} reached; retry{wait} (the orchestrator waits and retries automatically). "
             "Lower concurrency or set ModelLimits to stay under it."
@@ -559,13 +586,33 @@ class CapacityExceededError(GroqError):
 
 
 class ServerError(GroqError):
-    """Groq failed on its side (HTTP 5xx, or 499 when Groq cancelled the request)."""
+    """The server failed on its side (HTTP 5xx, or 499 when Groq cancelled the request).
+
+    ``groq_server`` says whether the base URL is Groq's API (True), another host such as a proxy, a
+    gateway or an emulator (False; ``server_host`` names it), or is not known (None): only Groq's own
+    failures point at Groq's status page.
+    """
 
     _retryable = True  # server trouble is usually transient.
+    #: The host (and port) of the base URL that answered, when known.
+    server_host: str | None = None
+    #: Whether that host is Groq's API; None when not known.
+    groq_server: bool | None = None
 
     def advice(self) -> str:
-        """Nothing to fix locally; wait or check the status page."""
-        return "Groq had a server-side problem; this is retried with backoff automatically. If it persists, check https://groqstatus.com."
+        """Nothing to fix locally; wait, or check the status page of whoever answered."""
+        if self.groq_server:
+            return "Groq had a server-side problem; this is retried with backoff automatically. If it persists, check https://groqstatus.com."
+        if self.groq_server is False:
+            where = f"The server at {self.server_host}" if self.server_host else "The server"
+            return (
+                f"{where} had a server-side problem; it is not Groq's API (Config.base_url), so the fault is there or "
+                "in a proxy in between. This is retried with backoff automatically; if it persists, check that server."
+            )
+        return (
+            "The server had a server-side problem; this is retried with backoff automatically. If it persists, check "
+            "the server at Config.base_url (for Groq's API itself: https://groqstatus.com)."
+        )
 
 
 class TimeoutError(GroqError):  # noqa: A001 - the spec's name; it is always used as orchestrator.TimeoutError
@@ -591,16 +638,34 @@ class TimeoutError(GroqError):  # noqa: A001 - the spec's name; it is always use
 
 
 class NetworkError(GroqError):
-    """The connection could not be made or broke before a response (DNS, TCP, TLS, reset)."""
+    """The connection could not be made or broke before a response (DNS, TCP, TLS, reset).
 
-    _retryable = True  # connections fail transiently.
+    ``permanent`` is True when it will fail the same way every time: the server's certificate is not
+    trusted (expired, self-signed, for another host, or signed by a CA this machine does not know,
+    as behind a TLS-inspecting proxy) or the server speaks no TLS version we accept (1.2 or newer).
+    Such an error is not retried and does not count against the circuit breaker: the job fails at
+    once with advice on trusting the certificate, instead of cycling through retries.
+    """
 
-    def __init__(self, message: str = "", *, cause: str | None = None, **fields: Any) -> None:
+    def __init__(self, message: str = "", *, cause: str | None = None, permanent: bool = False, **fields: Any) -> None:
         super().__init__(message, **fields)
         self.cause = cause
+        self.permanent = permanent
+
+    @property
+    def retryable(self) -> bool:
+        """Connections fail transiently, except a certificate or TLS version refusal."""
+        return not self.permanent
 
     def advice(self) -> str:
-        """Usually connectivity, proxy or base URL."""
+        """Usually connectivity, proxy or base URL; for a TLS refusal, how to trust the certificate."""
+        if self.permanent:
+            return (
+                "The server's TLS certificate (or TLS version) was not accepted, so nothing was sent and it is not "
+                "retried. If the certificate is legitimate (a corporate proxy, a private CA), trust its CA: set "
+                "SSL_CERT_FILE=/path/to/ca-bundle.pem or pass open_client(verify='/path/to/ca-bundle.pem'); "
+                "certificate checks cannot be turned off. Otherwise check Config.base_url."
+            )
         return "Could not talk to the server; it is retried automatically. Check connectivity, proxy settings and Config.base_url."
 
 
@@ -628,19 +693,31 @@ class StreamError(GroqError):
 
 
 class CircuitOpenError(GroqError):
-    """The circuit breaker is open and the config says fail fast (``when_open="fail"``).
+    """The circuit breaker refused the job: it is open and the config says fail fast (``when_open="fail"``),
+    or it held the job for ``BreakerConfig.max_wait`` seconds without recovering (``waited`` is set).
 
-    After consecutive failures the breaker stops sending requests to give the service room;
+    When most recent requests fail, the breaker stops sending requests to give the service room;
     ``retry_after`` is the time until it lets a probe request through.
     """
 
     _retryable = True  # once the breaker half-opens.
 
+    def __init__(self, message: str = "", *, waited: float | None = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.waited = waited
+
     def advice(self) -> str:
-        """Explain the breaker and the alternative mode."""
+        """Explain the breaker and the alternative mode (or, after a long wait, what to check)."""
         when = f" in {self.retry_after:.3g} s" if self.retry_after is not None else " shortly"
+        if self.waited is not None:
+            return (
+                f"The server has been failing for at least {self.waited:.3g} s, so held jobs are failed rather than "
+                f"kept waiting; the breaker tests recovery{when}. Check the server's status page, your network and "
+                "Config.base_url, then resend the failed jobs; BreakerConfig(max_wait=...) waits longer (None: "
+                "until recovery)."
+            )
         return (
-            f"Too many consecutive failures opened the circuit breaker; it tests recovery{when}. "
+            f"Most recent requests failed, so the circuit breaker opened; it tests recovery{when}. "
             "Set BreakerConfig(when_open='wait') to queue instead of failing fast."
         )
 

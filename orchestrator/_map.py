@@ -2,8 +2,8 @@
 
 Theory of operation
 -------------------
-A feeder task reads the caller's ``(key, request)`` pairs lazily and submits each as a
-job. Before submitting, it takes one of ``max_in_flight`` *permits*; the caller gives a
+A feeder task reads the caller's ``(key, request)`` pairs (or plain requests, keyed by their
+position) lazily and submits each as a job. Before submitting, it takes one of ``max_in_flight`` *permits*; the caller gives a
 permit back each time it receives a result. Every job settles into a result channel
 whose buffer holds ``max_in_flight`` results, so settling never blocks a worker and the
 number of jobs alive at once (queued, in flight, or finished but unread) never exceeds
@@ -16,7 +16,7 @@ result.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,6 +27,7 @@ from actors._job import Job
 
 from ._errors import GroqError, unwrapped_errors
 from ._runner import JobRunner
+from ._secret import short_repr
 from ._validation import check_not_streamed
 
 __all__ = ["JobResult", "map_jobs"]
@@ -74,19 +75,39 @@ class _Results:
         return result
 
 
-async def _pairs(items: Iterable[tuple[Any, Any]] | AsyncIterable[tuple[Any, Any]]) -> AsyncIterator[tuple[Any, Any]]:
+def _pair(item: Any, position: int) -> tuple[Any, Any]:
+    """``item`` as a ``(key, request)`` pair: a pair as it is, a plain request keyed by its position.
+
+    Raises:
+        TypeError: ``item`` is neither, saying what to pass.
+    """
+    if isinstance(item, (Mapping, msgspec.Struct)):
+        return position, item
+    if isinstance(item, (tuple, list)) and len(item) == 2:
+        return item[0], item[1]
+    raise TypeError(
+        f"Client.map takes (key, request) pairs or plain requests (dicts or ChatRequest); item {position} is "
+        f"{type(item).__name__} {short_repr(item)}. Pass requests as they are (results are keyed by position), "
+        "or pairs such as ((i, request) for i, request in enumerate(requests))"
+    )
+
+
+async def _pairs(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[tuple[Any, Any]]:
+    position = 0
     if isinstance(items, AsyncIterable):
-        async for pair in items:
-            yield pair
+        async for item in items:
+            yield _pair(item, position)
+            position += 1
     else:
-        for pair in items:
-            yield pair
+        for item in items:
+            yield _pair(item, position)
+            position += 1
 
 
 @asynccontextmanager
 async def map_jobs(
     client: JobRunner,
-    items: Iterable[tuple[Any, Any]] | AsyncIterable[tuple[Any, Any]],
+    items: Iterable[Any] | AsyncIterable[Any],
     max_in_flight: int,
 ) -> AsyncIterator[AsyncIterator[JobResult]]:
     """Run ``items`` through ``client``; see :meth:`Client.map`."""

@@ -443,6 +443,15 @@ class RedisBudgets:
         """A snapshot of every model's shared budget (as of its last round trip)."""
         return {model: budget.snapshot(now) for model, budget in self._budgets.items()}
 
+    def forget(self, model: str, now: float) -> None:
+        """Drop ``model``'s budget, which the server says does not exist, once it holds no lease.
+
+        A budget still holding leases keeps them until they are handed back or expire, as any budget does.
+        """
+        budget = self._budgets.get(model)
+        if budget is not None and budget.idle(now):
+            del self._budgets[model]
+
     def statistics(self) -> RedisBudgetStatistics:
         """Round trips, leases and retries since the client opened."""
         return RedisBudgetStatistics(

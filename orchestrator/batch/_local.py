@@ -42,7 +42,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import trio
 from rich.console import Console
 
@@ -61,9 +60,8 @@ from orchestrator.batch._records import (
 from orchestrator.batch._run import RunState, finish_run, map_guarded, open_run
 from orchestrator.batch._source import check_distinct, readable_source
 from orchestrator.batch._summary import BatchSummary, BatchTally
-from orchestrator._config import RateLimitConfig
-from orchestrator._endpoint import Endpoint, FileSettings, load_config_file, resolve_endpoint
-from orchestrator._errors import ConfigError
+from orchestrator.batch._where import endpoint_for
+from orchestrator._endpoint import Endpoint
 from orchestrator.observe._logging import get_logger
 from orchestrator._map import JobResult
 from orchestrator._prices import CostTally, PriceTable
@@ -160,47 +158,6 @@ class _Run(RunState):
         return True
 
 
-def _resolve(options: BatchOptions) -> Endpoint:
-    """The endpoint the options describe: an explicit config with the options applied over it, or one
-    resolved from the config file and the environment; then the plan, model map and Redis URL."""
-    config = options.config
-    if config is not None:
-        changes: dict[str, Any] = {}
-        for name, value in (
-            ("base_url", options.base_url), ("timeout", options.timeout), ("max_retries", options.max_retries),
-            ("workers", options.concurrency),
-        ):
-            if value is not None:
-                changes[name] = value
-        if options.limits:
-            merged = {**config.rate_limit_config.model_limits, **options.limits}
-            changes["rate_limit_config"] = RateLimitConfig(model_limits=merged)
-        endpoint = Endpoint(config.replace(**changes))
-    else:
-        file = options.config_file
-        if file is not None and not isinstance(file, FileSettings):
-            file = load_config_file(Path(file))
-        endpoint = resolve_endpoint(
-            environ=options.environ,
-            file=file,
-            base_url=options.base_url,
-            timeout=options.timeout,
-            max_retries=options.max_retries,
-            concurrency=options.concurrency,
-            limits=options.limits,
-            emulator_settings=options.emulator_settings,
-        )
-    if options.tier is not None:
-        endpoint = msgspec.structs.replace(endpoint, config=endpoint.config.replace(tier=options.tier))
-    if options.model_map:
-        merged_map = {**endpoint.config.model_map, **options.model_map}
-        endpoint = msgspec.structs.replace(endpoint, config=endpoint.config.replace(model_map=merged_map))
-    if options.redis_url and endpoint.config.redis_url != options.redis_url:
-        # The Redis of a shared batch also carries the shared rate budget of every process using the key.
-        endpoint = msgspec.structs.replace(endpoint, config=endpoint.config.replace(redis_url=options.redis_url))
-    return endpoint
-
-
 async def run_batch_async(
     input_path: PathArg, output_path: PathArg, *, options: BatchOptions | None = None, **keywords: Any
 ) -> BatchSummary:
@@ -234,19 +191,13 @@ async def run_batch_async(
     options = batch_options(options, keywords)
     source, target = Path(input_path), Path(output_path)
     check_distinct(source, target)
-    endpoint = _resolve(options)
-    if options.workers_join is not None:
-        # Imported here, not at the top: the shared runner loads redis, which a one-machine batch never needs.
-        from orchestrator.batch._shared import run_shared_batch_async
-
-        shared_url = options.redis_url or endpoint.config.redis_url
-        if not shared_url:
-            raise ConfigError(field="redis_url", value=options.redis_url,
-                              rule="is required with workers_join (--redis URL): the shared batch lives in Redis")
-        return await run_shared_batch_async(
-            source, target, redis_url=shared_url, name=options.workers_join, endpoint=endpoint, options=options
-        )
+    endpoint = endpoint_for(options)
     with lock_output(target), readable_source(source, spool_dir=target.parent.resolve()) as readable:
+        if options.ray is not None:
+            # Imported here, not at the top: Ray is an optional extra.
+            from orchestrator.batch._ray import run_ray_batch_async
+
+            return await run_ray_batch_async(source, readable, target, endpoint=endpoint, options=options)
         if options.via != "live":
             # Imported here, not at the top: a live batch never needs the Batch API runner.
             from orchestrator.batch._batch_api import run_batch_api_async
@@ -271,6 +222,9 @@ async def _run_live(
                 f"Resuming: {scan.answered} of {scan.jobs} jobs already in {target}{repaired}.",
                 highlight=False, soft_wrap=True,
             )
+        from orchestrator.batch._expectation import expected_batch_line  # the run's expected time (issue 19)
+        if expected := expected_batch_line(readable, scan.jobs - scan.answered, endpoint, options):
+            console.print(expected, highlight=False, soft_wrap=True)
         if scan.unverified:
             console.print(
                 f"{scan.unverified} result line(s) in {target} carry no input_sha256 (an older version wrote "

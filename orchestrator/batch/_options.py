@@ -1,12 +1,10 @@
 """The options of one batch run, as one frozen struct checked once.
 
 `run_batch` / `run_batch_async` take their settings as keywords and build a `BatchOptions` from them
-straight away; from there on the one value travels (to endpoint resolution, to the shared-batch worker
-in `orchestrator.batch._shared`, to the signal watcher and the progress display) instead of each
-function re-listing the keywords it forwards. A setting that cannot be right whatever else is set is
-refused here, as a `ConfigError` naming the keyword, before any file is opened or request sent; rules
-that need the resolved endpoint (a shared batch needs a Redis URL, which the config may supply) are
-checked where the endpoint is known.
+straight away; from there on the one value travels (to endpoint resolution, to the Batch API and Ray
+runners, to the signal watcher and the progress display) instead of each function re-listing the
+keywords it forwards. A setting that cannot be right whatever else is set is refused here, as a
+`ConfigError` naming the keyword, before any file is opened or request sent.
 """
 
 from __future__ import annotations
@@ -27,12 +25,11 @@ if TYPE_CHECKING:
     from orchestrator._endpoint import FileSettings
     from orchestrator.observe._telemetry import Telemetry
 
-__all__ = ["DEFAULT_RECLAIM_AFTER", "BatchOptions", "PathArg", "Via", "batch_options"]
+__all__ = ["BatchOptions", "PathArg", "Via", "batch_options"]
 
 PathArg = str | PathLike[str]
 
 #: Seconds a job may sit untouched on a worker before another takes it over (the worker is presumed dead).
-DEFAULT_RECLAIM_AFTER: Final = 30.0
 
 #: How jobs reach Groq: live calls, the Batch API, or both against a deadline.
 Via = Literal["live", "batch-api", "auto"]
@@ -66,12 +63,7 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
             created if none is given.
         metrics_host: the interface the metrics endpoint binds (loopback by default).
         redis_url: a Redis (``redis://HOST:PORT/DB``) through which every process using the API key shares
-            one rate budget (``Config.redis_url``); it also holds a shared batch (``workers_join``).
-        workers_join: work shared batch NAME together with every process, on any machine, that joins it
-            with the same input (see `orchestrator.batch._shared`); the results reach the output file when
-            the batch is finished, or on ``groq-orch batch collect``.
-        reclaim_after: in a shared batch, seconds a job may sit untouched on a worker before another
-            worker takes it over (the first is presumed dead).
+            one rate budget (``Config.redis_url``), with ``ray`` too (without it, a Ray actor holds the budget).
         tier: the account's Groq plan (``Config.tier``): RPM and TPD start from its published table.
         model_map: ``{old: new}`` model ids (``Config.model_map``, merged over the config's): every job
             naming ``old`` is sent to ``new``, e.g. to move a file of jobs off a retired model
@@ -92,6 +84,11 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
         prices: a price table TOML replacing the bundled one (`orchestrator._prices`), for the summary's cost.
         show_cost: also print the cost breakdown after the summary (live and batch spend, what live calls
             would have cost, jobs with no price).
+        ray: run the jobs on a Ray cluster (`orchestrator.batch._ray`): ``"local"`` starts one here
+            (``ray.init()``), anything else is the address of a cluster to join (``ray://HOST:10001``,
+            ``auto``). Needs the ``ray`` extra: ``pip install 'groq-orchestrator[ray]'``.
+        ray_actors: actors in the Ray stage's pool (one client each, one shared budget).
+        ray_batch_size: rows one actor answers at a time.
 
     Raises:
         ConfigError: on construction, for a setting that is wrong whatever else is set (its ``field``
@@ -118,8 +115,6 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
     redis_url: str | None = None
-    workers_join: str | None = None
-    reclaim_after: float = DEFAULT_RECLAIM_AFTER
     tier: str | None = None
     model_map: Mapping[str, str] | None = None
     via: Via = "live"
@@ -132,23 +127,29 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
     upload_timeout: float = 900.0
     prices: PathArg | None = None
     show_cost: bool = False
+    ray: str | None = None
+    ray_actors: int = 4
+    ray_batch_size: int = 32
 
     def __post_init__(self) -> None:
         self._check_via()
+        self._check_ray()
         if self.concurrency is not None and self.concurrency < 1:
             raise ConfigError(field="concurrency", value=self.concurrency, rule="must be at least 1")
         if self.grace < 0:
             raise ConfigError(field="grace", value=self.grace, rule="must be zero or more seconds")
-        if self.workers_join is not None:
-            if self.priority_field is not None:
-                raise ConfigError(field="priority_field", value=self.priority_field,
-                                  rule="cannot order a shared batch (--workers-join): workers take jobs as they come")
-            # Imported here, not at the top: it loads redis, which a one-machine batch never needs.
-            from orchestrator.batch._shared_store import batch_name_problem
 
-            problem = batch_name_problem(self.workers_join)
-            if problem is not None:
-                raise ConfigError(problem, field="workers_join")
+    def _check_ray(self) -> None:
+        if self.ray is None:
+            return
+        if self.ray_actors < 1:
+            raise ConfigError(field="ray_actors", value=self.ray_actors, rule="must be at least 1")
+        if self.ray_batch_size < 1:
+            raise ConfigError(field="ray_batch_size", value=self.ray_batch_size, rule="must be at least 1")
+        for name, clash in (("via", self.via != "live"), ("priority_field", self.priority_field is not None)):
+            if clash:
+                raise ConfigError(field=name, value=getattr(self, name),
+                                  rule="cannot be used with ray: the Ray stage sends every job live, in Ray's order")
 
     def _check_via(self) -> None:
         if self.via not in _VIAS:
@@ -170,11 +171,9 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
         for name in ("poll_interval", "poll_max", "upload_timeout"):
             if not getattr(self, name) > 0:
                 raise ConfigError(field=name, value=getattr(self, name), rule="must be more than 0 seconds")
-        if self.via != "live":
-            for name in ("workers_join", "priority_field"):
-                if getattr(self, name) is not None:
-                    raise ConfigError(field=name, value=getattr(self, name),
-                                      rule=f"works with via='live' only; via={self.via!r} leaves the order to Groq")
+        if self.via != "live" and self.priority_field is not None:
+            raise ConfigError(field="priority_field", value=self.priority_field,
+                              rule=f"works with via='live' only; via={self.via!r} leaves the order to Groq")
 
 
 def batch_options(options: BatchOptions | None, keywords: Mapping[str, Any]) -> BatchOptions:

@@ -1,9 +1,6 @@
-"""What every batch run does around its jobs, on one machine (`orchestrator.batch._local`) or shared through Redis
-(`orchestrator.batch._shared`): which errors stop the run, the stop flag that SIGINT/SIGTERM set, the client
-with its telemetry and metrics endpoint, the live progress display, and the summary at the end.
-
-Both runners import this module and neither imports the other, except that the one-machine entry point
-hands a ``workers_join`` run over to the shared runner.
+"""What every batch run does around its jobs (`orchestrator.batch._local`, `_batch_api`, `_ray`): which
+errors stop the run, the stop flag that SIGINT/SIGTERM set, the client with its telemetry and metrics
+endpoint, the live progress display, and the summary at the end.
 """
 
 from __future__ import annotations
@@ -51,7 +48,7 @@ ABORTS_RUN = (AuthenticationError, AuthorizationError, CircuitOpenError, Coordin
 
 
 class RunState:
-    """The flags one run shares with its signal watcher and progress display (one machine or shared).
+    """The flags one run shares with its signal watcher and progress display.
 
     Attributes:
         tally: the run's counts, for the display and the summary.

@@ -80,6 +80,7 @@ def asgi_app_for(
             body=body,
             client=(client[0], client[1]) if client else None,
             oversized=oversized,
+            scheme=scope.get("scheme", "http"),
         )
         try:
             response = await core.handle(request)

@@ -39,7 +39,6 @@ import trio
 
 from actors._sse import DONE, encode_event
 from orchestrator._catalog import ModelCatalog, ModelInfo
-from orchestrator._errors import ValidationError
 from orchestrator._tokens import estimate_prompt_tokens, estimate_text_tokens
 from orchestrator._wire import (
     ChatRequest,
@@ -48,11 +47,11 @@ from orchestrator._wire import (
     ToolChoiceFunction,
     ToolChoiceName,
     UserMessage,
-    chat_request_from,
     decode_chat_request,
     encode,
     text_of,
 )
+from orchestrator.emulator._groq_words import groq_schema_message
 from orchestrator.emulator._http import nesting_problem
 from orchestrator.emulator._fake_json import WORDS as _WORDS
 from orchestrator.emulator._fake_json import UnsatisfiableSchemaError, fake_instance, json_object_for
@@ -130,13 +129,17 @@ def _decoded(body: bytes) -> ChatRequest:
             raise ChatRejected(400, f"property '{name}' is unsupported", param=name) from None
     except msgspec.DecodeError as exc:
         raise ChatRejected(400, f"The request body is not valid JSON: {exc}. Send a JSON object.") from None
-    # The fast decoder only says what is wrong; the dict path names the field the way users write it.
+    # The fast decoder only says what is wrong; converting the plain values names the path, which is
+    # then said in Groq's words (orchestrator.emulator._groq_words), not the client validator's.
     try:
-        chat_request_from(msgspec.json.decode(body))
+        payload = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:  # typed decoding can fail on the type before it sees bad JSON later on
         raise ChatRejected(400, f"The request body is not valid JSON: {exc}. Send a JSON object.") from None
-    except ValidationError as exc:
-        raise ChatRejected(400, exc.message, param=exc.field) from None
+    try:
+        msgspec.convert(payload, ChatRequest)
+    except msgspec.ValidationError as exc:
+        message, param = groq_schema_message(str(exc), payload)
+        raise ChatRejected(400, message, param=param) from None
     raise ChatRejected(400, "The request body must be a JSON object with 'model' and 'messages'.")
 
 

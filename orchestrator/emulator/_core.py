@@ -403,12 +403,28 @@ class Emulator:
         return await service.get_batch(parts[2])
 
     def _unknown_url(self, request: EmulatorRequest) -> EmulatorResponse:
-        return error_response(
-            404,
-            f"Unknown request URL: {request.method} {request.path}. Please check the URL for typos, "
-            "or see the docs at https://console.groq.com/docs/",
-            code="unknown_url",
-        )
+        """Groq's 404 for an unknown URL; a base URL off by ``/openai/v1`` gets a message naming the right one.
+
+        The ``groq`` SDK and LangChain's ``ChatGroq`` append ``/openai/v1`` to their base URL themselves, so given
+        ``http://host/openai/v1`` they ask for ``/openai/v1/openai/v1/...``; OpenAI-style clients (the ``openai``
+        SDK) append only the route, so given ``http://host`` they ask for ``/chat/completions``.
+        """
+        path = request.path
+        root = f"{request.scheme}://{(request.headers.get('host') or '127.0.0.1:8000')[:200]}"
+        hint = "Please check the URL for typos"
+        if path.startswith(API_PREFIX + API_PREFIX + "/"):
+            hint = (
+                f"The path repeats {API_PREFIX}: the groq SDK and LangChain's ChatGroq add {API_PREFIX} themselves, "
+                f"so give them the server root as base URL ({root}); only OpenAI-style clients such as the openai "
+                f"SDK take a base URL ending in {API_PREFIX} ({root}{API_PREFIX})"
+            )
+        elif not path.startswith(API_PREFIX + "/") and _allowed_methods(path):
+            hint = (
+                f"The path lacks {API_PREFIX}: OpenAI-style clients such as the openai SDK need the base URL "
+                f"{root}{API_PREFIX}; the groq SDK and LangChain's ChatGroq take the server root ({root})"
+            )
+        message = f"Unknown request URL: {request.method} {path}. {hint}, or see the docs at https://console.groq.com/docs/"
+        return error_response(404, message, code="unknown_url")
 
     def _api_key(self, request: EmulatorRequest) -> str | None:
         scheme, _, key = request.headers.get("authorization", "").strip().partition(" ")

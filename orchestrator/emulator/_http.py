@@ -52,6 +52,7 @@ class EmulatorRequest:
         client: the client's (host, port), when the transport knows it.
         oversized: the adapter stopped reading because the body exceeded the size limit (the core
             answers 413 without looking at it).
+        scheme: ``http`` or ``https``, as the client dialled it (for base URLs quoted in error messages).
     """
 
     method: str
@@ -60,6 +61,7 @@ class EmulatorRequest:
     body: bytes = b""
     client: tuple[str, int] | None = None
     oversized: bool = False
+    scheme: str = "http"
 
 
 @dataclasses.dataclass(slots=True)

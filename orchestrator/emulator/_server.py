@@ -23,7 +23,7 @@ from hypercorn.trio import serve as hypercorn_serve
 from orchestrator.emulator._core import API_PREFIX, Emulator
 from orchestrator.emulator._settings import EmulatorSettings
 
-__all__ = ["EmulatorServer", "open_emulator_server", "serve"]
+__all__ = ["EmulatorServer", "listening_line", "open_emulator_server", "serve"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +31,9 @@ class EmulatorServer:
     """A running emulator server.
 
     Attributes:
-        base_url: the OpenAI-compatible base URL, ``http://127.0.0.1:PORT/openai/v1`` (https with TLS);
-            the official ``groq`` SDK wants it without the ``/openai/v1`` suffix.
+        base_url: the OpenAI-compatible base URL, ``http://127.0.0.1:PORT/openai/v1`` (https with TLS), for
+            OpenAI-style clients (the ``openai`` SDK, this package's client); the official ``groq`` SDK and
+            LangChain's ``ChatGroq`` add ``/openai/v1`` themselves and want :attr:`root_url` instead.
         host, port: where it listens.
         emulator: the core, for ``stats()`` and ``reset_stats()``.
         metrics_url: where the emulator's counters are served for Prometheus
@@ -44,6 +45,20 @@ class EmulatorServer:
     port: int
     emulator: Emulator
     metrics_url: str | None = None
+
+    @property
+    def root_url(self) -> str:
+        """The server root, ``http://127.0.0.1:PORT``: the base URL for the ``groq`` SDK and LangChain's ``ChatGroq``."""
+        return self.base_url.removesuffix(API_PREFIX)
+
+
+def listening_line(server: EmulatorServer) -> str:
+    """The startup line: both base URLs, the OpenAI-style one last (scripts read the line's last word)."""
+    return (
+        f"Groq emulator listening on {server.root_url} (base URL for the groq SDK and LangChain's ChatGroq, "
+        f"which add {API_PREFIX} themselves); OpenAI-style clients (the openai SDK, groq-orch --base-url, "
+        f"GROQ_BASE_URL) use {server.base_url}"
+    )
 
 
 def _hypercorn_config(host: str, port: int, certfile: str | None, keyfile: str | None) -> HypercornConfig:
@@ -79,7 +94,7 @@ def is_loopback(host: str) -> bool:
 
 @asynccontextmanager
 async def open_emulator_server(
-    settings: EmulatorSettings | None = None,
+    settings: EmulatorSettings | Emulator | None = None,
     *,
     host: str = "127.0.0.1",
     port: int = 0,
@@ -90,7 +105,8 @@ async def open_emulator_server(
     """Run an emulator on a real socket for the body of the ``async with``.
 
     Args:
-        settings: the emulator's behaviour (default: instant, free-tier limits, no faults).
+        settings: the emulator's behaviour (default: instant, free-tier limits, no faults), or an
+            `Emulator` to serve (so the caller can look at what it served).
         host: interface to bind (loopback by default).
         port: port to bind; 0 picks a free one (read it from ``server.port`` or ``server.base_url``).
         certfile, keyfile: PEM certificate chain and key: serve https instead of http.
@@ -101,7 +117,7 @@ async def open_emulator_server(
         :class:`EmulatorServer` with ``base_url`` and the ``emulator``; on exit the server stops
         accepting, gives open requests a second to finish, and closes.
     """
-    emulator = Emulator(settings)
+    emulator = settings if isinstance(settings, Emulator) else Emulator(settings)
     config = _hypercorn_config(host, port, certfile, keyfile)
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
@@ -154,7 +170,7 @@ async def _serve_until_signal(
         async with open_emulator_server(
             settings, host=host, port=port, certfile=certfile, keyfile=keyfile, metrics_port=metrics_port
         ) as server:
-            print(f"Groq emulator listening on {server.base_url}", file=sys.stderr, flush=True)
+            print(listening_line(server), file=sys.stderr, flush=True)
             if server.metrics_url is not None:
                 print(f"Emulator metrics at {server.metrics_url}", file=sys.stderr, flush=True)
             if not is_loopback(host):

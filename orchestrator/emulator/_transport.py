@@ -64,6 +64,7 @@ class EmulatorTransport(httpx.AsyncBaseTransport):
             headers={name.decode("latin-1").lower(): value.decode("latin-1") for name, value in request.headers.raw},
             body=b"" if oversized else body,
             oversized=oversized,
+            scheme=request.url.scheme,
         )
         try:
             response = await self._core.handle(core_request)

@@ -11,12 +11,15 @@ on screen and, with ``--output-dir``, ``requests.jsonl`` (one line per request),
 PNG plots (when matplotlib is installed: ``pip install 'groq-orchestrator[bench]'``).
 
 Where requests go follows ``orchestrator._endpoint``, like ``batch``: with no ``GROQ_API_KEY`` and no
-``--base-url``, the emulator embedded in this process, on a clock running 60 times faster (change it with
-``--time-scale``). Every time, duration and rate in the flags and the results is on the endpoint's clock,
-so an emulated run reads like a run against Groq's free tier: ``--duration 60`` lasts one real second and
-reports a minute. The price: the client's and the emulator's own CPU time is multiplied too (a
-millisecond of Python per request reads as 60 emulated ms of TTFT), so emulated latencies are upper
-bounds, while rate-limit behaviour (throughput, 429s, holds) is faithful. The embedded emulator
+``--base-url``, the emulator embedded in this process, on the real clock (``--time-scale 1``, the default;
+unlike ``batch``, whose embedded emulator runs 60 times faster). Every time, duration and rate in the flags
+and the results is on the endpoint's clock. ``--time-scale 60`` makes an emulated run read like a run
+against Groq's free tier in a sixtieth of the time (``--duration 60`` lasts one real second and reports a
+minute), but the client's and the emulator's own CPU time is multiplied too (a millisecond of Python per
+request reads as 60 emulated ms of TTFT: E2E p50 804 ms instead of 366 ms at concurrency 1), so latencies
+measured on a compressed clock are upper bounds, while rate-limit behaviour (throughput, 429s, holds)
+stays faithful. That is why the default is 1, and why the report always states the clock. At the start the
+run says how long the rate limits make it take (``orchestrator._expected``). The embedded emulator
 generates exactly ``max_completion_tokens`` tokens per request (as benchmarks ask real servers to with
 ``ignore_eos``); Groq's models may stop sooner, and ``requests.jsonl`` records what they did.
 
@@ -43,6 +46,9 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_LEVELS", "add_arguments", "run"]
 
+#: The embedded emulator's clock unless ``--time-scale`` says otherwise: real time, so that latencies do not
+#: include the client's own CPU time multiplied by the scale (``batch`` runs its embedded emulator at x60).
+BENCH_TIME_SCALE: Final = 1.0
 #: The concurrency sweep when neither ``--concurrency`` nor ``--rate`` is given.
 DEFAULT_LEVELS: Final = "1,2,4,8"
 DEFAULT_REQUESTS: Final = 20
@@ -159,8 +165,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     report.add_argument("--output-dir", type=Path, metavar="DIR",
                         help="write requests.jsonl, summary.json and PNG plots here")
     report.add_argument("--time-scale", type=_argument_type(_positive_number), metavar="X",
-                        help="endpoint seconds per real second: the embedded emulator's speed (default 60), "
-                             "or that of an emulator at --base-url started with --time-scale (default 1)")
+                        help="endpoint seconds per real second: the embedded emulator's speed, or that of an "
+                             "emulator at --base-url started with --time-scale (default 1, real time: above 1 "
+                             "the rate limits pass faster, but latencies include the client's own CPU time "
+                             "multiplied by X)")
     parser.set_defaults(handler=run)
 
 
@@ -195,13 +203,13 @@ def _plan(args: argparse.Namespace) -> BenchPlan:
 
 
 def _endpoint(args: argparse.Namespace, plan: BenchPlan) -> Endpoint:
-    from orchestrator._endpoint import EMBEDDED_TIME_SCALE, embedded_emulator_settings, load_config_file, resolve_endpoint
+    from orchestrator._endpoint import embedded_emulator_settings, load_config_file, resolve_endpoint
 
     # Like ignore_eos: the emulator's natural reply is longer than any budget, so each request's
     # max_completion_tokens is what it generates.
     emulator = dataclasses.replace(
         embedded_emulator_settings(),
-        time_scale=args.time_scale or EMBEDDED_TIME_SCALE,
+        time_scale=args.time_scale or BENCH_TIME_SCALE,
         completion_tokens=(plan.max_completion_tokens, plan.max_completion_tokens),
     )
     return resolve_endpoint(
@@ -229,6 +237,35 @@ def _level_line(summary: LevelSummary, mode: str) -> str:
     if summary.errors:
         line += "; " + ", ".join(f"{count} x {kind}" for kind, count in summary.errors.items())
     return line
+
+
+def _expected_line(plan: BenchPlan, endpoint: Endpoint, time_scale: float) -> str:
+    """What the run will take, said before it starts: the rate limits' verdict, and the clock it runs on."""
+    from orchestrator._expected import ModelWork, expected_run_line, format_span, starting_point
+
+    clock = _clock_words(time_scale)
+    if plan.requests is None:
+        assert plan.duration is not None
+        levels = len(plan.levels)
+        total = levels * plan.duration
+        return (f"{levels} level(s) of {format_span(plan.duration)} each: about {format_span(total / time_scale)} "
+                f"in all ({clock})")
+    requests = len(plan.levels) * plan.requests
+    per_request = plan.prompt_tokens.mean + min(plan.output_tokens.mean, plan.max_completion_tokens)
+    limits, basis = starting_point(endpoint, [plan.model])
+    # The embedded emulator generates every request's whole budget, so its tokens are exact.
+    line = expected_run_line({plan.model: ModelWork(requests, requests * per_request)}, limits,
+                             time_scale=time_scale, noun="requests", basis=basis,
+                             exact_tokens=endpoint.emulator is not None)
+    return f"{line} ({clock})"
+
+
+def _clock_words(time_scale: float) -> str:
+    """How to read the run's times: on the real clock, or on a compressed one (and what that costs)."""
+    if time_scale == 1:
+        return "clock x1: real seconds"
+    return (f"clock x{time_scale:g}: times are endpoint seconds; latencies include the client's own CPU time "
+            f"x{time_scale:g}, use --time-scale 1 to measure them")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -261,6 +298,7 @@ def run(args: argparse.Namespace) -> int:
                                 f"not {endpoint.config.base_url}")
     if endpoint.notice:
         print(endpoint.notice, file=sys.stderr)
+    print(_expected_line(plan, endpoint, time_scale), file=sys.stderr)
     directory: Path | None = args.output_dir
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -284,8 +322,7 @@ def run(args: argparse.Namespace) -> int:
     document = summary_document(result, plan, endpoint=endpoint.description, time_scale=time_scale,
                                 started_at=started_at, version=__version__)
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-    console.print(f"groq-orch bench: {plan.model} at {endpoint.description}"
-                  + (f" (clock x{time_scale:g}: times are endpoint seconds)" if time_scale != 1 else ""))
+    console.print(f"groq-orch bench: {plan.model} at {endpoint.description} ({_clock_words(time_scale)})")
     for table in render_tables(result.levels, mode=plan.mode, slo=plan.slo):
         console.print(table)
     if directory is not None:

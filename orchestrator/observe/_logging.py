@@ -11,9 +11,9 @@ Two halves:
   (``structlog.is_configured()``)? Then the event goes through the application's processors,
   like its own events. Otherwise it is rendered as ``key=value`` pairs and handed to the
   standard ``logging`` module under the logger's name (``orchestrator.pool``, ...), where the
-  application's logging configuration applies; with none, only warnings and errors reach
-  stderr (``logging.lastResort``), and a failing handler is logging's problem, not the
-  worker's. Either way the library redacts its own events first, so even an application
+  application's logging configuration applies; with none, nothing is printed (the package
+  puts a ``logging.NullHandler`` on ``orchestrator``, so ``logging.lastResort`` never writes
+  our warnings to stderr), and a failing handler is logging's problem, not the worker's. Either way the library redacts its own events first, so even an application
   chain without a redactor never receives a key from us, and ``trace`` events are only
   built when a TRACE level is really enabled (bodies are big).
 

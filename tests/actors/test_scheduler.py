@@ -51,7 +51,7 @@ async def running_scheduler(
 ) -> AsyncIterator[Harness]:
     released: list[tuple[float, Job]] = []
     send, receive = trio.open_memory_channel[Job](0)
-    gate = BreakerGate(CircuitBreaker(failure_threshold=2, success_threshold=1, open_seconds=30.0), fail_fast=fail_fast, base_url="x", failures=ProductFailures())
+    gate = BreakerGate(CircuitBreaker(minimum_calls=2, half_open_probes=1, open_seconds=30.0), fail_fast=fail_fast, base_url="x", failures=ProductFailures())
 
     def too_large(job: Job, exceeded: RequestExceedsLimit) -> RequestTooLargeError:
         return RequestTooLargeError(f"{exceeded.window} {exceeded.limit} < {exceeded.requested}")

@@ -188,7 +188,7 @@ class TestBodySources:
         """A source that raises the product's error mid-body fails that attempt; the server is not blamed."""
         transport = Recorder()
         lanes = Lanes()
-        pool, gate = make_pool(transport, lanes, breaker=CircuitBreaker(failure_threshold=1))
+        pool, gate = make_pool(transport, lanes, breaker=CircuitBreaker(minimum_calls=1))
         await pool.run_in_caller(upload_job(Source([b"ab", b"cd", b"ef"], fail_after=1), 6))
         ((_, error, verdict),) = lanes.failed
         assert isinstance(error, ValidationError) and not verdict.retryable

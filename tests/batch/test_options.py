@@ -24,8 +24,8 @@ class TestBatchOptions:
     def test_the_defaults_are_run_batchs(self) -> None:
         """An empty BatchOptions is what run_batch with no keywords always meant."""
         options = BatchOptions()
-        assert (options.grace, options.quiet, options.handle_signals, options.metrics_host, options.reclaim_after,
-                options.concurrency, options.workers_join) == (10.0, False, True, "127.0.0.1", 30.0, None, None)
+        assert (options.grace, options.quiet, options.handle_signals, options.metrics_host, options.concurrency,
+                options.ray, options.ray_actors) == (10.0, False, True, "127.0.0.1", None, None, 4)
 
     def test_it_is_frozen(self) -> None:
         """Once built, the options cannot drift while they travel."""
@@ -37,8 +37,10 @@ class TestBatchOptions:
         [
             ({"concurrency": 0}, "concurrency", "at least 1"),
             ({"grace": -1.0}, "grace", "zero or more"),
-            ({"workers_join": "night", "priority_field": "p"}, "priority_field", "cannot order a shared batch"),
-            ({"workers_join": "two words"}, "workers_join", "printable characters without spaces"),
+            ({"ray": "local", "priority_field": "p"}, "priority_field", "cannot be used with ray"),
+            ({"ray": "local", "via": "batch-api"}, "via", "cannot be used with ray"),
+            ({"ray": "local", "ray_actors": 0}, "ray_actors", "at least 1"),
+            ({"ray": "local", "ray_batch_size": 0}, "ray_batch_size", "at least 1"),
             ({"via": "carrier-pigeon"}, "via", "live, batch-api, auto"),
             ({"via": "auto"}, "deadline", "required with via='auto'"),
             ({"via": "auto", "deadline": 0.0}, "deadline", "more than 0"),
@@ -49,7 +51,6 @@ class TestBatchOptions:
             ({"batch_max_lines": 50_001}, "batch_max_lines", "50,000"),
             ({"poll_interval": 0.0}, "poll_interval", "more than 0"),
             ({"via": "batch-api", "priority_field": "p"}, "priority_field", "via='live' only"),
-            ({"via": "batch-api", "workers_join": "night"}, "workers_join", "via='live' only"),
         ],
     )
     def test_a_bad_setting_is_a_config_error_naming_it(self, keywords: dict[str, Any], field: str, words: str) -> None:

@@ -20,6 +20,8 @@ from tests.helpers import client_for, make_emulator
 
 PNG = b"\x89PNG\r\n\x1a\n"
 TINY = ["--prompt-tokens", "16", "--output-tokens", "8"]
+#: The embedded emulator runs on the real clock by default (issue 19); these runs compress it to stay quick.
+FAST = ["--time-scale", "60"]
 
 
 def clear_groq_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,7 +48,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, str, str]:
             contextlib.redirect_stderr(notices):
         clear_groq_environment(monkeypatch)  # the autouse fixture is per test and runs after this one
         code = main(["bench", "--concurrency", "1,2", "--requests", "3", *TINY, "--slo", "ttft=10s,e2e=20s",
-                     "--output-dir", str(directory)])
+                     "--output-dir", str(directory), *FAST])
     return code, directory, printed.getvalue(), notices.getvalue()
 
 
@@ -106,7 +108,7 @@ class TestModes:
     def test_rate_mode_with_duration(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """--rate with constant arrivals for --duration sends exactly the arrivals that fit in it."""
         code = main(["bench", "--rate", "5", "--arrivals", "constant", "--duration", "1.9", *TINY,
-                     "--output-dir", str(tmp_path)])
+                     "--output-dir", str(tmp_path), *FAST])
         summary = json.loads((tmp_path / "summary.json").read_text())
         assert (code, len(lines(tmp_path / "requests.jsonl")), summary["settings"]["mode"],
                 summary["settings"]["arrivals"], summary["levels"][0]["requests"]) == (0, 10, "rate", "constant", 10)
