@@ -152,10 +152,6 @@ class TestTheCommandLine:
         assert code == 1 and [record["error"]["code"] for record in records] == ["model_not_found"] * 3
         assert not leaks(out.read_text() + summary.read_text() + captured.out + captured.err)
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "orchestrator/batch/_batch_lines.py error_line() copies the Batch API's output line (message and body) "
-        "as written, without orchestrator._secret.redact_text: the 404 quoting the model reaches the results file"
-    ))
     def test_batch_api_with_the_key_as_model_writes_no_trace_of_it(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

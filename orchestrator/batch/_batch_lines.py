@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from orchestrator._secret import redact_text
 from orchestrator.batch._records import ErrorRecord, ResponseRecord, ResultRecord, encode_record, new_record_id
 
 __all__ = ["OutputLine", "Verdict", "decode_output_line", "error_line", "not_returned_line", "verdict"]
@@ -131,7 +132,10 @@ def error_line(line: OutputLine, *, attempts: int) -> tuple[bytes, str]:
                                   _decode_any(line.response.body))
     error = ErrorRecord(code, str(message), None, param if isinstance(param, str) else None,
                         attempts if attempts > 1 else None)
-    return encode_record(ResultRecord(new_record_id(), line.custom_id, response, error)), code
+    # The server's words may quote what the job sent (a model id that was a pasted key): masked before
+    # they are written, as every error the live runner records is.
+    record = encode_record(ResultRecord(new_record_id(), line.custom_id, response, error))
+    return redact_text(record.decode()).encode(), code
 
 
 def not_returned_line(custom_id: str, line: int | None, *, code: str, message: str, attempts: int) -> bytes:

@@ -269,4 +269,11 @@ def run_batch(
 
     Use this from plain Python; from trio code, ``await run_batch_async(...)``.
     """
-    return trio.run(lambda: run_batch_async(input_path, output_path, options=options, **keywords))
+    options = batch_options(options, keywords)
+    if options.ray is None:
+        return trio.run(lambda: run_batch_async(input_path, output_path, options=options))
+    # Ray is joined here, on the main thread, where it can install its signal handlers; the run finds it.
+    from orchestrator.batch._ray import ray_session
+
+    with ray_session(options):
+        return trio.run(lambda: run_batch_async(input_path, output_path, options=options))

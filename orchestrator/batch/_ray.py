@@ -196,16 +196,21 @@ async def _actor_settings(endpoint: Endpoint, options: BatchOptions) -> AsyncIte
 
 
 def _init_ray(address: str | None, quiet: bool) -> bool:
-    """Connect to the cluster at ``address``, or start a local one; True if this call started Ray."""
+    """Connect to the cluster at ``address``, or start a local one; True if this call started Ray.
+
+    Ray's own progress bars and INFO lines would fight our display for the terminal: ours shows the
+    batch, Ray's logs keep to warnings (errors only with ``quiet``).
+    """
     import ray
 
     if ray.is_initialized():
         return False
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False
-    context.print_on_execution_start = False
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    level = logging.ERROR if quiet else logging.WARNING
     ray.init(address=None if address in (None, "", "local") else address, include_dashboard=False,
-             logging_level=logging.WARNING, log_to_driver=not quiet, configure_logging=True)
+             logging_level=level, log_to_driver=not quiet)
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(level)
     return True
 
 
@@ -213,6 +218,17 @@ def _shutdown_ray() -> None:
     import ray
 
     ray.shutdown()
+
+
+@contextmanager
+def ray_session(options: BatchOptions) -> Iterator[None]:
+    """Ray joined (or started) for the body of the ``with``, and left again if this started it."""
+    started = _init_ray(options.ray, options.quiet)
+    try:
+        yield
+    finally:
+        if started:
+            _shutdown_ray()
 
 
 def _in_main_thread() -> bool:

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 
 from orchestrator._errors import GroqError, ValidationError
-from orchestrator._wire import ChatRequest, ChatResponse, chat_request_from
+from orchestrator._wire import MAX_JSON_DEPTH as WIRE_MAX_DEPTH, ChatRequest, ChatResponse, chat_request_from
 from orchestrator.batch._source import line_digest
 
 if TYPE_CHECKING:
@@ -86,8 +86,9 @@ _BATCH_KEYS = ("custom_id", "body", "method", "url")
 
 #: Deepest JSON nesting a line may have. Decoders recurse once per level and fail past Python's recursion
 #: limit *minus the current stack depth*, so without a fixed bound a line near the limit could decode in one
-#: pass and not in the next. 128 levels is far beyond any chat request (a tool's JSON schema included).
-MAX_JSON_DEPTH: Final = 128
+#: pass and not in the next. The client refuses deeper bodies too (`orchestrator._wire.MAX_JSON_DEPTH`), so
+#: one number holds for a line and a body; it is far beyond any chat request (a tool's JSON schema included).
+MAX_JSON_DEPTH: Final = WIRE_MAX_DEPTH
 
 #: The error code of a job the runner failed on with an exception that is not a `GroqError` (a bug, or a
 #: request no code path expected): the job gets this record, the run goes on.
