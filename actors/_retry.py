@@ -17,6 +17,10 @@ a day; a day-quota exhaustion is better surfaced than silently waited out.
 Rule 1: the policy is pure. The randomness is an argument (``random`` in ``[0, 1)``), so the
 worker owns its RNG and tests pass literals. Whether an error is retryable at all is the error's
 business (:attr:`orchestrator.GroqError.retryable`); the policy only counts attempts.
+
+The policy is per job. What the whole client may afford (retries of server trouble as a share of
+its recent first attempts, so a batch does not multiply the load on a failing server) is the
+separate :class:`actors._retry_budget.RetryBudget`, which the scheduler consults after the policy.
 """
 
 from __future__ import annotations

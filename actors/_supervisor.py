@@ -145,7 +145,7 @@ class BreakerGate:
                 gets an error that says so.
         """
         stats = self._breaker.statistics()
-        why = f"{stats.window_failures} of the last {stats.window_calls} requests answered failed"
+        why = f"{stats.window_failures} of the last {stats.window_calls} answered requests failed"
         if self._last_failure is not None:
             why += f" (last: {self._last_failure})"
         since = stats.outage_started_at

@@ -55,10 +55,14 @@ _PLAIN_BODY = (bytes, type(None))
 
 #: OpenSSL reasons for a handshake that fails the same way on every attempt: no TLS version both
 #: sides accept (ours is 1.2 or newer), or an https URL whose port speaks plain HTTP.
-_TLS_VERSION_REASONS = frozenset({
-    "UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION", "NO_PROTOCOLS_AVAILABLE", "WRONG_SSL_VERSION",
-    "WRONG_VERSION_NUMBER",
-})
+_NO_COMMON_VERSION = "the server and this client share no TLS version (1.2 or newer is required)"
+_TLS_REFUSALS = {
+    "UNSUPPORTED_PROTOCOL": _NO_COMMON_VERSION,
+    "TLSV1_ALERT_PROTOCOL_VERSION": _NO_COMMON_VERSION,
+    "NO_PROTOCOLS_AVAILABLE": _NO_COMMON_VERSION,
+    "WRONG_SSL_VERSION": _NO_COMMON_VERSION,
+    "WRONG_VERSION_NUMBER": "the server did not answer in TLS (is the https:// URL a plain http port?)",
+}
 
 #: A caller that cancels its own request does not want it tried again.
 _CANCELLED = Verdict(kind="other", retryable=False)
@@ -116,8 +120,8 @@ def _tls_refusal(error: BaseException) -> str | None:
         seen.add(id(node))
         if isinstance(node, ssl.SSLCertVerificationError):
             return "the server's TLS certificate was not trusted"
-        if isinstance(node, ssl.SSLError) and getattr(node, "reason", None) in _TLS_VERSION_REASONS:
-            return "the server and this client share no TLS version (1.2 or newer is required)"
+        if isinstance(node, ssl.SSLError) and (refusal := _TLS_REFUSALS.get(getattr(node, "reason", None) or "")):
+            return refusal
         node = node.__cause__ or node.__context__
     return None
 

@@ -19,12 +19,20 @@ Contenders:
   Ray actor), told the emulator's ``time_scale``.
 - **ray-http**: Ray Data's ``HttpRequestProcessorConfig`` + ``build_processor`` (needs ``aiohttp``,
   which ``ray[llm]`` brings; skipped without it), configured as its docs show for an OpenAI-compatible
-  endpoint: ``url=.../openai/v1/chat/completions``, ``Authorization: Bearer`` header,
-  ``concurrency=ACTORS``, and ``qps`` set to the account's RPM split over the actors:
+  endpoint: ``url=.../openai/v1/chat/completions``, an ``Authorization: Bearer`` header, a preprocess
+  making the ``payload`` column, and ``qps`` set to the account's RPM split over the actors:
   30 RPM x 60 / 60 s = 30 requests a second, 30 / ACTORS per actor, rounded down because the field is
-  an int (7 for 4 actors). ``max_retries=2`` (the groq SDK's default; its own default is 0, which fails
-  the whole dataset at the first 429) and ``base_retry_wait_time_in_s`` its default 1 s divided by
-  the time scale, so that its backoff lasts what it would against Groq.
+  an int (7 for 4 actors). ``concurrency=(ACTORS, ACTORS)``: the docs say an int ``n`` is a fixed pool
+  of ``n``, but Ray 2.60 makes it an autoscaling pool of 1 to ``n``. ``max_retries=2`` (the groq SDK's
+  default; the processor's own is 0) and ``base_retry_wait_time_in_s`` its default 1 s divided by the
+  time scale, so that its backoff lasts what it would against Groq. Its preprocess and postprocess maps
+  get 0.25 CPU too: with the default whole CPU, the one CPU the actors leave runs the preprocess on one
+  of ``from_items``' 200 small blocks at a time, and that, not the stage, sets the pace. Two properties of the stage show
+  in the numbers: ``qps`` paces the *creation* of a batch's requests, not their sending (aiohttp starts
+  a request only when it is awaited, and the stage awaits them one after another once the whole batch
+  is created), so each actor waits ``batch_size / qps`` seconds and then sends its batch back to back;
+  and a row whose retries run out raises, which fails the whole dataset (``HttpRequestProcessorConfig``
+  has no ``should_continue_on_error``).
 - **groq-sdk**: ``map_batches`` over an async callable class holding one ``groq.AsyncGroq`` client
   (defaults: ``max_retries=2``), a batch's rows sent at once with ``asyncio.gather``: what a user
   writes without either. The SDK has no clock to scale: it honours ``retry-after``, which the emulator
@@ -33,17 +41,20 @@ Contenders:
 Reported per contender, from the wall time ``T`` (seconds, from building the pipeline to the last row
 in the driver; it includes starting the actors):
 
+- **first request**: seconds from the start until the emulator saw the contender's first request
+  (starting Ray actors; at time scale 60 each second of it is an emulated minute without requests);
 - **TPM used** = ``tokens / (T * TIME_SCALE / 60) / 8000``, where ``tokens`` is the sum of
   ``prompt_tokens + completion_tokens`` over the rows answered with a 200, and ``T * TIME_SCALE / 60``
-  the emulated minutes (at time scale 60, ``T`` itself);
+  the emulated minutes (at time scale 60, ``T`` itself); **once running**, the same over
+  ``T - first request``, which leaves out the actors' start;
 - **requests** and **429s**: the emulator's own counters (``GET /_emulator/stats``) over the run, the
   benchmark's readiness probe and stats requests taken out; the 429 share is ``429s / requests``;
 - **failed rows**: rows without a successful answer, including rows a failed run never returned.
 
-The requests limit binds first here: 30 requests of about 211 tokens a minute are about 6,300 tokens,
-79 % of the TPM limit, so no contender can use much more than that (a little more over a short run:
-the buckets start full). The requests-per-day (1,000) and tokens-per-day (200,000) limits refill by
-only about 1/1,440 of themselves per real second: keep ``--rows`` under about 900.
+The requests limit binds first here: 30 requests of about 213 tokens a minute are about 6,400 tokens,
+80 % of the TPM limit, so no contender can use much more than that once running (a little more over a
+short run: the buckets start full). The requests-per-day (1,000) and tokens-per-day (200,000) limits
+refill by only about 1/1,440 of themselves per real second: keep ``--rows`` under about 900.
 
 Usage::
 
@@ -55,19 +66,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import importlib
 import json
 import logging
+import os
+import re
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
-import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any, Final
+from typing import IO, Any, Final
 
 from _common import MODEL, ROOT, write_json
 
@@ -79,6 +95,7 @@ LIMITS: Final = TIERS["free"].models[MODEL]
 #: Ray CPUs per actor, for every contender (as `orchestrator.ray.ACTOR_CPUS`).
 ACTOR_CPUS: Final = 0.25
 STATS_PATH: Final = "/_emulator/stats"
+PR_SET_PDEATHSIG: Final = 1  # <linux/prctl.h>
 
 
 @dataclass
@@ -87,12 +104,14 @@ class Result:
 
     contender: str
     wall_s: float | None = None
+    first_request_s: float | None = None
     rows: int = 0
     failed_rows: int = 0
     tokens: int = 0
     requests: int = 0
     rate_limited: int = 0
     tpm_share: float | None = None
+    tpm_share_running: float | None = None
     note: str = ""
 
 
@@ -120,40 +139,54 @@ def _get_json(url: str, key: str | None = None) -> Any:
         return json.load(response)
 
 
-def _wait_ready(process: subprocess.Popen[bytes], root: str, deadline: float = 30.0) -> None:
+def _wait_ready(process: subprocess.Popen[bytes], root: str, log: IO[bytes], deadline: float = 30.0) -> None:
     """Return once the emulator answers ``GET /openai/v1/models``."""
     start = time.monotonic()
     while time.monotonic() - start < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the emulator exited with status {process.returncode}")
+            log.seek(0)
+            raise RuntimeError(f"the emulator exited with status {process.returncode}:\n{log.read().decode()}")
         try:
             _get_json(root + "/openai/v1/models", key="gsk_bench_probe")
             return
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # not listening yet (URLError is an OSError)
             time.sleep(0.1)
     raise RuntimeError(f"the emulator did not answer within {deadline:.0f} s")
 
 
+def _die_with_parent() -> Callable[[], None] | None:
+    """What the emulator's process runs before it starts, on Linux: have the kernel send it SIGTERM if the
+    benchmark dies first (a Ray fatal error ends the driver without running its ``finally`` blocks). The
+    function is looked up here, in the parent: the child of a threaded process must not load anything."""
+    if sys.platform != "linux":
+        return None
+    prctl = ctypes.CDLL(None).prctl
+    return lambda: prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 @contextlib.contextmanager
 def emulator() -> Iterator[str]:
-    """A fresh ``groq-orch emulate`` process with time-scaled free-tier limits; yields its root URL."""
+    """A fresh emulator process (``python -m orchestrator.emulator``, the same as ``groq-orch emulate``) with
+    time-scaled free-tier limits; yields its root URL."""
     port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "emulate", "--port", str(port), "--time-scale", str(TIME_SCALE),
-         "--latency", "realistic", "--completion-tokens", f"{COMPLETION_TOKENS},{COMPLETION_TOKENS}"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        root = f"http://127.0.0.1:{port}"
-        _wait_ready(process, root)
-        yield root
-    finally:
-        process.terminate()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator.emulator", "--port", str(port), "--time-scale", str(TIME_SCALE),
+             "--latency", "realistic", "--completion-tokens", f"{COMPLETION_TOKENS},{COMPLETION_TOKENS}"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log,
+            preexec_fn=_die_with_parent(),
+        )
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            root = f"http://127.0.0.1:{port}"
+            _wait_ready(process, root, log)
+            yield root
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 # --- the contenders: each returns (ok, tokens) per row it got back --------------------------------------------
@@ -185,13 +218,15 @@ def run_ray_http(ray: Any, rows: list[dict[str, Any]], root: str, key: str, acto
         url=root + "/openai/v1/chat/completions",
         headers={"Authorization": f"Bearer {key}"},
         qps=int(LIMITS.rpm * TIME_SCALE / 60 / actors),
-        concurrency=actors,
+        concurrency=(actors, actors),
         batch_size=batch_size,
         max_retries=2,
         base_retry_wait_time_in_s=1.0 / TIME_SCALE,
         http_request_stage={"num_cpus": ACTOR_CPUS},
     )
-    processor = build_processor(config, preprocess=lambda row: {"payload": row["body"]}, postprocess=_http_outcome)
+    processor = build_processor(config, preprocess=lambda row: {"payload": row["body"]}, postprocess=_http_outcome,
+                                preprocess_map_kwargs={"num_cpus": ACTOR_CPUS},
+                                postprocess_map_kwargs={"num_cpus": ACTOR_CPUS})
     return [(bool(row["ok"]), int(row["tokens"])) for row in processor(ray.data.from_items(rows)).take_all()]
 
 
@@ -242,25 +277,74 @@ CONTENDERS: Final[dict[str, Runner]] = {"ours": run_ours, "ray-http": run_ray_ht
 # --- measuring ------------------------------------------------------------------------------------------------
 
 
+def _failure(error: BaseException) -> str:
+    """What made a run fail, in one line: the UDF's own error, which Ray passes on only as text."""
+    text = str(error)
+    found = re.search(r"^(\w+Error: .*)$", text, re.MULTILINE)
+    return (found.group(1) if found else f"{type(error).__name__}: {text}".splitlines()[0])[:120]
+
+
+class FirstRequest:
+    """Polls the emulator's counters from a thread until the contender's first request has arrived.
+
+    Each poll is a request too: ``polls`` says how many to take out of the emulator's count.
+    """
+
+    def __init__(self, root: str, before: int) -> None:
+        self.polls = 0
+        self.after_s: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(root, before, time.perf_counter()), daemon=True)
+        self._thread.start()
+
+    def _watch(self, root: str, before: int, started: float) -> None:
+        while not self._stop.is_set():
+            self.polls += 1
+            try:
+                seen = _get_json(root + STATS_PATH)["requests"] - before - self.polls
+            except OSError:
+                return
+            if seen > 0:
+                self.after_s = time.perf_counter() - started
+                return
+            self._stop.wait(0.05)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def measure(ray: Any, name: str, rows: list[dict[str, Any]], actors: int, batch_size: int) -> Result:
     """Run one contender against a fresh emulator with a fresh key."""
     result = Result(name, rows=len(rows))
     with emulator() as root:
         before = _get_json(root + STATS_PATH)
         started = time.perf_counter()
+        watch = FirstRequest(root, before["requests"])
         try:
             outcomes = CONTENDERS[name](ray, rows, root, f"gsk_bench_{uuid.uuid4().hex}", actors, batch_size)
-        except Exception as error:  # a run that fails returns no rows: report it, and keep the emulator's counts
+        except Exception as error:  # a failed run returns no rows: say why, and keep the emulator's counts
             outcomes = []
-            result.note = f"run failed: {type(error).__name__}: {str(error).splitlines()[0][:160]}"
-        result.wall_s = time.perf_counter() - started
+            result.note = f"run failed: {_failure(error)}"
+        finally:
+            result.wall_s = time.perf_counter() - started
+            watch.stop()
         after = _get_json(root + STATS_PATH)
+    result.first_request_s = watch.after_s
     result.failed_rows = len(rows) - sum(ok for ok, _ in outcomes)
     result.tokens = sum(tokens for ok, tokens in outcomes if ok)
-    result.requests = after["requests"] - before["requests"] - 1  # the second stats request counts itself
+    # Each stats request counts itself on arrival: ``before`` its own, ``after`` its own and the polls'.
+    result.requests = after["requests"] - before["requests"] - watch.polls - 1
     result.rate_limited = after["rate_limited"] - before["rate_limited"]
-    result.tpm_share = result.tokens / (result.wall_s * TIME_SCALE / 60) / LIMITS.tpm
+    result.tpm_share = _tpm_share(result.tokens, result.wall_s)
+    if watch.after_s is not None and result.wall_s > watch.after_s:
+        result.tpm_share_running = _tpm_share(result.tokens, result.wall_s - watch.after_s)
     return result
+
+
+def _tpm_share(tokens: int, seconds: float) -> float:
+    """``tokens`` over ``seconds`` of wall time as a share of the TPM limit (per emulated minute)."""
+    return tokens / (seconds * TIME_SCALE / 60) / LIMITS.tpm
 
 
 def _cell(value: float | None, spec: str) -> str:
@@ -268,14 +352,16 @@ def _cell(value: float | None, spec: str) -> str:
 
 
 def print_table(results: list[Result]) -> None:
-    print("\n| contender | wall (s) | TPM used | requests | 429s | 429 share | failed rows |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("\n| contender | wall (s) | first request (s) | TPM used | TPM used once running | requests | 429s "
+          "| 429 share | failed rows |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for result in results:
         if result.wall_s is None:
-            print(f"| {result.contender} | {result.note} | | | | | |")
+            print(f"| {result.contender} | {result.note} | | | | | | | |")
             continue
         share = result.rate_limited / result.requests if result.requests else None
-        print(f"| {result.contender} | {result.wall_s:.1f} | {_cell(result.tpm_share, '.1%')} | {result.requests} | "
+        print(f"| {result.contender} | {result.wall_s:.1f} | {_cell(result.first_request_s, '.1f')} | "
+              f"{_cell(result.tpm_share, '.1%')} | {_cell(result.tpm_share_running, '.1%')} | {result.requests} | "
               f"{result.rate_limited} | {_cell(share, '.1%')} | {result.failed_rows} |")
     for result in results:
         if result.wall_s is not None and result.note:
@@ -297,12 +383,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     rows = make_rows(args.rows or (200 if args.quick else 600))
 
+    os.environ.setdefault("RAY_DATA_LOG_LEVEL", "WARNING")
     import ray
 
     print(f"{len(rows)} rows, {args.actors} actors, batch size {args.batch_size}, {MODEL} free tier "
           f"({LIMITS.rpm} RPM, {LIMITS.tpm} TPM) at time scale {TIME_SCALE:g}")
     ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
     ray.data.DataContext.get_current().enable_progress_bars = False
     results = []
     try:

@@ -205,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="after Ctrl-C/SIGTERM, how long in-flight jobs may finish (default 10)")
     batch.add_argument("--quiet", "-q", action="store_true", help="no progress display or summary table")
     batch.add_argument("--summary-json", type=Path, metavar="PATH", help="also write the summary as JSON")
+    batch.add_argument("--report", type=Path, metavar="PATH",
+                       help="also write a self-contained HTML report (figures and tables, nothing fetched) here")
     batch.add_argument("--metrics-port", type=_port, metavar="N",
                        help="serve Prometheus metrics at http://127.0.0.1:N/metrics while the batch runs (0: a free port)")
     via = batch.add_argument_group(
@@ -388,7 +390,12 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         if importlib.util.find_spec("ray") is None:
             _error("--ray needs Ray: pip install 'groq-orchestrator[ray]'")
             return EXIT_USAGE
-    return _run_batch(args).exit_code
+    summary = _run_batch(args)
+    if args.report is not None:
+        from orchestrator._report import write_batch_report
+
+        write_batch_report(args.report, summary)
+    return summary.exit_code
 
 
 def _run_batch(args: argparse.Namespace) -> Any:

@@ -496,6 +496,9 @@ async def open_client(config: Config | None = None, **overrides: Any) -> AsyncIt
         half_open_probes=breaker_config.half_open_probes,
         # Like the rate-limit windows, the server's recovery time runs on its (scaled) clock.
         open_seconds=breaker_config.reset_timeout / time_scale,
+        # A probe to a server that hangs must time out before its permit lapses, or every lapse
+        # sends more probes into the hang (and keeps held jobs from their max_wait).
+        probe_timeout=max(breaker_config.reset_timeout / time_scale, config.timeout),
     )
     failures = ProductFailures(key_hint=config.api_key.hint, time_scale=time_scale, base_url=config.base_url)
     gate = BreakerGate(

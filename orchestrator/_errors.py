@@ -661,10 +661,11 @@ class NetworkError(GroqError):
         """Usually connectivity, proxy or base URL; for a TLS refusal, how to trust the certificate."""
         if self.permanent:
             return (
-                "The server's TLS certificate (or TLS version) was not accepted, so nothing was sent and it is not "
-                "retried. If the certificate is legitimate (a corporate proxy, a private CA), trust its CA: set "
-                "SSL_CERT_FILE=/path/to/ca-bundle.pem or pass open_client(verify='/path/to/ca-bundle.pem'); "
-                "certificate checks cannot be turned off. Otherwise check Config.base_url."
+                "The TLS handshake was refused, so nothing was sent and the request is not retried (it would fail "
+                "the same way). If the certificate is legitimate but signed by a CA this machine does not know (a "
+                "corporate proxy, a private CA), trust that CA: set SSL_CERT_FILE=/path/to/ca-bundle.pem or pass "
+                "open_client(verify='/path/to/ca-bundle.pem'); certificate checks cannot be turned off. A server "
+                "below TLS 1.2 must be upgraded. Otherwise check Config.base_url."
             )
         return "Could not talk to the server; it is retried automatically. Check connectivity, proxy settings and Config.base_url."
 

@@ -45,8 +45,11 @@ class TestDefaults:
         assert (c.base_url, c.timeout, c.max_retries, c.workers, c.queue_size, c.http2) == (DEFAULT_BASE_URL, 60.0, 3, 64, 1024, False)
 
     def test_retry_defaults(self) -> None:
-        """Backoff defaults to 1 s -> 60 s, x2, full jitter, 3 retries."""
-        assert RetryConfig() == RetryConfig(max_retries=3, initial_delay=1.0, max_delay=60.0, multiplier=2.0, jitter=True)
+        """Backoff defaults to 0.5 s -> 60 s, x2, full jitter, 3 retries, a 20 % + 10/s retry budget."""
+        assert RetryConfig() == RetryConfig(
+            max_retries=3, initial_delay=0.5, max_delay=60.0, multiplier=2.0, jitter=True, budget_ratio=0.2,
+            budget_per_second=10.0,
+        )
 
     def test_breaker_defaults(self) -> None:
         """The breaker opens at 50 % failures of 20+ of the last 100 requests, probes 5 after 30 s, holds jobs up to 60 s."""
@@ -186,7 +189,9 @@ BAD_VALUES = [
 BAD_POLICIES = [
     (lambda: RetryConfig(initial_delay=0), "retry_config.initial_delay"),
     (lambda: RetryConfig(initial_delay=3601), "retry_config.initial_delay"),
-    (lambda: RetryConfig(max_delay=0.5), "retry_config.max_delay"),
+    (lambda: RetryConfig(max_delay=0.25), "retry_config.max_delay"),
+    (lambda: RetryConfig(budget_ratio=-0.1), "retry_config.budget_ratio"),
+    (lambda: RetryConfig(budget_per_second=float("inf")), "retry_config.budget_per_second"),
     (lambda: RetryConfig(max_delay=-1), "retry_config.max_delay"),
     (lambda: RetryConfig(multiplier=0.5), "retry_config.multiplier"),
     (lambda: RetryConfig(multiplier=float("nan")), "retry_config.multiplier"),
@@ -195,6 +200,12 @@ BAD_POLICIES = [
     (lambda: BreakerConfig(success_threshold=-3), "circuit_breaker_config.success_threshold"),
     (lambda: BreakerConfig(reset_timeout=0), "circuit_breaker_config.reset_timeout"),
     (lambda: BreakerConfig(when_open="panic"), "circuit_breaker_config.when_open"),  # type: ignore[arg-type]
+    (lambda: BreakerConfig(failure_rate=0), "circuit_breaker_config.failure_rate"),
+    (lambda: BreakerConfig(failure_rate=1.5), "circuit_breaker_config.failure_rate"),
+    (lambda: BreakerConfig(minimum_calls=0), "circuit_breaker_config.minimum_calls"),
+    (lambda: BreakerConfig(minimum_calls=50, window_size=10), "circuit_breaker_config.window_size"),
+    (lambda: BreakerConfig(half_open_probes=0), "circuit_breaker_config.half_open_probes"),
+    (lambda: BreakerConfig(max_wait=0), "circuit_breaker_config.max_wait"),
     (lambda: ModelLimits(rpm=0), "limits.rpm"),
     (lambda: ModelLimits(tpd=-5), "limits.tpd"),
     (lambda: ModelLimits(tpm=1.5), "limits.tpm"),  # type: ignore[arg-type]
@@ -371,7 +382,7 @@ class TestBuilder:
             .api_key(KEY)
             .base_url("http://localhost:8000/openai/v1")
             .timeout(datetime.timedelta(seconds=30))
-            .retry_config(RetryConfig(initial_delay=0.5))
+            .retry_config(RetryConfig(initial_delay=0.25))
             .max_retries(6)
             .circuit_breaker_config(BreakerConfig(when_open="fail"))
             .rate_limit_config(RateLimitConfig(model_limits={"a": ModelLimits(rpd=10)}))
@@ -387,7 +398,7 @@ class TestBuilder:
             "http://localhost:8000/openai/v1",
             30.0,
             6,
-            0.5,
+            0.25,
             "fail",
         )
         assert dict(c.rate_limit_config.model_limits) == {"a": ModelLimits(rpd=10), "openai/gpt-oss-20b": limits}

@@ -45,7 +45,7 @@ from typing import Any
 import trio
 from rich.console import Console
 
-from orchestrator.batch._io import AnsweredIds, ResultWriter, iter_input_lines, open_results, scan_input
+from orchestrator.batch._io import AnsweredIds, ResultWriter, iter_input_lines
 from orchestrator.batch._lock import lock_output
 from orchestrator.batch._options import BatchOptions, PathArg, batch_options
 from orchestrator.batch._records import (
@@ -57,7 +57,7 @@ from orchestrator.batch._records import (
     identify,
     parse_line,
 )
-from orchestrator.batch._run import RunState, finish_run, map_guarded, open_run
+from orchestrator.batch._run import RunState, announce_start, finish_run, map_guarded, open_and_scan, open_run
 from orchestrator.batch._source import check_distinct, readable_source
 from orchestrator.batch._summary import BatchSummary, BatchTally
 from orchestrator.batch._where import endpoint_for
@@ -211,26 +211,9 @@ async def _run_live(
 ) -> BatchSummary:
     """The live run of `run_batch_async`, under its lock: ``readable`` is ``source`` or its spooled copy."""
     console = options.console or Console(stderr=True)
-    resume = open_results(target)
-    scan = scan_input(readable, resume.answered, results=target)
+    resume, scan = open_and_scan(readable, target)
     if not options.quiet:
-        if endpoint.notice:
-            console.print(endpoint.notice, style="yellow", highlight=False, soft_wrap=True)
-        if resume.lines:
-            repaired = f", repaired a torn last line ({resume.repaired_bytes} bytes)" if resume.repaired_bytes else ""
-            console.print(
-                f"Resuming: {scan.answered} of {scan.jobs} jobs already in {target}{repaired}.",
-                highlight=False, soft_wrap=True,
-            )
-        from orchestrator.batch._expectation import expected_batch_line  # the run's expected time (issue 19)
-        if expected := expected_batch_line(readable, scan.jobs - scan.answered, endpoint, options):
-            console.print(expected, highlight=False, soft_wrap=True)
-        if scan.unverified:
-            console.print(
-                f"{scan.unverified} result line(s) in {target} carry no input_sha256 (an older version wrote "
-                "them), so they could not be checked against the input; they are trusted as they are.",
-                style="yellow", highlight=False, soft_wrap=True,
-            )
+        announce_start(console, endpoint, resume, scan, readable, target, options)
     log.info("batch_started", input=str(source), output=str(target), jobs=scan.jobs, answered=scan.answered,
              endpoint=endpoint.description)
     # Jobs handed to the client at once (waiting for budget or in flight). Twice the workers keeps every

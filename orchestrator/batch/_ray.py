@@ -43,11 +43,11 @@ from orchestrator._client import ClientStatistics
 from orchestrator._endpoint import Endpoint
 from orchestrator._errors import AuthenticationError, AuthorizationError, GroqError
 from orchestrator._prices import CostTally, PriceTable
-from orchestrator.batch._io import AnsweredIds, ResultWriter, iter_input_lines, open_results, scan_input
+from orchestrator.batch._io import AnsweredIds, ResultWriter, iter_input_lines
 from orchestrator.batch._options import BatchOptions
 from orchestrator.batch._progress import render_progress
 from orchestrator.batch._records import identify
-from orchestrator.batch._run import RunState, _watch_signals, finish_run
+from orchestrator.batch._run import RunState, _watch_signals, announce_start, finish_run, open_and_scan
 from orchestrator.batch._summary import BatchSummary, BatchTally
 from orchestrator.observe._logging import get_logger
 
@@ -64,12 +64,9 @@ async def run_ray_batch_async(
 ) -> BatchSummary:
     """Run the batch on Ray (see the module docstring); the caller holds the lock on ``target``."""
     console = options.console or Console(stderr=True)
-    resume = open_results(target)
-    scan = scan_input(readable, resume.answered, results=target)
+    resume, scan = open_and_scan(readable, target)
     if not options.quiet:
-        if resume.lines:
-            console.print(f"Resuming: {scan.answered} of {scan.jobs} jobs already in {target}.",
-                          highlight=False, soft_wrap=True)
+        announce_start(console, endpoint, resume, scan, readable, target, options)
     log.info("batch_started", input=str(source), output=str(target), jobs=scan.jobs, answered=scan.answered,
              endpoint=endpoint.description, ray=options.ray or "local")
     run = RunState(BatchTally(jobs=scan.jobs, already_done=scan.answered, now=trio.current_time()))

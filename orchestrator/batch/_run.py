@@ -18,6 +18,8 @@ import trio
 from rich.console import Console
 from rich.live import Live
 
+from orchestrator.batch._expectation import expected_batch_line
+from orchestrator.batch._io import InputScan, ResumeState, open_results, scan_input
 from orchestrator.batch._options import BatchOptions
 from orchestrator.batch._summary import BatchSummary, BatchTally
 from orchestrator._endpoint import Endpoint, open_endpoint
@@ -33,7 +35,10 @@ if TYPE_CHECKING:
     from orchestrator._catalog import ModelCatalog
     from orchestrator._client import Client
 
-__all__ = ["ABORTS_RUN", "RunServices", "RunState", "encode_summary", "finish_run", "map_guarded", "open_run"]
+__all__ = [
+    "ABORTS_RUN", "RunServices", "RunState", "announce_start", "encode_summary", "finish_run", "map_guarded",
+    "open_and_scan", "open_run",
+]
 
 log = get_logger("orchestrator.batch")
 
@@ -83,6 +88,32 @@ class RunState:
             self.fatal = error
         self.stopping = True
         return True
+
+
+def open_and_scan(readable: Path, target: Path) -> tuple[ResumeState, InputScan]:
+    """Step 1 of every live run: the results file opened (a torn last line repaired, answered ids read), then
+    one pass over the input refusing duplicate custom_ids and results written for other input lines."""
+    resume = open_results(target)
+    return resume, scan_input(readable, resume.answered, results=target)
+
+
+def announce_start(console: Console, endpoint: Endpoint, resume: ResumeState, scan: InputScan, readable: Path,
+                   target: Path, options: BatchOptions) -> None:
+    """The lines a run starts with: where it sends, what it resumes, how long the limits make it take."""
+    if endpoint.notice:
+        console.print(endpoint.notice, style="yellow", highlight=False, soft_wrap=True)
+    if resume.lines:
+        repaired = f", repaired a torn last line ({resume.repaired_bytes} bytes)" if resume.repaired_bytes else ""
+        console.print(f"Resuming: {scan.answered} of {scan.jobs} jobs already in {target}{repaired}.",
+                      highlight=False, soft_wrap=True)
+    if expected := expected_batch_line(readable, scan.jobs - scan.answered, endpoint, options):
+        console.print(expected, highlight=False, soft_wrap=True)
+    if scan.unverified:
+        console.print(
+            f"{scan.unverified} result line(s) in {target} carry no input_sha256 (an older version wrote "
+            "them), so they could not be checked against the input; they are trusted as they are.",
+            style="yellow", highlight=False, soft_wrap=True,
+        )
 
 
 class RunServices(msgspec.Struct, frozen=True):

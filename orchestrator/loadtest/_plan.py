@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections.abc import Sequence
 from typing import Any, Final, Literal
 
 import msgspec
@@ -25,6 +26,7 @@ from orchestrator.loadtest._metrics import SLO
 from orchestrator._tokens import MESSAGE_OVERHEAD_TOKENS
 
 __all__ = [
+    "GOODPUT_NAMES",
     "MAX_CONCURRENCY",
     "MIN_PROMPT_TOKENS",
     "BenchPlan",
@@ -33,6 +35,8 @@ __all__ = [
     "build_prompt",
     "interarrival",
     "parse_length",
+    "goodput_slo",
+    "parse_goodput",
     "parse_levels",
     "parse_slo",
     "parse_time",
@@ -50,6 +54,15 @@ _FILLER: Final = (
 )
 _TIME: Final = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m)\s*$")
 _UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0}
+#: ``--goodput`` metric names -> :class:`SLO` fields. vLLM's ``vllm bench serve --goodput ttft:500 tpot:50
+#: e2el:1000`` (``parse_goodput`` / ``check_goodput_args`` in ``vllm/benchmarks/serve.py``) and AIPerf's
+#: ``--goodput "time_to_first_token:500 inter_token_latency:10 request_latency:3000"`` (its goodput tutorial;
+#: AIPerf's inter-token latency is (latency - TTFT) / (output tokens - 1), which is our TPOT). Values in ms.
+GOODPUT_NAMES: Final = {
+    "ttft": "ttft", "time_to_first_token": "ttft",
+    "tpot": "tpot", "inter_token_latency": "tpot",
+    "e2el": "e2e", "request_latency": "e2e",
+}
 
 
 class LengthSpec(msgspec.Struct, frozen=True):
@@ -141,6 +154,47 @@ def parse_slo(text: str) -> SLO:
     return SLO(**bounds)
 
 
+def parse_goodput(text: str) -> tuple[tuple[str, float], ...]:
+    """Parse one ``--goodput`` value: ``KEY:MS`` pairs separated by spaces -> ``((slo field, seconds), ...)``.
+
+    Keys are vLLM's (``ttft``, ``tpot``, ``e2el``) or AIPerf's (``time_to_first_token``,
+    ``inter_token_latency``, ``request_latency``); values are milliseconds, more than 0.
+
+    Raises:
+        ValueError: naming the bad pair and the expected form.
+    """
+    pairs = []
+    names = ", ".join(GOODPUT_NAMES)
+    for pair in text.split() or [text]:
+        key, colon, value = pair.partition(":")
+        field = GOODPUT_NAMES.get(key.strip().lower())
+        if not colon or field is None:
+            raise ValueError(f"{pair!r} must be KEY:MILLISECONDS with KEY one of {names}, e.g. ttft:500")
+        try:
+            milliseconds = float(value)
+        except ValueError:
+            raise ValueError(f"{pair!r}: {value!r} is not a number of milliseconds") from None
+        if not (milliseconds > 0 and math.isfinite(milliseconds)):
+            raise ValueError(f"{pair!r}: the bound must be a finite number of milliseconds more than 0")
+        pairs.append((field, milliseconds / 1000.0))
+    return tuple(pairs)
+
+
+def goodput_slo(values: Sequence[tuple[tuple[str, float], ...]]) -> SLO:
+    """The :class:`SLO` of every ``--goodput`` value (each as :func:`parse_goodput` returns it).
+
+    Raises:
+        ValueError: a metric bounded twice (``ttft`` and ``time_to_first_token`` are one metric).
+    """
+    bounds: dict[str, float] = {}
+    for pairs in values:
+        for field, seconds in pairs:
+            if field in bounds:
+                raise ValueError(f"{field} is bounded twice; give each metric once")
+            bounds[field] = seconds
+    return SLO(**bounds)
+
+
 def build_prompt(tokens: int, tag: str) -> str:
     """A user message of exactly ``tokens`` estimated prompt tokens (at least :data:`MIN_PROMPT_TOKENS`).
 
@@ -218,6 +272,12 @@ class BenchPlan(msgspec.Struct, frozen=True, kw_only=True):
                 f"{self.prompt_tokens.describe()} plus --output-tokens {self.output_tokens.describe()} exceed "
                 f"{self.model}'s context window of {self.context_window} tokens; lower either mean",
             )
+
+    @property
+    def tokens_per_request(self) -> int:
+        """Prompt plus completion tokens a request is expected to use: the two means (the completion's capped at
+        the model's limit), as the rate budget counts them."""
+        return self.prompt_tokens.mean + min(self.output_tokens.mean, self.max_completion_tokens)
 
     @property
     def workers(self) -> int:

@@ -1,10 +1,11 @@
 """What ``groq-orch bench`` shows and keeps: rich tables on screen and the ``summary.json`` document.
 
 Rendering is kept apart from the run: these functions take the finished :class:`LevelSummary` values
-and return rich renderables or plain data, so they are tested by rendering to a string console. The
-layout follows vLLM's "Serving Benchmark Result" and GuideLLM's stats tables: one row per level, the
-client's view (TTFT, ITL, TPOT, E2E) beside Groq's own (``queue_time``, ``prompt_time``,
-``completion_time``), then throughput, goodput and what the rate limits cost.
+(and the run's :class:`Assessment` against the rate limits) and return rich renderables or plain data, so
+they are tested by rendering to a string console. The layout follows vLLM's "Serving Benchmark Result"
+and GuideLLM's stats tables: one row per level, the client's view (TTFT, ITL, TPOT, E2E) beside Groq's
+own (``queue_time``, ``prompt_time``, ``completion_time``), then throughput, goodput and what the rate
+limits cost, and a last line naming the max sustainable level.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from typing import Any
 import msgspec
 from rich.table import Table
 
+from orchestrator.loadtest._capacity import Assessment, per_thousand
 from orchestrator.loadtest._metrics import SLO, LevelSummary, Percentiles
 from orchestrator.loadtest._plan import BenchPlan
 from orchestrator.loadtest._run import BenchResult
+from orchestrator.loadtest._serving import serving_date, serving_record
 
-__all__ = ["level_label", "render_tables", "summary_document"]
+__all__ = ["level_label", "render_tables", "summary_document", "sustainable_line"]
 
 
 def level_label(level: int | float, mode: str) -> str:
@@ -51,6 +54,10 @@ def _number(value: float | None, digits: int = 2) -> str:
     return f"{value:,.{digits}f}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
 def _goodput(summary: LevelSummary) -> str:
     goodput = summary.goodput
     if goodput is None or goodput.share is None:
@@ -64,8 +71,11 @@ def _table(title: str, level_header: str) -> Table:
     return table
 
 
-def render_tables(summaries: Sequence[LevelSummary], *, mode: str, slo: SLO | None) -> list[Table]:
-    """Three tables, one row per level: client latencies; Groq's timings and client holds; throughput."""
+def render_tables(
+    summaries: Sequence[LevelSummary], *, mode: str, slo: SLO | None, assessment: Assessment
+) -> list[Table]:
+    """Three tables, one row per level: client latencies; Groq's timings and client holds; throughput and
+    rate limits (with 429s and 498s per 1,000 requests and TPM use from ``assessment``)."""
     header = "rate" if mode == "rate" else "concurrency"
     latency = _table("Latency, ms (p50 / p90 / p99)", header)
     for name in ("TTFT", "ITL", "TPOT", "E2E"):
@@ -75,9 +85,10 @@ def render_tables(summaries: Sequence[LevelSummary], *, mode: str, slo: SLO | No
         server.add_column(name, justify="right", no_wrap=True)
     goodput_title = f"goodput ({slo.describe()})" if slo is not None else "goodput"
     volume = _table("Throughput, goodput and rate limits", header)
-    for name in ("ok", "failed", "req/s", "out tok/s", "tok/min", goodput_title, "429", "498", "retries", "held s"):
+    for name in ("ok", "failed", "req/s", "out tok/s", "tok/min", "TPM use", goodput_title, "429", "429/1k",
+                 "498/1k", "retries", "held s", "sustainable"):
         volume.add_column(name, justify="right", no_wrap=name != goodput_title)
-    for summary in summaries:
+    for summary, capacity in zip(summaries, assessment.levels, strict=True):
         label = level_label(summary.level, mode)
         latency.add_row(
             label, _spread(summary.ttft_s), _spread(summary.itl_s), _spread(summary.tpot_s), _spread(summary.e2e_s)
@@ -89,11 +100,19 @@ def render_tables(summaries: Sequence[LevelSummary], *, mode: str, slo: SLO | No
         per_minute = None if summary.total_token_throughput is None else summary.total_token_throughput * 60
         volume.add_row(
             label, f"{summary.completed:,}", f"{summary.failed:,}", _number(summary.request_throughput),
-            _number(summary.output_token_throughput, 1), _number(per_minute, 0), _goodput(summary),
-            f"{summary.rate_limited:,}", f"{summary.capacity_exceeded:,}", f"{summary.retries:,}",
-            _number(summary.throttled_s, 1),
+            _number(summary.output_token_throughput, 1), _number(per_minute, 0), _share(capacity.tpm_share),
+            _goodput(summary), f"{summary.rate_limited:,}", _number(capacity.rate_limited_per_1k, 1),
+            _number(capacity.capacity_exceeded_per_1k, 1), f"{summary.retries:,}", _number(summary.throttled_s, 1),
+            "yes" if capacity.sustainable else "no",
         )
     return [latency, server, volume]
+
+
+def sustainable_line(assessment: Assessment) -> str:
+    """The text report's verdict: the highest level run that was sustainable, and the test it passed."""
+    sustainable = assessment.sustainable
+    label = "" if sustainable.level is None else level_label(sustainable.level, sustainable.mode)
+    return sustainable.describe(label)
 
 
 def summary_document(
@@ -104,8 +123,10 @@ def summary_document(
     time_scale: float,
     started_at: datetime.datetime,
     version: str,
+    assessment: Assessment,
 ) -> dict[str, Any]:
-    """The ``summary.json`` content: settings, one result per level, totals and the timeline.
+    """The ``summary.json`` content: settings, one result per level (ours, and under vLLM's names in
+    ``benchmark_serving``), totals, the max sustainable level and the timeline.
 
     Every time is in seconds on the endpoint's clock (``clock.time_scale`` endpoint seconds per real
     second); rates are per endpoint second.
@@ -123,8 +144,12 @@ def summary_document(
         "throttled_s": sum(s.throttled_s for s in summaries),
         "duration_s": result.duration_s,
     }
+    totals["rate_limited_per_1k"] = per_thousand(totals["rate_limited"], totals["requests"])
+    totals["capacity_exceeded_per_1k"] = per_thousand(totals["capacity_exceeded"], totals["requests"])
     limits = [point.tpm_limit for point in result.timeline if point.tpm_limit is not None]
     peak = max((point.tokens_per_minute for point in result.timeline), default=None)
+    limit = limits[-1] if limits else None
+    date = serving_date(started_at)
     return {
         "tool": "groq-orch bench",
         "version": version,
@@ -136,7 +161,14 @@ def summary_document(
         },
         "settings": plan.settings(),
         "levels": msgspec.to_builtins(summaries),
+        "benchmark_serving": [
+            serving_record(summary, capacity, plan, date=date)
+            for summary, capacity in zip(summaries, assessment.levels, strict=True)
+        ],
+        "max_sustainable": msgspec.to_builtins(assessment.sustainable),
         "totals": totals,
-        "tokens_per_minute": {"peak": peak, "tpm_limit": limits[-1] if limits else None},
+        "tokens_per_minute": {
+            "peak": peak, "tpm_limit": limit, "peak_share": peak / limit if peak is not None and limit else None,
+        },
         "timeline": msgspec.to_builtins(result.timeline),
     }

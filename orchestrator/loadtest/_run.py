@@ -46,6 +46,7 @@ from orchestrator.loadtest._metrics import (
     time_per_output_token,
 )
 from orchestrator.loadtest._plan import BenchPlan, interarrival
+from orchestrator.loadtest._progress import BenchProgress
 from orchestrator._errors import GroqError
 from orchestrator._wire import ChatChunk
 
@@ -56,6 +57,10 @@ __all__ = ["MAX_TIMELINE_POINTS", "BenchObserver", "BenchResult", "BenchRun", "T
 
 #: Timeline samples kept; past this, every other one is dropped and the interval doubles.
 MAX_TIMELINE_POINTS: Final = 2048
+
+#: One timeline sample as taken: t, level, tokens, TPM limit, TPM room, in flight, 429s, RPM limit, RPM room
+#: (the fields of :class:`TimelinePoint` but tokens_per_minute, which needs the whole series).
+_Sample = tuple[float, int | float, int, int | None, int | None, int, int, int | None, int | None]
 
 
 class _Tracker:
@@ -121,6 +126,8 @@ class TimelinePoint(msgspec.Struct, frozen=True, kw_only=True):
         tokens_remaining: the room the client sees left in that minute.
         in_flight: requests being sent or streamed by the client.
         rate_limited: 429 answers so far.
+        rpm_limit: the requests-per-minute limit the client believes in (None while unknown).
+        requests_remaining: the requests the client sees left in that minute.
     """
 
     t_s: float
@@ -131,6 +138,8 @@ class TimelinePoint(msgspec.Struct, frozen=True, kw_only=True):
     tokens_remaining: int | None
     in_flight: int
     rate_limited: int
+    rpm_limit: int | None = None
+    requests_remaining: int | None = None
 
 
 @dataclasses.dataclass
@@ -180,7 +189,12 @@ class BenchRun:
         self._origin = 0.0
         self._tokens = 0
         self._level: int | float = plan.levels[0]
-        self._samples: list[tuple[float, int | float, int, int | None, int | None, int, int]] = []
+        self._level_index = 0
+        self._level_started = 0.0
+        self._stats = LevelStats(self._level, plan.slo)  # the running level's
+        self._finished = 0
+        self._in_flight = 0
+        self._samples: list[_Sample] = []
         self._interval = 1.0  # endpoint seconds between timeline samples
 
     def _endpoint_time(self) -> float:
@@ -200,10 +214,10 @@ class BenchRun:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._sample_forever)
             for level_index, level in enumerate(plan.levels):
-                self._level = level
                 stats = LevelStats(level, plan.slo)
                 retried = self._client.statistics().retried
                 started = trio.current_time()
+                self._level, self._level_index, self._level_started, self._stats = level, level_index, started, stats
                 held = 0
                 if plan.mode == "concurrency":
                     await self._concurrency_level(level_index, int(level), stats)
@@ -220,6 +234,20 @@ class BenchRun:
             self._sample()
             nursery.cancel_scope.cancel()
         return BenchResult(summaries, all_stats, self._timeline(), self._endpoint_time())
+
+    def progress(self) -> BenchProgress:
+        """Where the run is now, for the live progress line (``orchestrator.loadtest._progress``); meaningful
+        while :meth:`run` runs."""
+        plan, stats, statistics = self._plan, self._stats, self._client.statistics()
+        now = trio.current_time()
+        return BenchProgress(
+            mode=plan.mode, level=self._level, level_index=self._level_index, levels=len(plan.levels),
+            done=stats.requests, failed=stats.requests - stats.completed, requests_per_level=plan.requests,
+            duration_per_level=plan.duration, finished=self._finished, elapsed_s=self._endpoint_time(),
+            level_elapsed_s=(now - self._level_started) * self._scale,
+            in_flight=self._in_flight, rate_limited=statistics.rate_limited,
+            tokens_per_request=plan.tokens_per_request,
+        )
 
     # -- the two ways of loading --------------------------------------------------------------
 
@@ -287,6 +315,7 @@ class BenchRun:
         error: GroqError | None = None
         stream: Any = None
         job = client.chat_job(request, key=tracker)
+        self._in_flight += 1
         try:
             stream = await client.run_job(job)
             async with stream:
@@ -305,6 +334,8 @@ class BenchRun:
                     chunks += 1
         except GroqError as exc:
             error = exc
+        finally:
+            self._in_flight -= 1
         e2e = (trio.current_time() - started) * scale
         usage = stream.usage if stream is not None else None
         ttft = None if first is None else (first - started) * scale
@@ -344,6 +375,7 @@ class BenchRun:
         if usage is not None:
             self._tokens += usage.total_tokens or (usage.prompt_tokens + usage.completion_tokens)
         stats.add(record)
+        self._finished += 1
         self._sink(record)
 
     # -- the timeline ---------------------------------------------------------------------------
@@ -364,6 +396,8 @@ class BenchRun:
             None if snapshot is None else snapshot.remaining_tokens_minute,
             statistics.in_flight,
             statistics.rate_limited,
+            None if snapshot is None else snapshot.limits.rpm,
+            None if snapshot is None else snapshot.remaining_requests_minute,
         ))
         if len(self._samples) > MAX_TIMELINE_POINTS:
             self._samples = self._samples[::2]
@@ -376,6 +410,8 @@ class BenchRun:
             TimelinePoint(
                 t_s=t, level=level, tokens=tokens, tokens_per_minute=tpm, tpm_limit=limit,
                 tokens_remaining=remaining, in_flight=in_flight, rate_limited=limited,
+                rpm_limit=rpm, requests_remaining=requests_left,
             )
-            for (t, level, tokens, limit, remaining, in_flight, limited), tpm in zip(self._samples, rates, strict=True)
+            for (t, level, tokens, limit, remaining, in_flight, limited, rpm, requests_left), tpm
+            in zip(self._samples, rates, strict=True)
         ]

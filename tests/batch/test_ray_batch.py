@@ -92,20 +92,22 @@ def test_a_killed_actor_s_jobs_are_answered_once(tmp_path: Path, monkeypatch: py
 
 
 @pytest.mark.usefixtures("no_key")
-def test_a_driver_killed_mid_run_resumes_with_one_record_per_job(tmp_path: Path) -> None:
-    jobs, out = tmp_path / "jobs.jsonl", tmp_path / "out.jsonl"
+def test_a_driver_killed_mid_run_resumes_with_one_record_per_job(tmp_path: Path, ray_cluster) -> None:
+    jobs, out, log = tmp_path / "jobs.jsonl", tmp_path / "out.jsonl", tmp_path / "driver.log"
     ids = _write_jobs(jobs, 400)
-    command = [sys.executable, "-m", "orchestrator", "batch", str(jobs), "-o", str(out), "--ray", "auto",
+    # The driver joins this session's cluster by its address ("auto" would take whichever started last).
+    address = ray_cluster.get_runtime_context().gcs_address
+    command = [sys.executable, "-m", "orchestrator", "batch", str(jobs), "-o", str(out), "--ray", address,
                "--quiet", "--ray-batch-size", "16"]
     env = {key: value for key, value in os.environ.items() if key not in ("GROQ_API_KEY", "GROQ_BASE_URL")}
-    driver = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and driver.poll() is None:
             if out.exists() and out.read_bytes().count(b"\n") >= 50:
                 break
             time.sleep(0.05)  # a real process on a real cluster: its progress can only be watched
-        assert driver.poll() is None, "the driver finished before it could be killed"
+        assert driver.poll() is None, "the driver finished before it could be killed: " + log.read_text()[-2000:]
         driver.send_signal(signal.SIGKILL)
     finally:
         driver.wait(30)

@@ -130,7 +130,8 @@ class TestModes:
         code = main(["bench", "--concurrency", "1", "--requests", "1", *TINY, "--output-dir", str(tmp_path)])
         err = capsys.readouterr().err
         assert (code, sorted(path.name for path in tmp_path.iterdir()),
-                "pip install 'groq-orchestrator[bench]'" in err) == (0, ["requests.jsonl", "summary.json"], True)
+                "pip install 'groq-orchestrator[bench]'" in err) == (
+            0, ["benchmark_serving.jsonl", "requests.jsonl", "summary.json"], True)
 
     def test_every_request_failing_exits_1(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """When no request completes (an unknown model), the records say why and the exit status is 1."""
