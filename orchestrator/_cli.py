@@ -390,12 +390,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         if importlib.util.find_spec("ray") is None:
             _error("--ray needs Ray: pip install 'groq-orchestrator[ray]'")
             return EXIT_USAGE
-    summary = _run_batch(args)
-    if args.report is not None:
-        from orchestrator._report import write_batch_report
-
-        write_batch_report(args.report, summary)
-    return summary.exit_code
+    return _run_batch(args).exit_code
 
 
 def _run_batch(args: argparse.Namespace) -> Any:
@@ -416,6 +411,7 @@ def _run_batch(args: argparse.Namespace) -> Any:
         grace=args.grace,
         quiet=args.quiet,
         summary_json=args.summary_json,
+        report=args.report,
         metrics_port=args.metrics_port,
         redis_url=args.redis_url,
         ray=args.ray,

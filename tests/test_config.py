@@ -45,9 +45,9 @@ class TestDefaults:
         assert (c.base_url, c.timeout, c.max_retries, c.workers, c.queue_size, c.http2) == (DEFAULT_BASE_URL, 60.0, 3, 64, 1024, False)
 
     def test_retry_defaults(self) -> None:
-        """Backoff defaults to 0.5 s -> 60 s, x2, full jitter, 3 retries, a 20 % + 10/s retry budget."""
+        """Backoff defaults to 1 s -> 60 s, x2, full jitter, 3 retries, a 20 % + 10/s retry budget."""
         assert RetryConfig() == RetryConfig(
-            max_retries=3, initial_delay=0.5, max_delay=60.0, multiplier=2.0, jitter=True, budget_ratio=0.2,
+            max_retries=3, initial_delay=1.0, max_delay=60.0, multiplier=2.0, jitter=True, budget_ratio=0.2,
             budget_per_second=10.0,
         )
 
@@ -189,7 +189,7 @@ BAD_VALUES = [
 BAD_POLICIES = [
     (lambda: RetryConfig(initial_delay=0), "retry_config.initial_delay"),
     (lambda: RetryConfig(initial_delay=3601), "retry_config.initial_delay"),
-    (lambda: RetryConfig(max_delay=0.25), "retry_config.max_delay"),
+    (lambda: RetryConfig(max_delay=0.5), "retry_config.max_delay"),
     (lambda: RetryConfig(budget_ratio=-0.1), "retry_config.budget_ratio"),
     (lambda: RetryConfig(budget_per_second=float("inf")), "retry_config.budget_per_second"),
     (lambda: RetryConfig(max_delay=-1), "retry_config.max_delay"),
@@ -382,7 +382,7 @@ class TestBuilder:
             .api_key(KEY)
             .base_url("http://localhost:8000/openai/v1")
             .timeout(datetime.timedelta(seconds=30))
-            .retry_config(RetryConfig(initial_delay=0.25))
+            .retry_config(RetryConfig(initial_delay=0.5))
             .max_retries(6)
             .circuit_breaker_config(BreakerConfig(when_open="fail"))
             .rate_limit_config(RateLimitConfig(model_limits={"a": ModelLimits(rpd=10)}))
@@ -398,7 +398,7 @@ class TestBuilder:
             "http://localhost:8000/openai/v1",
             30.0,
             6,
-            0.25,
+            0.5,
             "fail",
         )
         assert dict(c.rate_limit_config.model_limits) == {"a": ModelLimits(rpd=10), "openai/gpt-oss-20b": limits}

@@ -52,6 +52,8 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
         grace: seconds in-flight jobs get to finish after SIGINT/SIGTERM before they are cancelled.
         quiet: no progress display, notice or summary table.
         summary_json: also write the `BatchSummary` as JSON here.
+        report: also write a self-contained HTML report of the run here (`orchestrator._report`), also when
+            an error of the run stops it.
         console: where progress and the summary are drawn (default: stderr).
         emulator_settings: settings for the embedded emulator, when it is used (or an `Emulator`, to look at what
             it served afterwards).
@@ -107,6 +109,7 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
     grace: float = 10.0
     quiet: bool = False
     summary_json: PathArg | None = None
+    report: PathArg | None = None
     console: Console | None = None
     emulator_settings: Any = None
     environ: Mapping[str, str] | None = None

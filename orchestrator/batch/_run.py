@@ -169,6 +169,10 @@ def finish_run(run: RunState, summary: BatchSummary, options: BatchOptions, cons
         summary = msgspec.structs.replace(summary, stopped_by=run.fatal.code or type(run.fatal).__name__)
     if options.summary_json is not None:
         Path(options.summary_json).write_bytes(encode_summary(summary))
+    if options.report is not None:
+        from orchestrator._report import write_batch_report  # the page's code loads only when asked for
+
+        write_batch_report(Path(options.report), summary)
     if not options.quiet:
         console.print(render_summary(summary))
     costs = getattr(run, "costs", None)
