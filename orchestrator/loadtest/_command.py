@@ -124,13 +124,13 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _positive_number(text: str) -> float:
+def _positive_number(text: str, what: str = "number") -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{text!r} is not a number") from None
+        raise ValueError(f"{text!r} is not a {what}") from None
     if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{text!r} must be a finite number more than 0")
+        raise ValueError(f"{text!r} must be a finite {what}, more than 0")
     return value
 
 
@@ -159,13 +159,7 @@ def _goodput(text: str) -> Any:
 
 
 def _per_thousand(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a number of 429s per 1,000 requests") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{text!r} must be a finite number of 429s per 1,000 requests, more than 0")
-    return value
+    return _positive_number(text, "number of 429s per 1,000 requests")
 
 
 def _percent(text: str) -> float:

@@ -79,11 +79,9 @@ def _non_blank(data: bytes) -> int:
     return sum(1 for line in data.split(b"\n") if line.strip())
 
 
-@given(st.lists(lines, min_size=1, max_size=6))
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
-def test_any_lines_get_one_record_each(tmp_path: Path, batch: list[bytes]) -> None:
-    """No exception escapes; one record per non-blank line, unique custom_ids; a re-run appends nothing."""
+def _run_twice(tmp_path: Path, batch: list[bytes], **options: Any) -> None:
+    """Run ``batch`` twice: no exception escapes, one record per non-blank line with unique custom_ids,
+    and the re-run appends nothing."""
     directory = Path(tempfile.mkdtemp(dir=tmp_path))
     source, target = directory / "jobs.jsonl", directory / "out.jsonl"
     data = b"".join(line + b"\n" for line in batch)
@@ -92,10 +90,10 @@ def test_any_lines_get_one_record_each(tmp_path: Path, batch: list[bytes]) -> No
 
     async def both() -> tuple[Any, Any]:
         try:
-            first = await run(source, target)
+            first = await run(source, target, **options)
         except DuplicateCustomIdError:
             return None, None
-        return first, await run(source, target)
+        return first, await run(source, target, **options)
 
     first, second = trio.run(both, clock=trio.testing.MockClock(autojump_threshold=0))
     written = records(target)
@@ -108,29 +106,17 @@ def test_any_lines_get_one_record_each(tmp_path: Path, batch: list[bytes]) -> No
     assert (second.already_done, second.succeeded + second.failed, len(records(target))) == (expected, 0, expected)
 
 
+@given(st.lists(lines, min_size=1, max_size=6))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+def test_any_lines_get_one_record_each(tmp_path: Path, batch: list[bytes]) -> None:
+    """No exception escapes; one record per non-blank line, unique custom_ids; a re-run appends nothing."""
+    _run_twice(tmp_path, batch)
+
+
 @given(st.lists(lines, min_size=1, max_size=5))
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 def test_any_lines_through_the_batch_api(tmp_path: Path, batch: list[bytes]) -> None:
     """The same through the Batch API runner (which shares the line reading and recording)."""
-    directory = Path(tempfile.mkdtemp(dir=tmp_path))
-    source, target = directory / "jobs.jsonl", directory / "out.jsonl"
-    data = b"".join(line + b"\n" for line in batch)
-    source.write_bytes(data)
-    expected = _non_blank(data)
-
-    async def both() -> tuple[Any, Any]:
-        try:
-            first = await run(source, target, via="batch-api", poll_interval=1.0)
-        except DuplicateCustomIdError:
-            return None, None
-        return first, await run(source, target, via="batch-api", poll_interval=1.0)
-
-    first, second = trio.run(both, clock=trio.testing.MockClock(autojump_threshold=0))
-    written = records(target)
-    if first is None:
-        assert written == []
-        return
-    ids = [record["custom_id"] for record in written]
-    assert (len(written), len(set(ids)), first.not_run) == (expected, expected, 0)
-    assert (second.already_done, len(records(target))) == (expected, expected)
+    _run_twice(tmp_path, batch, via="batch-api", poll_interval=1.0)
