@@ -24,6 +24,8 @@ stays bounded on a runaway stream).
 
 from __future__ import annotations
 
+import math
+
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
@@ -68,8 +70,15 @@ async def pump(
     *,
     chunks: Chunks,
     failures: Failures,
+    timeout: float | None = None,
+    started: float | None = None,
 ) -> Exception | None:
     """Decode ``response``'s SSE body into batches of chunks on ``send`` until ``[DONE]``.
+
+    ``timeout`` bounds the whole call, as it bounds a call that is not streamed: the server has
+    ``timeout`` seconds from ``started`` (when the request left; default now) to finish the
+    stream, or the stream ends with a timeout error. Time spent waiting for a slow reader does
+    not count against the server: the clock stops while a ``send`` blocks.
 
     Always closes the response. ``on_usage`` is called once with the final usage (Groq's
     ``x_groq.usage``, or the top-level ``usage`` of ``stream_options.include_usage``), so
@@ -85,37 +94,52 @@ async def pump(
     chunk: Any = None
     usage: TokenUsage | None = None
     request_id = response.headers.get("x-request-id")
+    server_time = trio.CancelScope()
+    if timeout is not None:
+        server_time.deadline = (trio.current_time() if started is None else started) + timeout
+
+    async def hand_over(batch: list[Any]) -> None:
+        left = server_time.deadline - trio.current_time()
+        server_time.deadline = math.inf  # the reader's pace is not the server's
+        await send.send(batch)
+        server_time.deadline = trio.current_time() + left
+
     try:
         with cancel_scope:
             async with send:
                 try:
-                    async for raw in response.aiter_raw():
-                        batch: list[Any] = []
-                        for event in decoder.feed(raw):
-                            data = event.data
-                            if data == b"[DONE]":
-                                if batch:
-                                    await send.send(batch)
-                                return None
-                            if event.event == "error" or data.startswith(b'{"error"'):
-                                raise failures.stream_event(data, request_id=request_id)
-                            chunk = decode(data)
-                            usage = usage_of(chunk) or usage
-                            batch.append(chunk)
-                            if first:
-                                # The first token goes out alone, before the rest of its read is decoded.
-                                first = False
-                                await send.send(batch)
-                                batch = []
-                                if on_first_chunk is not None:
-                                    on_first_chunk()
-                        if batch:
-                            await send.send(batch)
-                    # Checked once, at the end of the body: a format whose last event says it is the last
-                    # (the Responses API's response.completed) needs no [DONE].
-                    if chunk is not None and chunks.ends_stream(chunk):
-                        return None
-                    raise failures.stream("the stream ended before [DONE]", request_id=request_id)
+                    with server_time:
+                        async for raw in response.aiter_raw():
+                            batch: list[Any] = []
+                            for event in decoder.feed(raw):
+                                data = event.data
+                                if data == b"[DONE]":
+                                    if batch:
+                                        await hand_over(batch)
+                                    return None
+                                if event.event == "error" or data.startswith(b'{"error"'):
+                                    raise failures.stream_event(data, request_id=request_id)
+                                chunk = decode(data)
+                                usage = usage_of(chunk) or usage
+                                batch.append(chunk)
+                                if first:
+                                    # The first token goes out alone, before the rest of its read is decoded.
+                                    first = False
+                                    await hand_over(batch)
+                                    batch = []
+                                    if on_first_chunk is not None:
+                                        on_first_chunk()
+                            if batch:
+                                await hand_over(batch)
+                        # Checked once, at the end of the body: a format whose last event says it is the last
+                        # (the Responses API's response.completed) needs no [DONE].
+                        if chunk is not None and chunks.ends_stream(chunk):
+                            return None
+                        raise failures.stream("the stream ended before [DONE]", request_id=request_id)
+                    raise failures.timeout(
+                        f"the stream did not finish within {timeout:g} s", timeout=timeout, operation="stream",
+                        request_id=request_id,
+                    )
                 except trio.BrokenResourceError:
                     return None  # the consumer closed the stream; cancel_scope exit closes the response
                 except failures.errors as error:

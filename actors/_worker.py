@@ -347,7 +347,7 @@ class WorkerPool:
             self._gate.record_success(job)
             if job.stream:
                 self._observe_headers(job, headers, now)
-                self._start_stream(job, response, started)
+                self._start_stream(job, response, started, timeout)
                 return
             if job.raw_stream:
                 self._observe_headers(job, headers, now)
@@ -463,7 +463,7 @@ class WorkerPool:
             job.charge_pending = False
             self._scheduler.wake(job.model)
 
-    def _start_stream(self, job: Job, response: httpx.Response, started: float) -> None:
+    def _start_stream(self, job: Job, response: httpx.Response, started: float, timeout: float) -> None:
         assert self._nursery is not None
         send, receive = open_stream_channel()
         cancel_scope = trio.CancelScope()
@@ -489,7 +489,8 @@ class WorkerPool:
             error: Exception | None = None
             try:
                 error = await pump(
-                    response, send, cancel_scope, on_usage, on_first_chunk, chunks=chunks, failures=self._failures
+                    response, send, cancel_scope, on_usage, on_first_chunk, chunks=chunks, failures=self._failures,
+                    timeout=timeout, started=started,
                 )
             finally:
                 self._streams_open -= 1
