@@ -50,3 +50,17 @@ def silent_wav(seconds: float = 1.0, *, rate: int = 16_000, channels: int = 1, w
         silence = b"\x80" if width == 1 else b"\x00" * width  # 8-bit PCM is unsigned
         out.writeframes(silence * (round(seconds * rate) * channels))
     return buffer.getvalue()
+
+
+def json_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in a (small, valid) JSON value another value can be put: each key and index, and a new key
+    per dict (``"__new__"``); for tests that mutate one field of a valid request."""
+    found = [path] if path else []
+    if isinstance(value, dict):
+        found.append((*path, "__new__"))
+        for key, child in value.items():
+            found.extend(json_paths(child, (*path, key)))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found.extend(json_paths(child, (*path, index)))
+    return found

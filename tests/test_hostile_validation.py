@@ -28,7 +28,7 @@ from orchestrator._validation import encode_chat_request, validate_chat_request
 from orchestrator._wire import MAX_JSON_DEPTH, chat_request_from, json_problem
 from orchestrator.batch._records import BadLine, BatchJob, parse_line
 
-from .helpers import EMULATOR_URL, KEY, make_emulator
+from .helpers import EMULATOR_URL, KEY, json_paths, make_emulator
 
 TEXT = "openai/gpt-oss-20b"
 VISION = "qwen/qwen3.6-27b"
@@ -158,19 +158,6 @@ _BASE: list[dict[str, Any]] = [
 ]
 
 
-def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every place in a (small, valid) request a value can be put: each key and index, and a new key per dict."""
-    found = [path] if path else []
-    if isinstance(value, dict):
-        found.append((*path, "__new__"))
-        for key, child in value.items():
-            found.extend(_paths(child, (*path, key)))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found.extend(_paths(child, (*path, index)))
-    return found
-
-
 def _put(body: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
     body = copy.deepcopy(body)
     target: Any = body
@@ -185,7 +172,7 @@ def _put(body: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, A
 def mutated_requests(draw: st.DrawFn) -> dict[str, Any]:
     """A valid request with one value, anywhere in it, replaced by any JSON value (or a new key added)."""
     base = draw(st.sampled_from(_BASE))
-    path = draw(st.sampled_from(_paths(base)))
+    path = draw(st.sampled_from(json_paths(base)))
     return _put(base, path, draw(any_value))
 
 

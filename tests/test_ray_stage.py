@@ -32,6 +32,10 @@ def _rows(count: int) -> list[dict[str, str]]:
     rows.insert(count // 2, {"custom_id": "broken", "body": "{not json"})
     rows.insert(count // 3, {"custom_id": "too-hot", "body": json.dumps(
         {"model": MODEL, "messages": [{"role": "user", "content": "x"}], "temperature": 7})})
+    # Poison: lines that once raised out of the runner (issue 18) and must be error rows like any other.
+    rows.insert(count // 4, {"custom_id": "bad-url", "body": json.dumps({"model": MODEL, "messages": [
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://[x/a.png"}}]}]})})
+    rows.insert(count // 5, {"custom_id": "deep", "body": "[" * 1000 + "]" * 1000})
     return rows
 
 
@@ -50,7 +54,8 @@ def _check_answers(out, rows, server) -> None:
     by_id = {row["custom_id"]: row for row in out}
     assert by_id["broken"]["error_code"] == "invalid_json" and by_id["broken"]["response"] is None
     assert by_id["too-hot"]["error_code"] == "invalid_request" and "temperature" in by_id["too-hot"]["error"]
-    good = [row for row in out if row["custom_id"] not in ("broken", "too-hot")]
+    assert by_id["bad-url"]["error_code"] == "invalid_request" and by_id["deep"]["error_code"] == "invalid_json"
+    good = [row for row in out if row["custom_id"] not in ("broken", "too-hot", "bad-url", "deep")]
     assert all(row["ok"] and row["status_code"] == 200 and row["request_id"] for row in good)
     assert all(json.loads(row["response"])["object"] == "chat.completion" for row in good)
     assert all(row["total_tokens"] == row["prompt_tokens"] + row["completion_tokens"] > 0 for row in good)
@@ -63,7 +68,7 @@ def test_four_actors_on_the_ray_held_budget_answer_every_row_once(ray_cluster) -
     with served_emulator(SETTINGS) as server:
         out = _answer(ray_cluster, server, rows)
         _check_answers(out, rows, server)
-        assert server.emulator.stats().requests == 300  # the two bad rows never left their actor
+        assert server.emulator.stats().requests == 300  # the bad rows never left their actor
 
 
 def test_four_actors_on_a_redis_budget(ray_cluster, redis_url: str) -> None:

@@ -18,16 +18,9 @@ from orchestrator.batch._records import bad_line_record, BadLine, encode_record
 from orchestrator._config import Config
 from orchestrator.emulator import EmulatorSettings
 
-MODEL = "openai/gpt-oss-20b"
+from ._hostile import MODEL, chat, job
 
 
-def chat(content: str = "Say hello.", model: str = MODEL, **extra: Any) -> dict[str, Any]:
-    return {"model": model, "messages": [{"role": "user", "content": content}], "max_completion_tokens": 32, **extra}
-
-
-def job(custom_id: str, body: dict[str, Any] | None = None, **extra: Any) -> str:
-    return json.dumps({"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
-                       "body": body or chat(), **extra})
 
 
 def write(path: Path, lines: list[str]) -> Path:

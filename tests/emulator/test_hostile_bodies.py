@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from orchestrator.emulator import Emulator, EmulatorSettings
 from orchestrator.emulator._http import MAX_JSON_DEPTH, EmulatorRequest, nesting_depth
 from tests.emulator.conftest import KEY, MODEL, VISION_MODEL
+from ..helpers import json_paths
 
 EMBED = "nomic-embed-text-v1_5"
 #: What Groq answers a request it refuses; 404 for an unknown model, 413 for a body too large, 422 its peers' 400.
@@ -91,18 +92,6 @@ any_value = st.one_of(
 )
 
 
-def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [path] if path else []
-    if isinstance(value, dict):
-        found.append((*path, "__new__"))
-        for key, child in value.items():
-            found.extend(_paths(child, (*path, key)))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found.extend(_paths(child, (*path, index)))
-    return found
-
-
 def _encode(value: Any) -> bytes:
     """JSON as a careless client writes it: NaN/Infinity literals, lone surrogates as raw (invalid) UTF-8."""
     try:
@@ -123,7 +112,7 @@ def hostile_posts(draw: st.DrawFn) -> tuple[str, bytes]:
         opener, closer = draw(st.sampled_from([(b"[", b"]"), (b'{"a":', b"}")]))
         return path, b'{"model": "%s", "input": ' % MODEL.encode() + opener * levels + b"1" + closer * levels + b"}"
     body = copy.deepcopy(draw(st.sampled_from(_VALID[path])))
-    where = draw(st.sampled_from(_paths(body)))
+    where = draw(st.sampled_from(json_paths(body)))
     target: Any = body
     for step in where[:-1]:
         target = target[step]
