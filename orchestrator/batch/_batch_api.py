@@ -180,7 +180,7 @@ class _BatchApiRun(RunState):
         options: BatchOptions,
         costs: CostTally,
     ) -> None:
-        super().__init__(tally)
+        super().__init__(tally, costs)
         self.source = source
         self.target = target
         self.writer = writer
@@ -189,7 +189,7 @@ class _BatchApiRun(RunState):
         self.state_file = state_path(target)
         self.work = work_dir(target)
         self.options = options
-        self.costs = costs
+        self.costs: CostTally = costs  # never None here
         self.client: Client | None = None
         self._written: set[int] = set()
         self._status: dict[int, str] = {}

@@ -90,8 +90,8 @@ class _Run(RunState):
         window: int,
         costs: CostTally,
     ) -> None:
-        super().__init__(tally)
-        self.costs = costs
+        super().__init__(tally, costs)
+        self.costs: CostTally = costs  # never None here
         self.input_path = input_path
         self.output_path = output_path
         self.writer = writer

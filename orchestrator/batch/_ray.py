@@ -69,8 +69,8 @@ async def run_ray_batch_async(
         announce_start(console, endpoint, resume, scan, readable, target, options)
     log.info("batch_started", input=str(source), output=str(target), jobs=scan.jobs, answered=scan.answered,
              endpoint=endpoint.description, ray=options.ray or "local")
-    run = RunState(BatchTally(jobs=scan.jobs, already_done=scan.answered, now=trio.current_time()))
     costs = CostTally(PriceTable.load(options.prices))
+    run = RunState(BatchTally(jobs=scan.jobs, already_done=scan.answered, now=trio.current_time()), costs)
     totals = {"retries": 0, "rate_limited": 0}
     with _spooled(readable, resume.answered, target.parent.resolve()) as (spool, pending):
         async with _actor_settings(endpoint, options) as (settings, where):
@@ -98,7 +98,6 @@ async def run_ray_batch_async(
     )
     log.info("batch_finished", succeeded=summary.succeeded, failed=summary.failed, not_run=summary.not_run,
              interrupted_by=summary.interrupted_by)
-    run.costs = costs  # type: ignore[attr-defined]  # finish_run prints it with --cost
     return finish_run(run, summary, options, console)
 
 

@@ -25,6 +25,7 @@ from orchestrator.batch._summary import BatchSummary, BatchTally
 from orchestrator._endpoint import Endpoint, open_endpoint
 from orchestrator._errors import AuthenticationError, AuthorizationError, CircuitOpenError, CoordinationError, GroqError
 from orchestrator._map import JobResult, map_jobs
+from orchestrator._prices import CostTally
 from orchestrator.batch._records import RUN_ERRORS, InternalJobError
 from orchestrator.observe._logging import get_logger
 from orchestrator.batch._progress import render_progress, render_summary
@@ -61,10 +62,12 @@ class RunState:
         interrupted_by: the name of the first signal, reported in the summary.
         fatal: the first `ABORTS_RUN` error, raised when the run ends.
         note: a line the progress display shows under its header (a Batch API run's batch statuses).
+        costs: what the run's answers cost, printed with ``show_cost``.
     """
 
-    def __init__(self, tally: BatchTally) -> None:
+    def __init__(self, tally: BatchTally, costs: CostTally | None = None) -> None:
         self.tally = tally
+        self.costs = costs
         self.stopping = False
         self.interrupted_by: str | None = None
         self.fatal: GroqError | None = None
@@ -175,9 +178,8 @@ def finish_run(run: RunState, summary: BatchSummary, options: BatchOptions, cons
         write_batch_report(Path(options.report), summary)
     if not options.quiet:
         console.print(render_summary(summary))
-    costs = getattr(run, "costs", None)
-    if options.show_cost and costs is not None:
-        console.print(costs.summary(), highlight=False, soft_wrap=True)
+    if options.show_cost and run.costs is not None:
+        console.print(run.costs.summary(), highlight=False, soft_wrap=True)
     if run.fatal is not None:
         raise run.fatal
     return summary
