@@ -144,7 +144,9 @@ class _ClientThread:
             raise RuntimeError("the client thread never started") from self._error
         try:
             return trio.from_thread.run(function, *args, trio_token=self._token)
-        except trio.RunFinishedError:
+        except (trio.RunFinishedError, trio.Cancelled):
+            # The client's loop ended under the call (its own error stopped it): raise that error.
+            self._thread.join(timeout=10)
             raise (self._error or RuntimeError("the client stopped")) from None
 
     def close(self) -> None:

@@ -323,6 +323,8 @@ for _, w in ipairs(windows) do
     local short = w.limit - room(w)
     reply.full_in[w.name] = (short > EPSILON) and (math.max(now, w.stamp) - now + short * w.period / w.limit) or 0
   else
+    -- An explicit null, so that no table is empty: cjson dialects disagree on how {} encodes ({} or []).
+    reply.limits[w.name], reply.remaining[w.name] = cjson.null, cjson.null
     reply.full_in[w.name] = 0
   end
 end

@@ -6,8 +6,8 @@ Install with ``pip install 'groq-orchestrator[ray]'``. The stage::
     from orchestrator.ray import groq_chat
 
     ray.init()
-    jobs = ray.data.read_json("jobs.jsonl")           # a "body" column (or read_text: a "text" column)
-    answered = groq_chat(jobs, column="body", concurrency=4)
+    jobs = ray.data.read_text("jobs.jsonl")           # a "text" column: one batch line or chat body each
+    answered = groq_chat(jobs, column="text", concurrency=4)
     answered.write_json("answers/")                   # response, error, request_id, usage columns
 
 Every actor holds one client; all draw on one budget: the Redis budget when ``redis_url`` is given

@@ -101,6 +101,20 @@ def test_a_dict_body_column_and_rows_without_custom_id(ray_cluster) -> None:
     assert all(row["ok"] for row in out)
 
 
+def test_raw_lines_read_with_read_text_as_the_readme_shows(ray_cluster, tmp_path) -> None:
+    """The README's example: the example job file (several models, some with no limit the client knows)."""
+    lines = (Path(__file__).resolve().parents[1] / "examples" / "chat-jobs.jsonl").read_text().splitlines()[:40]
+    path = tmp_path / "jobs.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with served_emulator(SETTINGS) as server:
+        from orchestrator.ray import groq_chat
+
+        out = groq_chat(ray_cluster.data.read_text(str(path)), column="text", concurrency=2, api_key=unique_key(),
+                        base_url=server.base_url, time_scale=SETTINGS.time_scale).take_all()
+    assert sorted(row["custom_id"] for row in out) == sorted(json.loads(line)["custom_id"] for line in lines)
+    assert all(row["ok"] for row in out), [row["error"] for row in out if not row["ok"]][:3]
+
+
 def test_a_missing_column_is_named(ray_cluster) -> None:
     from orchestrator.ray import groq_chat
 

@@ -22,7 +22,9 @@ import trio
 
 import orchestrator
 from actors._budget import ModelLimits
-from actors._shared_budget import LeaseAsk, LeaseRelease, LimitObservation, PauseReport, SyncReply, SyncRequest
+from actors._shared_budget import (
+    LeaseAsk, LeaseRelease, LimitObservation, PauseReport, SyncReply, SyncRequest, WindowLevels,
+)
 from orchestrator.batch._local import run_batch_async
 from orchestrator._redis_budget import LEASE_SCRIPT, CoordinationError, RedisBudgets, budget_namespace
 from orchestrator._secret import SecretString
@@ -67,6 +69,35 @@ def namespace() -> str:
 
 
 DEFAULTS = {"rpm": 100, "rpd": 10_000, "tpm": 1000, "tpd": 100_000}
+
+
+@pytest.fixture
+def fake_redis_url() -> Iterator[str]:
+    """fakeredis serving the Redis protocol, as the Ray-held budget (`orchestrator._ray_budget`) does."""
+    import threading
+
+    from fakeredis import TcpFakeServer
+
+    server = TcpFakeServer(("127.0.0.1", 0), server_type="redis")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield "redis://{}:{}/0".format(*server.server_address[:2])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("store", ["redis", "fakeredis"])
+def test_a_model_with_no_known_limit_gets_a_reply_that_decodes(store: str, request: pytest.FixtureRequest,
+                                                                namespace: str) -> None:
+    """No window with a limit leaves no table empty in the reply: lua-cjson dialects encode ``{}`` as ``{}`` or as
+    ``[]`` (fakeredis's does), and an array where the reply has an object failed every client of the Ray-held
+    budget on such a model."""
+    url = request.getfixturevalue("redis_url" if store == "redis" else "fake_redis_url")
+    reply = Store(url, namespace, "w0").ask(10, 100)
+    assert reply.limits == reply.remaining == WindowLevels()
+    assert reply.grant is not None and reply.grant.tokens == 100
 
 
 class TestLeaseScript:
