@@ -37,7 +37,6 @@ from typing import Any
 import msgspec
 import trio
 from rich.console import Console
-from rich.live import Live
 
 from orchestrator._client import ClientStatistics
 from orchestrator._endpoint import Endpoint
@@ -47,15 +46,15 @@ from orchestrator.batch._io import AnsweredIds, ResultWriter, iter_input_lines
 from orchestrator.batch._options import BatchOptions
 from orchestrator.batch._progress import render_progress
 from orchestrator.batch._records import identify
-from orchestrator.batch._run import RunState, _watch_signals, announce_start, finish_run, open_and_scan
+from orchestrator.batch._run import RunState, announce_start, finish_run, open_and_scan, watch_signals
 from orchestrator.batch._summary import BatchSummary, BatchTally
 from orchestrator.observe._logging import get_logger
+from orchestrator._live import redraw
 
 __all__ = ["run_ray_batch_async"]
 
 log = get_logger("orchestrator.batch.ray")
 
-_REFRESH_SECONDS = 0.25
 _encode = msgspec.json.Encoder().encode
 
 
@@ -79,8 +78,7 @@ async def run_ray_batch_async(
                 with ResultWriter(target) as writer:
                     async with trio.open_nursery() as nursery:
                         jobs_scope = trio.CancelScope()
-                        if options.handle_signals and _in_main_thread():
-                            await nursery.start(_watch_signals, run, jobs_scope, options.grace)
+                        await watch_signals(nursery, run, jobs_scope, options)
                         if not options.quiet:
                             nursery.start_soon(_show_progress, run, totals, console, str(source), str(target),
                                                where)
@@ -227,12 +225,6 @@ def ray_session(options: BatchOptions) -> Iterator[None]:
             _shutdown_ray()
 
 
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
 async def _show_progress(run: RunState, totals: dict[str, int], console: Console, input_path: str,
                          output_path: str, where: str) -> None:
     """The batch's live display. The clients are on the cluster: "in flight" counts the jobs Ray holds, and
@@ -246,8 +238,4 @@ async def _show_progress(run: RunState, totals: dict[str, int], console: Console
         return render_progress(sample, stats, {}, input_path=input_path, output_path=output_path,
                                endpoint=f"Ray: {where}", stopping=run.stopping)
 
-    with Live(frame(), console=console, auto_refresh=False, transient=True, redirect_stdout=False,
-              redirect_stderr=False) as live:
-        while True:
-            await trio.sleep(_REFRESH_SECONDS)
-            live.update(frame(), refresh=True)
+    await redraw(console, frame)

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import trio
 from rich.console import Console
-from rich.live import Live
 
 from orchestrator.batch._expectation import expected_batch_line
 from orchestrator.batch._io import InputScan, ResumeState, open_results, scan_input
@@ -30,6 +29,7 @@ from orchestrator.batch._records import RUN_ERRORS, InternalJobError
 from orchestrator.observe._logging import get_logger
 from orchestrator.batch._progress import render_progress, render_summary
 from orchestrator.observe._telemetry import Telemetry
+from orchestrator._live import redraw
 
 if TYPE_CHECKING:
     from actors._job import Job
@@ -38,12 +38,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ABORTS_RUN", "RunServices", "RunState", "announce_start", "encode_summary", "finish_run", "map_guarded",
-    "open_and_scan", "open_run",
+    "open_and_scan", "open_run", "watch_signals",
 ]
 
 log = get_logger("orchestrator.batch")
 
-_REFRESH_SECONDS = 0.25
 
 #: Errors that condemn the whole run, not one job: no result line is written (resume retries the job) and
 #: the batch stops and raises the error. A refused key (401/403) or a fail-fast open breaker says nothing
@@ -148,8 +147,7 @@ async def open_run(
     ):
         async with trio.open_nursery() as nursery:
             jobs_scope = trio.CancelScope()
-            if options.handle_signals and threading.current_thread() is threading.main_thread():
-                await nursery.start(_watch_signals, run, jobs_scope, options.grace)
+            await watch_signals(nursery, run, jobs_scope, options)
             if not options.quiet:
                 nursery.start_soon(
                     partial(
@@ -262,6 +260,14 @@ def encode_summary(summary: BatchSummary) -> bytes:
     return msgspec.json.format(msgspec.json.encode(data)) + b"\n"
 
 
+async def watch_signals(nursery: trio.Nursery, run: RunState, jobs_scope: trio.CancelScope,
+                        options: BatchOptions) -> None:
+    """Catch SIGINT/SIGTERM for the run in ``nursery`` (see `_watch_signals`), when ``options.handle_signals``
+    allows it and this is the main thread (the only one a signal handler can be installed from)."""
+    if options.handle_signals and threading.current_thread() is threading.main_thread():
+        await nursery.start(_watch_signals, run, jobs_scope, options.grace)
+
+
 async def _watch_signals(run: RunState, jobs_scope: trio.CancelScope, grace: float,
                          *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     """First SIGINT/SIGTERM: stop feeding, give in-flight jobs ``grace`` seconds. Second: cancel now."""
@@ -292,8 +298,4 @@ async def _show_progress(run: RunState, client: Client, console: Console, *,
             note=run.note,
         )
 
-    with Live(frame(), console=console, auto_refresh=False, transient=True, redirect_stdout=False,
-              redirect_stderr=False) as live:
-        while True:
-            await trio.sleep(_REFRESH_SECONDS)
-            live.update(frame(), refresh=True)
+    await redraw(console, frame)

@@ -21,12 +21,11 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import msgspec
-import trio
-from rich.live import Live
 from rich.text import Text
 
 from actors._windows import WINDOWS
 from orchestrator.batch._progress import format_duration
+from orchestrator._live import redraw
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["BenchProgress", "Eta", "eta", "progress_line", "show_progress"]
 
 #: Real seconds between redraws of the live line.
-_REFRESH_SECONDS: Final = 0.25
 #: The windows an ETA weighs: those of requests and of tokens (ITPM/OTPM, rare, are left out).
 _ETA_WINDOWS: Final = tuple(spec for spec in WINDOWS if spec.kind in ("requests", "tokens"))
 
@@ -139,8 +137,4 @@ async def show_progress(
         now = progress()
         return Text(progress_line(now, eta(now, snapshots.get(model)), time_scale=time_scale))
 
-    with Live(frame(), console=console, auto_refresh=False, transient=True, redirect_stdout=False,
-              redirect_stderr=False) as live:
-        while True:
-            await trio.sleep(_REFRESH_SECONDS)
-            live.update(frame(), refresh=True)
+    await redraw(console, frame)
