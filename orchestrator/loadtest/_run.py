@@ -223,6 +223,9 @@ class BenchRun:
                     await self._concurrency_level(level_index, int(level), stats)
                 else:
                     held = await self._rate_level(level_index, float(level), stats)
+                # Every level ends with a sample: a level shorter than the sampling interval would otherwise
+                # have none taken after its first response, and no TPM limit to report.
+                self._sample()
                 duration = (trio.current_time() - started) * self._scale
                 summary = stats.summary(
                     duration=duration, retries=self._client.statistics().retried - retried, held=held
@@ -231,7 +234,6 @@ class BenchRun:
                 all_stats.append(stats)
                 if self._on_level is not None:
                     self._on_level(summary)
-            self._sample()
             nursery.cancel_scope.cancel()
         return BenchResult(summaries, all_stats, self._timeline(), self._endpoint_time())
 
