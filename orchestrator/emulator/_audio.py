@@ -53,10 +53,9 @@ import trio
 
 from orchestrator._audio_formats import estimate_duration, extension_of, sniff_format
 from orchestrator._catalog import ModelCatalog
-from orchestrator._retired import decommissioned_message, retired_model
 from orchestrator._subtitles import to_srt, to_vtt
 from orchestrator._wire import ErrorBody, ErrorDetail, Segment, Transcription, VerboseTranscription, Word, XGroq, encode
-from orchestrator.emulator._http import RequestRefused
+from orchestrator.emulator._http import RequestRefused, model_refusal
 from orchestrator.emulator._multipart import MultipartError, MultipartForm, MultipartTooLarge, parse_multipart
 from orchestrator.emulator._rules import AUDIO_EXTENSIONS, AUDIO_RESPONSE_FORMATS, MAX_AUDIO_FILE_BYTES
 
@@ -272,12 +271,8 @@ def _check_model(model: str | None, translation: bool, catalog: ModelCatalog) ->
     """The model id, if it exists and can serve this endpoint."""
     if not model:
         raise AudioError(400, "model is required: pass whisper-large-v3 or whisper-large-v3-turbo", param="model")
-    if retired_model(model) is not None:  # shut down: Groq's 400, whatever the catalog still says
-        raise AudioError(400, decommissioned_message(model), code="model_decommissioned")
-    if not catalog.known(model):
-        raise AudioError(
-            404, f"The model `{model}` does not exist or you do not have access to it.", code="model_not_found"
-        )
+    if (refusal := model_refusal(model, catalog.known(model), AudioError)) is not None:
+        raise refusal
     info = catalog.get(model)
     endpoint = "translations" if translation else "transcriptions"
     if not info.audio:

@@ -45,7 +45,7 @@ import trio
 from actors._duration import format_go_duration
 from actors._ratelimit_headers import RateLimitReport, ReportedWindow, rate_limit_header_pairs
 from orchestrator._catalog import ModelInfo
-from orchestrator._retired import decommissioned_message, retired_model
+from orchestrator._retired import retired_model
 from orchestrator._tokens import estimate_prompt_tokens
 from orchestrator.emulator import _shaping
 from orchestrator.emulator._asgi import asgi_app_for
@@ -71,6 +71,8 @@ from orchestrator.emulator._http import (
     EmulatorResponse,
     error_response,
     json_response,
+    model_not_found,
+    model_refusal,
     nesting_problem,
     unreadable_response,
 )
@@ -336,7 +338,7 @@ class Emulator:
             return json_response(200, {"object": "list", "data": served})
         model = route[len("/models/") :]
         if not catalog.known(model) or retired_model(model) is not None:
-            return self._model_not_found(model)
+            return model_not_found(model).response()
         return json_response(200, self._model_json(catalog.get(model)))
 
     def _delete_model(self, model: str) -> EmulatorResponse:
@@ -349,7 +351,7 @@ class Emulator:
         """
         catalog = self.settings.catalog
         if not catalog.known(model) or retired_model(model) is not None:
-            return self._model_not_found(model)
+            return model_not_found(model).response()
         return error_response(
             403,
             f"The model `{model}` is a base model and cannot be deleted; only fine-tuned models your organization "
@@ -432,11 +434,6 @@ class Emulator:
         if scheme.lower() != "bearer" or not self.settings.accepts_key(key):
             return None
         return key
-
-    def _model_not_found(self, model: str) -> EmulatorResponse:
-        return error_response(
-            404, f"The model `{model}` does not exist or you do not have access to it.", code="model_not_found"
-        )
 
     @staticmethod
     def _model_json(info: ModelInfo) -> dict[str, object]:
@@ -562,10 +559,8 @@ class Emulator:
         except ChatRejected as exc:
             return self._rejected(exc, None)
         model = request.model
-        if retired_model(model) is not None:
-            return self._decommissioned(model)
-        if not settings.catalog.known(model):
-            return self._model_not_found(model)
+        if (refusal := model_refusal(model, settings.catalog.known(model))) is not None:
+            return refusal.response()
         limiter = self._limiter.get(key, model, self.emulated_now())
         try:
             check_chat_request(request, settings.catalog)
@@ -728,10 +723,8 @@ class Emulator:
         try:
             request = parse_chat_request(body)
             model = request.model
-            if retired_model(model) is not None:
-                return 400, self._body_of(self._decommissioned(model))
-            if not settings.catalog.known(model):
-                return 404, self._body_of(self._model_not_found(model))
+            if (refusal := model_refusal(model, settings.catalog.known(model))) is not None:
+                return refusal.status, self._body_of(refusal.response())
             if request.stream:  # [I] a batch line has no connection to stream to
                 raise ChatRejected(400, "stream is not supported in batch requests; remove it", param="stream")
             check_chat_request(request, settings.catalog)
@@ -762,10 +755,6 @@ class Emulator:
         """The bytes of a response built from bytes (error and JSON responses always are)."""
         assert isinstance(response.body, bytes)
         return response.body
-
-    def _decommissioned(self, model: str) -> EmulatorResponse:
-        """Groq's 400 for a model it has shut down (orchestrator._retired), before any rate limit."""
-        return error_response(400, decommissioned_message(model), code="model_decommissioned")
 
     def _rejected(self, exc: ChatRejected, headers: list[tuple[str, str]] | None) -> EmulatorResponse:
         return error_response(exc.status, exc.message, headers=headers, **exc.fields)  # type: ignore[arg-type]

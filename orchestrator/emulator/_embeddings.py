@@ -41,9 +41,8 @@ from orchestrator._embeddings import (
     EmbeddingResponse,
     EmbeddingUsage,
 )
-from orchestrator._retired import decommissioned_message, retired_model
 from orchestrator._tokens import estimate_text_tokens
-from orchestrator.emulator._http import RequestRefused
+from orchestrator.emulator._http import RequestRefused, model_refusal
 
 __all__ = [
     "EmbeddingRejected",
@@ -74,8 +73,9 @@ class EmbeddingRequest(NamedTuple):
 def _model_info(model: object, catalog: ModelCatalog) -> ModelInfo:
     if not isinstance(model, str) or not model:
         raise EmbeddingRejected(400, "model is required: pass an embedding model such as nomic-embed-text-v1_5", param="model")
-    if retired_model(model) is not None:
-        raise EmbeddingRejected(400, decommissioned_message(model), code="model_decommissioned")
+    known = catalog.known(model) or EMBEDDING_MODELS.known(model)
+    if (refusal := model_refusal(model, known, EmbeddingRejected)) is not None:
+        raise refusal
     if catalog.known(model):
         info = catalog.get(model)
         if not info.embedding:
@@ -87,9 +87,7 @@ def _model_info(model: object, catalog: ModelCatalog) -> ModelInfo:
                 model=model,
             )
         return info
-    if EMBEDDING_MODELS.known(model):
-        return EMBEDDING_MODELS.get(model)
-    raise EmbeddingRejected(404, f"The model `{model}` does not exist or you do not have access to it.", code="model_not_found")
+    return EMBEDDING_MODELS.get(model)
 
 
 def parse_embedding_request(body: bytes, catalog: ModelCatalog) -> EmbeddingRequest:

@@ -22,9 +22,13 @@ from typing import Final, Protocol
 
 import msgspec
 
+from orchestrator._retired import decommissioned_message, retired_model
+
 __all__ = [
     "MAX_JSON_DEPTH",
     "RequestRefused",
+    "model_not_found",
+    "model_refusal",
     "ConnectionDropped",
     "ConnectionReset",
     "EmulatorRequest",
@@ -101,6 +105,25 @@ class RequestRefused(Exception):
     def response(self, headers: list[tuple[str, str]] | None = None) -> EmulatorResponse:
         """Groq's error response: ``{"error": {"message", "type", "code"?, "param"?}}``."""
         return error_response(self.status, self.message, code=self.code, param=self.param, headers=headers)
+
+
+def model_refusal(model: str, known: bool, kind: type[RequestRefused] = RequestRefused) -> RequestRefused | None:
+    """Groq's refusal of a request naming a model it does not serve, as a ``kind``; None when it serves it.
+
+    A model Groq shut down (`orchestrator._retired`) gets the 400 ``model_decommissioned``, whatever the catalog
+    still says; one it never had (``known`` is False) the 404 ``model_not_found``. Every endpoint asks here, so
+    the two answers and their order are the same on all of them.
+    """
+    if retired_model(model) is not None:
+        return kind(400, decommissioned_message(model), code="model_decommissioned")
+    if not known:
+        return model_not_found(model, kind)
+    return None
+
+
+def model_not_found(model: str, kind: type[RequestRefused] = RequestRefused) -> RequestRefused:
+    """Groq's 404 for a model id it has no model by (or none the key may use)."""
+    return kind(404, f"The model `{model}` does not exist or you do not have access to it.", code="model_not_found")
 
 
 class ConnectionReset(Exception):

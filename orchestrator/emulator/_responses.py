@@ -38,7 +38,6 @@ import trio
 from actors._sse import encode_event
 from orchestrator._catalog import ModelInfo
 from orchestrator._responses_wire import ResponseRequest, decode_response_request, estimate_response_tokens
-from orchestrator._retired import retired_model
 from orchestrator._wire import (
     AssistantMessage,
     BrowserSearchTool,
@@ -62,7 +61,7 @@ from orchestrator._wire import (
     UserMessage,
 )
 from orchestrator.emulator._chat import ChatRejected, Reply, check_chat_request, plan_reply, reasoning_plan, text_rng
-from orchestrator.emulator._http import EmulatorRequest, EmulatorResponse
+from orchestrator.emulator._http import EmulatorRequest, EmulatorResponse, model_refusal
 from orchestrator.emulator._latency import LatencyModel
 
 if TYPE_CHECKING:
@@ -565,10 +564,8 @@ async def serve_responses(
     except ChatRejected as exc:
         return emu._rejected(exc, None)
     model = request.model
-    if retired_model(model) is not None:
-        return emu._decommissioned(model)
-    if not settings.catalog.known(model):
-        return emu._model_not_found(model)
+    if (refusal := model_refusal(model, settings.catalog.known(model))) is not None:
+        return refusal.response()
     limiter = emu._limiter.get(key, model, emu.emulated_now())
     info = settings.catalog.get(model)
     refusal = responses_refusal(request, info)

@@ -54,9 +54,8 @@ from typing import Any, Final, NamedTuple
 import msgspec
 
 from orchestrator._catalog import ModelCatalog
-from orchestrator._retired import decommissioned_message, retired_model
 from orchestrator._speech import DEFAULT_SAMPLE_RATE, SAMPLE_RATES, SPEECH_MODELS
-from orchestrator.emulator._http import RequestRefused
+from orchestrator.emulator._http import RequestRefused, model_refusal
 
 __all__ = [
     "CHARACTERS_PER_SECOND",
@@ -127,11 +126,8 @@ def parse_speech_request(body: bytes, catalog: ModelCatalog) -> SpeechRequest:
     model = fields.get("model")
     if not isinstance(model, str) or not model:
         raise SpeechError(400, "`model` is required and must be a string", param="model")
-    if not catalog.known(model) and retired_model(model) is not None:
-        raise SpeechError(400, decommissioned_message(model), code="model_decommissioned")
-    if not catalog.known(model):
-        raise SpeechError(404, f"The model `{model}` does not exist or you do not have access to it.",
-                          code="model_not_found")
+    if (refusal := model_refusal(model, catalog.known(model), SpeechError)) is not None:
+        raise refusal
     facts = SPEECH_MODELS.get(model)
     info = catalog.get(model)
     if facts is None or (info.capabilities_known and not info.speech):
