@@ -72,7 +72,7 @@ from typing import Any, Final, Literal, TypeVar
 
 import msgspec
 
-from ._ratelimit_headers import read_rate_limit_headers
+from ._ratelimit_headers import RateLimitReport, read_rate_limit_headers
 from ._windows import WINDOWS, window_named
 
 __all__ = [
@@ -158,11 +158,18 @@ class StartingLimits(msgspec.Struct, frozen=True):
         limits: the numbers (for a ``probe`` window: the floor it starts probing from).
         sources: one :data:`LimitSource` per window.
         tier: the plan whose table the ``tier`` windows come from (``"free"``...), if any.
+        first_wave: per window, the most that may be in flight before any response has confirmed
+            the limit (None: no bound beyond the limit). Set where a configured limit is above
+            the lowest plan's: a limit the server has not confirmed may be a guess ("no limits",
+            10**9 TPM), and a first wave sized by it would be refused. The lowest plan's numbers
+            are what every account is granted at once; the first response's headers then say
+            the truth, and the bound is lifted.
     """
 
     limits: ModelLimits
     sources: LimitSources = LimitSources()
     tier: str | None = None
+    first_wave: ModelLimits | None = None
 
     @classmethod
     def configured(cls, limits: ModelLimits) -> StartingLimits:
@@ -263,9 +270,19 @@ class _Window:
     halved it. A new limit keeps the window's deficit (``limit - level``): what is out stays out.
     """
 
-    __slots__ = ("_credit", "cap", "growth", "level", "limit", "name", "pending", "period", "rate", "source", "stamp")
+    __slots__ = (
+        "_credit", "cap", "first_wave", "growth", "level", "limit", "name", "pending", "period", "rate", "source", "stamp"
+    )
 
-    def __init__(self, name: str, period: float, limit: int | None, now: float, source: LimitSource = "unknown") -> None:
+    def __init__(
+        self,
+        name: str,
+        period: float,
+        limit: int | None,
+        now: float,
+        source: LimitSource = "unknown",
+        first_wave: int | None = None,
+    ) -> None:
         self.name = name
         self.period = period
         self.limit = limit
@@ -275,6 +292,8 @@ class _Window:
         self.stamp = now
         self.source: LimitSource = source
         self.cap = limit if source == "configured" else None
+        #: Until a response confirms the limit: the most that may be pending at once (see StartingLimits).
+        self.first_wave = first_wave if limit is not None and first_wave is not None and first_wave < limit else None
         self.growth = 1.0
         self._credit = 0.0
 
@@ -287,6 +306,7 @@ class _Window:
             limit, source = self.cap, "configured"
         self.resize(limit)
         self.source = source
+        self.first_wave = None
         self.growth = 1.0
         self._credit = 0.0
 
@@ -336,6 +356,8 @@ class _Window:
         if self.limit is None:
             return now
         start = max(now, self.stamp)
+        if self.first_wave is not None and self.pending and self.pending + cost > self.first_wave + _EPSILON:
+            return math.inf  # until a response confirms the limit (or withdraws a grant); the actor is woken then
         short = cost - (self.level - self.pending)
         if short <= _EPSILON:
             return start
@@ -436,8 +458,16 @@ class RateBudget:
         start = limits if isinstance(limits, StartingLimits) else StartingLimits.configured(limits)
         periods = {"minute": MINUTE / time_scale, "day": DAY / time_scale}
         numbers, sources = start.limits, start.sources
+        waves = start.first_wave or ModelLimits()
         self._windows = tuple(
-            _Window(spec.name, periods[spec.span], getattr(numbers, spec.field), now, getattr(sources, spec.field))
+            _Window(
+                spec.name,
+                periods[spec.span],
+                getattr(numbers, spec.field),
+                now,
+                getattr(sources, spec.field),
+                getattr(waves, spec.field),
+            )
             for spec in WINDOWS
         )
         self._rpm, self._rpd, self._tpm, self._tpd, self._itpm, self._otpm = self._windows
@@ -517,6 +547,7 @@ class RateBudget:
         for window, amount in zip(self._windows, self._costs(tokens, output_tokens)):
             window.refill(now)
             window.confirm(amount)
+            window.first_wave = None  # the server answered: the limits are confirmed, or its headers will correct them
 
     def refund(self, tokens: int, now: float, *, granted_at: float | None = None, output_tokens: int = 0) -> None:
         """Withdraw a grant the server never counted: never sent (connection refused), or refused with a 429.
@@ -581,8 +612,11 @@ class RateBudget:
         that does not parse is ignored. Names are matched case-insensitively.
         """
         report = read_rate_limit_headers(headers)
-        if report is None:
-            return
+        if report is not None:
+            self.observe_report(report, now)
+
+    def observe_report(self, report: RateLimitReport, now: float) -> None:
+        """:meth:`observe_headers` for headers already read (``read_rate_limit_pairs``, as the worker does)."""
         for name, seen in report.windows():
             if seen.reset is not None and seen.reset >= 0:
                 self._server_resets[name] = (seen.reset, now)

@@ -61,6 +61,14 @@ def parse_go_duration(text: str) -> float:
         ValueError: ``text`` is not a Go duration or a decimal number; the message quotes it.
     """
     stripped = text.strip()
+    # Groq's everyday forms ("7.66s", "86.4ms") without the regex: one unsigned term of digits and a dot.
+    for unit in ("ms", "s"):
+        if stripped.endswith(unit):
+            number = stripped[: -len(unit)]
+            digits = number.replace(".", "", 1)
+            if digits.isascii() and digits.isdigit():
+                return float(number) * _UNIT_SECONDS[unit]
+            break
     match = _DURATION.fullmatch(stripped)
     if match is None:
         if _BARE_SECONDS.fullmatch(stripped):

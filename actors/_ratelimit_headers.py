@@ -14,15 +14,29 @@ the emulator.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import msgspec
 
 from ._duration import format_go_duration, parse_go_duration
 
-__all__ = ["RateLimitReport", "ReportedWindow", "rate_limit_header_pairs", "read_rate_limit_headers"]
+__all__ = [
+    "RateLimitReport",
+    "ReportedWindow",
+    "rate_limit_header_pairs",
+    "read_rate_limit_headers",
+    "read_rate_limit_pairs",
+]
 
 _PREFIX = "x-ratelimit-"
+#: Where each ``x-ratelimit-*`` header's value goes: the RPD window's limit, remaining and reset, then TPM's.
+_SLOTS = {
+    f"{_PREFIX}{field}-{kind}": index
+    for index, (kind, field) in enumerate(
+        (kind, field) for kind in ("requests", "tokens") for field in ("limit", "remaining", "reset")
+    )
+}
+_RAW_SLOTS = {name.encode(): index for name, index in _SLOTS.items()}
 
 
 class ReportedWindow(msgspec.Struct, frozen=True):
@@ -50,15 +64,39 @@ class RateLimitReport(msgspec.Struct, frozen=True):
 
 
 def read_rate_limit_headers(headers: Mapping[str, str]) -> RateLimitReport | None:
-    """The report in ``headers``, or None if they hold no ``x-ratelimit-*`` header at all."""
-    values = {}
+    """The report in ``headers``, or None if they hold none of Groq's six ``x-ratelimit-*`` headers."""
+    values: list[str | None] = [None] * len(_SLOTS)
     for name, value in headers.items():
-        lowered = name.lower()
-        if lowered.startswith(_PREFIX):
-            values[lowered[len(_PREFIX) :]] = value
-    if not values:
+        slot = _SLOTS.get(name.lower())
+        if slot is not None:
+            values[slot] = value
+    return _report(values)
+
+
+def read_rate_limit_pairs(raw: Iterable[tuple[bytes, bytes]]) -> RateLimitReport | None:
+    """The same report from raw ``(name, value)`` byte pairs (``httpx.Headers.raw``).
+
+    Every response passes through here, so it reads the bytes once instead of decoding every header
+    into a mapping first.
+    """
+    values: list[bytes | None] = [None] * len(_SLOTS)
+    slots = _RAW_SLOTS
+    for name, value in raw:
+        slot = slots.get(name.lower())
+        if slot is not None:
+            values[slot] = value
+    return _report([None if value is None else value.decode("latin-1") for value in values])
+
+
+def _report(values: list[str | None]) -> RateLimitReport | None:
+    """The report from the six values in ``_SLOTS`` order (None where absent)."""
+    if values.count(None) == len(values):
         return None
-    return RateLimitReport(*(_window(values, kind) for kind in ("requests", "tokens")))
+    windows = [
+        ReportedWindow(_count(values[start]), _count(values[start + 1]), _duration(values[start + 2]))
+        for start in (0, 3)
+    ]
+    return RateLimitReport(*windows)
 
 
 def rate_limit_header_pairs(report: RateLimitReport) -> list[tuple[str, str]]:
@@ -71,12 +109,6 @@ def rate_limit_header_pairs(report: RateLimitReport) -> list[tuple[str, str]]:
                 text = format_go_duration(value) if field == "reset" else str(value)
                 pairs.append((f"{_PREFIX}{field}-{kind}", text))
     return pairs
-
-
-def _window(values: Mapping[str, str], kind: str) -> ReportedWindow:
-    return ReportedWindow(
-        _count(values.get("limit-" + kind)), _count(values.get("remaining-" + kind)), _duration(values.get("reset-" + kind))
-    )
 
 
 def _count(value: str | None) -> int | None:

@@ -73,7 +73,7 @@ from ._budget import (
     StartingLimits,
     rate_limit_pause,
 )
-from ._ratelimit_headers import read_rate_limit_headers
+from ._ratelimit_headers import RateLimitReport, read_rate_limit_headers
 from ._windows import SHARED_WINDOWS
 
 __all__ = [
@@ -411,8 +411,11 @@ class SharedRateBudget:
         and clamps the shared view there. Never raises.
         """
         report = read_rate_limit_headers(headers)
-        if report is None:
-            return
+        if report is not None:
+            self.observe_report(report, now)
+
+    def observe_report(self, report: RateLimitReport, now: float) -> None:
+        """:meth:`observe_headers` for headers already read (``read_rate_limit_pairs``, as the worker does)."""
         for window, seen in report.windows():
             if seen.empty:
                 continue

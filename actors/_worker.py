@@ -38,6 +38,7 @@ from ._budget import RateBudgets
 from ._estimate import CostEstimator
 from ._job import Job
 from ._observer import NullObserver, Observer
+from ._ratelimit_headers import read_rate_limit_pairs
 from ._ports import Chunks, Failures, Lanes, Log, NullLog, TokenUsage, Verdict
 from ._stream import ChatStream, open_stream_channel, pump
 from ._supervisor import BreakerGate
@@ -342,7 +343,7 @@ class WorkerPool:
         self._observer.response_received(job, response.status_code, now - started)
         headers = response.headers
         job.last_status = response.status_code
-        job.last_request_id = headers.get("x-request-id")
+        job.last_request_id = _request_id(headers.raw)
         if response.status_code < 400:
             self._gate.record_success(job)
             if job.stream:
@@ -354,6 +355,9 @@ class WorkerPool:
                 self._completed += 1
                 job.settle(response)  # open: the caller reads the body and closes it
                 return
+            # Headers first: they show the server's bucket right after it admitted the request, before it gave
+            # back the unused reservation; lowering to them after our own give-back would throw that away.
+            self._observe_headers(job, headers, now)
             try:
                 value = job.decode(response.content) if job.decode is not None else response.content
             except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
@@ -370,7 +374,6 @@ class WorkerPool:
             usage = (job.chunks or self._chunks).usage(value)
             if usage is not None:
                 self._reconcile(job, usage)
-            self._observe_headers(job, headers, now)
             self._completed += 1
             job.settle(value)
             return
@@ -415,13 +418,9 @@ class WorkerPool:
         if job.model is None:
             return
         # Straight from the raw bytes: httpx.Headers would decode all ~15 headers on every lookup.
-        limits = {
-            key.decode("latin-1"): value.decode("latin-1")
-            for key, value in headers.raw
-            if key[:12].lower() == b"x-ratelimit-"
-        }
-        if limits:
-            self._budgets.get(job.model, now).observe_headers(limits, now)
+        report = read_rate_limit_pairs(headers.raw)
+        if report is not None:
+            self._budgets.get(job.model, now).observe_report(report, now)
             if self._on_headers is not None:
                 self._on_headers(job.model)
 
@@ -512,3 +511,11 @@ class WorkerPool:
 
     def __repr__(self) -> str:
         return f"<WorkerPool {self._in_flight}/{self._workers} busy, {self._streams_open} streams open>"
+
+
+def _request_id(raw: list[tuple[bytes, bytes]]) -> str | None:
+    """``x-request-id`` from the raw headers: ``httpx.Headers.get`` decodes every header to find one."""
+    for name, value in raw:
+        if len(name) == 12 and name.lower() == b"x-request-id":
+            return value.decode("latin-1")
+    return None

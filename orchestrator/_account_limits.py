@@ -84,14 +84,28 @@ def _probe(floor: ModelLimits) -> StartingLimits:
 
 
 def _with_configured(start: StartingLimits, configured: object) -> StartingLimits:
-    """``start`` with every window the user configured replaced by that number."""
+    """``start`` with every window the user configured replaced by that number.
+
+    A configured number above what ``start`` believed (the plan's table, or a probe's floor) is
+    held back in the first wave: until a response confirms it, no more than ``start``'s number may
+    be in flight (``StartingLimits.first_wave``). A user who sets absurd limits to mean "none" would
+    otherwise send a first wave the server refuses in part.
+    """
     if configured is None:
         return start
-    limits, sources = {}, {}
+    limits, sources, waves = {}, {}, {}
     for name in (spec.field for spec in WINDOWS):
         value = getattr(configured, name)
         if value is not None:
             limits[name], sources[name] = value, "configured"
+            believed = getattr(start.limits, name)
+            if believed is not None and value > believed:
+                waves[name] = believed
         else:
             limits[name], sources[name] = getattr(start.limits, name), getattr(start.sources, name)
-    return StartingLimits(ModelLimits(**limits), LimitSources(**sources), tier=start.tier)
+    return StartingLimits(
+        ModelLimits(**limits),
+        LimitSources(**sources),
+        tier=start.tier,
+        first_wave=ModelLimits(**waves) if waves else None,
+    )

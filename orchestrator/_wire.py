@@ -1001,29 +1001,14 @@ def json_problem(
 
     Types are not judged here (msgspec and the validator do that); a value of any other type is skipped.
     """
-    # Each entry: (value, depth, path node); a path node is (parent node, key), built only on failure.
+    leaf = _leaf_problem(value, None, finite, text)
+    if leaf is not None or not isinstance(value, _CONTAINERS):
+        return leaf
+    # Each entry: (container, depth, path node); a path node is (parent node, key), built only on failure.
+    # Strings and numbers are judged as they are met, never stacked: most of a request is strings.
     stack: list[tuple[Any, int, tuple[Any, ...] | None]] = [(value, 1, None)]
     while stack:
         item, depth, node = stack.pop()
-        if isinstance(item, str):
-            if text and not item.isascii() and _SURROGATE.search(item):
-                return JsonProblem(_path_text(_path_of(node)), item, "utf8", "holds a lone surrogate, which is not "
-                                   "valid UTF-8 and cannot be sent", "decode the text with errors='replace', or "
-                                   "remove the stray \\ud800-\\udfff characters")
-            continue
-        if isinstance(item, float):
-            if finite and not math.isfinite(item):
-                return JsonProblem(_path_text(_path_of(node)), item, "finite_number", "must be a finite number "
-                                   "(NaN and Infinity are not JSON)", "pass a finite number, or leave it out")
-            continue
-        if isinstance(item, dict):
-            children: Any = item.items()
-        elif isinstance(item, (list, tuple)):
-            children = enumerate(item)
-        elif isinstance(item, msgspec.Struct):
-            children = ((name, getattr(item, name, None)) for name in item.__struct_fields__)
-        else:
-            continue
         if depth > max_depth:
             parts = _path_of(node)[:_DEPTH_PATH_PARTS]
             return JsonProblem(
@@ -1031,13 +1016,48 @@ def json_problem(
                 f"is nested deeper than {max_depth} levels of arrays and objects",
                 "flatten it; no chat request needs that much nesting",
             )
+        if isinstance(item, dict):
+            children: Any = item.items()
+            keys_are_text = True
+        elif isinstance(item, (list, tuple)):
+            children = enumerate(item)
+            keys_are_text = False
+        else:
+            children = zip(item.__struct_fields__, msgspec.structs.astuple(item))
+            keys_are_text = False  # field names are identifiers
         for key, child in children:
-            if text and isinstance(key, str) and not key.isascii() and _SURROGATE.search(key):
+            if keys_are_text and text and isinstance(key, str) and not key.isascii() and _SURROGATE.search(key):
                 return JsonProblem(_path_text(_path_of(node)), key, "utf8", "has a key holding a lone surrogate, "
                                    "which is not valid UTF-8", "remove the stray \\ud800-\\udfff characters")
-            if child is None or isinstance(child, (bool, int)):
-                continue
-            stack.append((child, depth + 1, (node, key)))
+            kind = type(child)
+            if kind is str:
+                if text and not child.isascii() and _SURROGATE.search(child):
+                    return _leaf_problem(child, (node, key), finite, text)
+            elif child is None or kind is int or kind is bool:
+                pass
+            elif isinstance(child, _CONTAINERS):
+                stack.append((child, depth + 1, (node, key)))
+            else:
+                leaf = _leaf_problem(child, (node, key), finite, text)
+                if leaf is not None:
+                    return leaf
+    return None
+
+
+_CONTAINERS: Final = (dict, list, tuple, msgspec.Struct)
+
+
+def _leaf_problem(item: object, node: tuple[Any, ...] | None, finite: bool, text: bool) -> JsonProblem | None:
+    """What is wrong with one string or number at ``node`` (None if nothing, or if it is neither)."""
+    if isinstance(item, str):
+        if text and not item.isascii() and _SURROGATE.search(item):
+            return JsonProblem(_path_text(_path_of(node)), item, "utf8", "holds a lone surrogate, which is not "
+                               "valid UTF-8 and cannot be sent", "decode the text with errors='replace', or "
+                               "remove the stray \\ud800-\\udfff characters")
+    elif isinstance(item, float):
+        if finite and not math.isfinite(item):
+            return JsonProblem(_path_text(_path_of(node)), item, "finite_number", "must be a finite number "
+                               "(NaN and Infinity are not JSON)", "pass a finite number, or leave it out")
     return None
 
 
