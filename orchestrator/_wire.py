@@ -1029,11 +1029,13 @@ def json_problem(
             if keys_are_text and text and isinstance(key, str) and not key.isascii() and _SURROGATE.search(key):
                 return JsonProblem(_path_text(_path_of(node)), key, "utf8", "has a key holding a lone surrogate, "
                                    "which is not valid UTF-8", "remove the stray \\ud800-\\udfff characters")
+            if child is None:
+                continue
             kind = type(child)
             if kind is str:
                 if text and not child.isascii() and _SURROGATE.search(child):
                     return _leaf_problem(child, (node, key), finite, text)
-            elif child is None or kind is int or kind is bool:
+            elif kind is int or kind is bool:
                 pass
             elif isinstance(child, _CONTAINERS):
                 stack.append((child, depth + 1, (node, key)))

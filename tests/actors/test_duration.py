@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors._duration import format_go_duration, parse_go_duration
+from actors._duration import _DURATION, _TERM, _UNIT_SECONDS, format_go_duration, parse_go_duration
 
 
 class TestParse:
@@ -42,13 +44,30 @@ class TestParse:
         assert parse_go_duration(text) == seconds
 
     @pytest.mark.parametrize(
-        "text", ["", "s", "abc", "5x", "1h 2m", "1.2.3s", "inf", "nan", "1e3s", "m5", "--1s", "5 s", "1hh", "ms"]
+        "text",
+        ["", "s", "abc", "5x", "1h 2m", "1.2.3s", "inf", "nan", "1e3s", "m5", "--1s", "5 s", "1hh", "ms",
+         "infs", "nanms", "1_0s", "\u00b2s", "1.2.3ms", ".ms"],
     )
     def test_garbage_raises_naming_the_text(self, text: str) -> None:
         """Anything that is not a duration raises ValueError quoting the text."""
         with pytest.raises(ValueError, match="not a Go duration") as info:
             parse_go_duration(text)
         assert repr(text) in str(info.value)
+
+
+    @given(
+        st.from_regex(r"\A[+-]?(\d{1,6}(\.\d{0,4})?|\.\d{1,4})(ms|s)\Z", fullmatch=True)
+        | st.from_regex(r"\A[0-9.]{1,6}(ms|s|m)\Z", fullmatch=True)
+    )
+    def test_the_shortcut_for_one_term_agrees_with_the_grammar(self, text: str) -> None:
+        """"7.66s" and "86.4ms" skip the regex: whatever such a text is, the answer is the grammar's."""
+        match = _DURATION.fullmatch(text)
+        if match is None:
+            with pytest.raises(ValueError):
+                parse_go_duration(text)
+            return
+        seconds = math.fsum(float(number) * _UNIT_SECONDS[unit] for number, unit in _TERM.findall(match.group(2)))
+        assert parse_go_duration(text) == (-seconds if match.group(1) == "-" else seconds)
 
 
 class TestFormat:
