@@ -304,6 +304,8 @@ class _Window:
         """
         if self.cap is not None and (limit is None or limit >= self.cap):
             limit, source = self.cap, "configured"
+        if limit == self.limit and source == self.source and source != "probe" and self.first_wave is None:
+            return  # every response repeats its headers: nothing new (a probe, though, starts growing again)
         self.resize(limit)
         self.source = source
         self.first_wave = None
@@ -545,6 +547,8 @@ class RateBudget:
         :meth:`observe_headers` for that response, and before :meth:`reconcile`.
         """
         for window, amount in zip(self._windows, self._costs(tokens, output_tokens)):
+            if window.limit is None:
+                continue  # not enforced (every call passes here: skip what would do nothing)
             window.refill(now)
             window.confirm(amount)
             window.first_wave = None  # the server answered: the limits are confirmed, or its headers will correct them
@@ -596,13 +600,15 @@ class RateBudget:
         estimated = self._costs(estimated_tokens, estimated_output)
         actual = self._costs(actual_tokens, actual_output)
         for window, before, after in zip(self._windows, estimated, actual):
+            if window.limit is None:
+                continue
             window.refill(now)
-            window.grow(after)
-            difference = after - before
-            if difference < 0:
-                window.give_back(-difference)
-            else:
-                window.spend(difference)
+            if window.source == "probe":
+                window.grow(after)
+            if after < before:
+                window.give_back(before - after)
+            elif after > before:
+                window.spend(after - before)
 
     def observe_headers(self, headers: Mapping[str, str], now: float) -> None:
         """Learn limits and remaining room from a response's ``x-ratelimit-*`` headers.

@@ -193,7 +193,7 @@ class Client:
         chat = chat_request_from(request)
         if (mapped := self.mapped_model(chat.model)) != chat.model:
             chat = msgspec.structs.replace(chat, model=mapped)
-        validate_chat_request(chat, self.catalog)
+        validate_chat_request(chat, self.catalog, walked=not isinstance(request, ChatRequest))
         note_unlisted(self, chat.model)
         prompt = estimate_prompt_tokens(chat)
         return Job(

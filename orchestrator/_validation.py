@@ -183,12 +183,14 @@ def _check_choice(field: str, value: object, allowed: frozenset[str]) -> None:
 # --------------------------------------------------------------------------- chat
 
 
-def validate_chat_request(request: ChatRequest, catalog: ModelCatalog) -> None:
+def validate_chat_request(request: ChatRequest, catalog: ModelCatalog, *, walked: bool = False) -> None:
     """Check a chat request against Groq's rules and the model's capabilities; return None if it may be sent.
 
     Args:
         request: the request to check (build it from a dict with ``chat_request_from``).
         catalog: where the model's context window, completion cap and capabilities come from.
+        walked: ``chat_request_from`` built it from a dict, whose walk (depth, lone surrogates, NaN
+            below the top level) the request need not repeat.
 
     Raises:
         ModelDecommissionedError: the model is one Groq has shut down (and the catalog does not
@@ -231,7 +233,7 @@ def validate_chat_request(request: ChatRequest, catalog: ModelCatalog) -> None:
         )
     _check_parameters(request, info)
     # Everything below may recurse (jsonschema, encoders, the token estimate): walk the request first.
-    problem = json_problem(request)
+    problem = None if walked else json_problem(request)
     if problem is not None:
         raise _invalid(problem.field or "<request>", problem.value, problem.rule, problem.problem, problem.fix)
     _check_messages(request.messages)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection
 from typing import Any, Final, Literal, NamedTuple
 
 import msgspec
@@ -864,6 +865,10 @@ _NAMED_FIELD = re.compile(r"field `(?P<name>[^`]+)`")
 _PATH_TOKEN = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
 
+#: ChatRequest's number fields, each checked against its range by the validator (which also refuses NaN).
+RANGED_NUMBERS: Final = frozenset({"temperature", "top_p", "frequency_penalty", "presence_penalty"})
+
+
 def chat_request_from(obj: ChatRequest | dict[str, Any]) -> ChatRequest:
     """Turn what a user wrote for the OpenAI/Groq SDK into a :class:`ChatRequest`.
 
@@ -877,9 +882,10 @@ def chat_request_from(obj: ChatRequest | dict[str, Any]) -> ChatRequest:
     """
     if isinstance(obj, ChatRequest):
         return obj
-    # Depth before any recursive code, lone surrogates before msgspec (which chokes on them); NaN is left to the
-    # validator, whose range rules name it better.
-    deep = json_problem(obj, finite=False)
+    # Depth before any recursive code, lone surrogates before msgspec (which chokes on them); a NaN temperature
+    # is left to the validator, whose range rules name it better. A request built here is walked whole, so the
+    # validator need not walk it again (validate_chat_request(walked=True)).
+    deep = json_problem(obj, ranged_elsewhere=RANGED_NUMBERS)
     if deep is not None:
         from orchestrator._errors import ValidationError
 
@@ -986,7 +992,12 @@ def _path_of(node: tuple[Any, ...] | None) -> list[str | int]:
 
 
 def json_problem(
-    value: object, *, max_depth: int = MAX_JSON_DEPTH, finite: bool = True, text: bool = True
+    value: object,
+    *,
+    max_depth: int = MAX_JSON_DEPTH,
+    finite: bool = True,
+    text: bool = True,
+    ranged_elsewhere: Collection[str] = (),
 ) -> JsonProblem | None:
     """Something in ``value`` that no JSON request body may carry (the first one met), or None; never recurses.
 
@@ -1000,6 +1011,8 @@ def json_problem(
       in values and in object keys.
 
     Types are not judged here (msgspec and the validator do that); a value of any other type is skipped.
+    A number right under ``value`` whose key is in ``ranged_elsewhere`` is not judged either: the caller's
+    range rule names it better ("temperature must be between 0 and 2" says more than "not finite").
     """
     leaf = _leaf_problem(value, None, finite, text)
     if leaf is not None or not isinstance(value, _CONTAINERS):
@@ -1035,7 +1048,7 @@ def json_problem(
             if kind is str:
                 if text and not child.isascii() and _SURROGATE.search(child):
                     return _leaf_problem(child, (node, key), finite, text)
-            elif kind is int or kind is bool:
+            elif kind is int or kind is bool or (kind is float and node is None and key in ranged_elsewhere):
                 pass
             elif isinstance(child, _CONTAINERS):
                 stack.append((child, depth + 1, (node, key)))

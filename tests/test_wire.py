@@ -493,3 +493,28 @@ class TestChatRequestFrom:
         with pytest.raises(ValidationError) as info:
             chat_request_from({"model": "m", "messages": [], "user": ["A" * 100_000]})
         assert len(str(info.value)) < 600
+
+
+def test_every_number_left_to_the_range_rules_is_a_ranged_field() -> None:
+    """chat_request_from leaves a top-level NaN to the validator only for the fields it range-checks: ChatRequest's
+    float fields, all of them (a new float field not in the set is walked, so NaN never reaches the encoder)."""
+    import typing
+
+    from orchestrator._wire import RANGED_NUMBERS
+
+    floats = {name for name, hint in typing.get_type_hints(ChatRequest).items() if "float" in str(hint)}
+    assert RANGED_NUMBERS == floats
+
+
+@pytest.mark.parametrize("field", ["temperature", "top_p", "frequency_penalty", "presence_penalty"])
+def test_a_nan_ranged_field_built_from_a_dict_is_refused_by_its_range_rule(field: str) -> None:
+    """The dict walk skips these numbers and the validator (walked=True) does not walk again: the range rule
+    still refuses NaN, naming the field."""
+    from orchestrator._catalog import DEFAULT_CATALOG
+    from orchestrator._validation import validate_chat_request
+
+    request = chat_request_from({"model": "openai/gpt-oss-20b", "messages": [{"role": "user", "content": "hi"}],
+                                 field: float("nan")})
+    with pytest.raises(ValidationError) as info:
+        validate_chat_request(request, DEFAULT_CATALOG, walked=True)
+    assert info.value.field == field
