@@ -764,7 +764,7 @@ class RateBudgets:
             is forgotten (it would be recreated identical, minus learned limits).
     """
 
-    __slots__ = ("_budgets", "_defaults", "_recognise", "max_models", "time_scale")
+    __slots__ = ("_budgets", "_defaults", "_latest", "_recognise", "max_models", "time_scale")
 
     def __init__(
         self,
@@ -781,6 +781,8 @@ class RateBudgets:
         self.time_scale = time_scale
         self.max_models = max_models
         self._budgets: OrderedDict[str, RateBudget] = OrderedDict()
+        #: The model asked for last and its budget: already the most recently used, so asking again moves nothing.
+        self._latest: tuple[str, RateBudget] | None = None
 
     def get(self, model: str, now: float) -> RateBudget:
         """The budget for ``model``, created from the defaults if it is new.
@@ -788,11 +790,17 @@ class RateBudgets:
         Raises:
             RuntimeError: ``max_models`` budgets are all busy and ``model`` is new.
         """
+        latest = self._latest
+        if latest is not None and latest[0] == model:
+            return latest[1]
+
         def create() -> RateBudget:
             recognise = None if self._recognise is None else functools.partial(self._recognise, model)
             return RateBudget(self._defaults(model), now, time_scale=self.time_scale, recognise=recognise)
 
-        return budget_for(self._budgets, model, now, self.max_models, "RateBudgets", create)
+        budget = budget_for(self._budgets, model, now, self.max_models, "RateBudgets", create)
+        self._latest = (model, budget)
+        return budget
 
     def snapshots(self, now: float) -> dict[str, BudgetSnapshot]:
         """A snapshot of every model's budget."""
@@ -806,6 +814,8 @@ class RateBudgets:
         it again.
         """
         self._budgets.pop(model, None)
+        if self._latest is not None and self._latest[0] == model:
+            self._latest = None
 
     def __contains__(self, model: object) -> bool:
         return model in self._budgets

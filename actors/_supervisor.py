@@ -160,9 +160,9 @@ class BreakerGate:
             f"the circuit breaker for {self._base_url} is open: {why}", retry_after=seconds
         )
 
-    def record_success(self, job: Job | None = None) -> None:
-        """The server answered (any status that is not server trouble) the request ``job`` sent."""
-        now = trio.current_time()
+    def record_success(self, job: Job | None = None, now: float | None = None) -> None:
+        """The server answered (any status that is not server trouble) the request ``job`` sent (at ``now``)."""
+        now = trio.current_time() if now is None else now
         self._breaker.record_success(now, None if job is None else job.breaker_ticket)
         self._note(now)
 

@@ -93,20 +93,25 @@ def charged_tokens(usage: TokenUsage) -> int:
 
 @contextmanager
 def translate_transport_errors(failures: Failures, timeout: float | None) -> Iterator[None]:
-    """Turn httpx's exceptions into the product's timeout, server and network errors (the one place)."""
+    """Turn httpx's exceptions into the product's timeout, server and network errors."""
     try:
         yield
-    except httpx.TimeoutException as error:
-        operation = type(error).__name__.removesuffix("Timeout").lower() or "request"
-        raise failures.timeout(f"no response in time ({error!r})", timeout=timeout, operation=operation) from error
-    except httpx.DecodingError as error:
-        raise failures.server(f"the response body could not be decoded: {_describe(error)}") from error
     except httpx.RequestError as error:
-        refusal = _tls_refusal(error)
-        if refusal is not None:
-            # Every attempt would fail the same way, and the server is not at fault: fail now, blame nobody.
-            raise failures.network(f"{refusal}: {_describe(error)}", cause=type(error).__name__, permanent=True) from error
-        raise failures.network(f"the connection failed: {_describe(error)}", cause=type(error).__name__) from error
+        raise transport_error(failures, timeout, error) from error
+
+
+def transport_error(failures: Failures, timeout: float | None, error: httpx.RequestError) -> Exception:
+    """The product's timeout, server or network error for one of httpx's (the one place they are mapped)."""
+    if isinstance(error, httpx.TimeoutException):
+        operation = type(error).__name__.removesuffix("Timeout").lower() or "request"
+        return failures.timeout(f"no response in time ({error!r})", timeout=timeout, operation=operation)
+    if isinstance(error, httpx.DecodingError):
+        return failures.server(f"the response body could not be decoded: {_describe(error)}")
+    refusal = _tls_refusal(error)
+    if refusal is not None:
+        # Every attempt would fail the same way, and the server is not at fault: fail now, blame nobody.
+        return failures.network(f"{refusal}: {_describe(error)}", cause=type(error).__name__, permanent=True)
+    return failures.network(f"the connection failed: {_describe(error)}", cause=type(error).__name__)
 
 
 def _tls_refusal(error: BaseException) -> str | None:
@@ -282,11 +287,13 @@ class WorkerPool:
         self._observer.attempt_started(job)
         started = trio.current_time()
         try:
-            with translate_transport_errors(self._failures, timeout):
+            try:
                 with trio.move_on_after(timeout) as deadline:
                     response = await self._http.send(request, stream=streamed)
-                if deadline.cancelled_caught:
-                    raise self._failures.timeout(f"no response within {timeout:g} s", timeout=timeout, operation="request")
+            except httpx.RequestError as error:  # translated here, not by a context manager: every call passes
+                raise transport_error(self._failures, timeout, error) from error
+            if deadline.cancelled_caught:
+                raise self._failures.timeout(f"no response within {timeout:g} s", timeout=timeout, operation="request")
         except self._failures.errors as error:
             if isinstance(error.__cause__, _NEVER_SENT):
                 self._refund(job)
@@ -339,13 +346,13 @@ class WorkerPool:
         if response.status_code == 429:
             self._refund(job)  # refused: the server counted nothing
         else:
-            self._confirm(job)
+            self._confirm(job, now)
         self._observer.response_received(job, response.status_code, now - started)
         headers = response.headers
         job.last_status = response.status_code
         job.last_request_id = _request_id(headers.raw)
         if response.status_code < 400:
-            self._gate.record_success(job)
+            self._gate.record_success(job, now)
             if job.stream:
                 self._observe_headers(job, headers, now)
                 self._start_stream(job, response, started, timeout)
@@ -373,7 +380,7 @@ class WorkerPool:
                 return
             usage = (job.chunks or self._chunks).usage(value)
             if usage is not None:
-                self._reconcile(job, usage)
+                self._reconcile(job, usage, now)
             self._completed += 1
             job.settle(value)
             return
@@ -424,13 +431,13 @@ class WorkerPool:
             if self._on_headers is not None:
                 self._on_headers(job.model)
 
-    def _reconcile(self, job: Job, usage: TokenUsage) -> None:
+    def _reconcile(self, job: Job, usage: TokenUsage, now: float | None = None) -> None:
         self._observer.usage_observed(job, usage)
         if job.model is None:
             return
         self._estimator.observe(job.prompt_estimate, usage.prompt_tokens, usage.completion_tokens)
         if job.granted_at is not None:
-            now = trio.current_time()
+            now = trio.current_time() if now is None else now
             charged = charged_tokens(usage)
             self._budgets.get(job.model, now).reconcile(
                 job.cost,
@@ -443,10 +450,10 @@ class WorkerPool:
             if charged < job.cost:
                 self._scheduler.wake(job.model)
 
-    def _confirm(self, job: Job) -> None:
+    def _confirm(self, job: Job, now: float | None = None) -> None:
         """The server has (or may have) counted the job's grant: the budget charges it from now."""
         if job.charge_pending and job.model is not None:
-            now = trio.current_time()
+            now = trio.current_time() if now is None else now
             self._budgets.get(job.model, now).confirm(job.cost, now, job.output_cost)
             job.charge_pending = False
             self._scheduler.wake(job.model)
