@@ -50,6 +50,9 @@ Learning from the server:
   from a floor no plan is below and grows by everything the server accepts (doubling per round
   trip, like TCP's slow start), so the first 429 teaches the number and almost none follow; a 429
   that names the window but no number halves it, and it grows slower after (AIMD).
+- A configured limit above the plan's table is a cap, not yet a fact: until the first response,
+  no more than the table's number may be in flight (``StartingLimits.first_wave``), so a user who
+  writes 10**9 TPM to mean "no limit" does not send a first wave the server refuses in part.
 - :meth:`RateBudget.confirm` charges a grant to the buckets when its response arrives;
   :meth:`RateBudget.reconcile` corrects it once ``usage`` is known (the estimate was too high:
   give back; too low: spend the rest now), and :meth:`RateBudget.refund` withdraws a grant the
@@ -160,10 +163,10 @@ class StartingLimits(msgspec.Struct, frozen=True):
         tier: the plan whose table the ``tier`` windows come from (``"free"``...), if any.
         first_wave: per window, the most that may be in flight before any response has confirmed
             the limit (None: no bound beyond the limit). Set where a configured limit is above
-            the lowest plan's: a limit the server has not confirmed may be a guess ("no limits",
-            10**9 TPM), and a first wave sized by it would be refused. The lowest plan's numbers
-            are what every account is granted at once; the first response's headers then say
-            the truth, and the bound is lifted.
+            what the plan's table (or a probe's floor) says: a limit the server has not confirmed
+            may be a guess ("no limits", 10**9 TPM), and a first wave sized by it would be refused
+            in part. The table's number is what the account is granted at once; the first response
+            lifts the bound, and its headers say the truth.
     """
 
     limits: ModelLimits
