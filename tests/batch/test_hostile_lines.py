@@ -94,10 +94,10 @@ class TestAnyException:
 
         real = client_module.validate_chat_request
 
-        def validate(request: object, catalog: object) -> None:
+        def validate(request: object, catalog: object, **options: object) -> None:
             if "poison" in str(request):
                 raise LookupError("gsk_SECRETSECRETSECRET leaked into a message " + "x" * 500)
-            real(request, catalog)  # type: ignore[arg-type]
+            real(request, catalog, **options)  # type: ignore[arg-type]
 
         monkeypatch.setattr(client_module, "validate_chat_request", validate)
         source = write(tmp_path / "jobs.jsonl", [job(f"ok{i}") for i in range(5)] + [job("p", chat("poison"))])
@@ -148,7 +148,7 @@ class TestAnyException:
         """MemoryError is about the process, not the job: it is not recorded, it stops the run."""
         import orchestrator._client as client_module
 
-        def validate(request: object, catalog: object) -> None:
+        def validate(request: object, catalog: object, **options: object) -> None:
             raise MemoryError
 
         monkeypatch.setattr(client_module, "validate_chat_request", validate)
