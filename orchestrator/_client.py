@@ -189,11 +189,30 @@ class Client:
         The model is first rewritten by ``Config.model_map``; a model Groq has shut down raises
         ``ModelDecommissionedError`` here, before anything is sent.
         """
+        return self._chat_job(
+            request, walked=not isinstance(request, ChatRequest), priority=priority, key=key, timeout=timeout,
+            max_retries=max_retries, extra_headers=extra_headers, on_settle=on_settle,
+        )
+
+    def _chat_job(
+        self,
+        request: ChatRequest | dict[str, Any],
+        *,
+        walked: bool,
+        priority: int,
+        key: Any,
+        timeout: float | None,
+        max_retries: int | None,
+        extra_headers: Mapping[str, str] | None,
+        on_settle: Any,
+    ) -> Job:
+        """`chat_job`; ``walked``: ``chat_request_from`` built the request from a dict (the batch runner's
+        lines are), having judged its depth, numbers and strings, so validation need not walk it again."""
         check_call_options(priority=priority, timeout=timeout, max_retries=max_retries, extra_headers=extra_headers)
         chat = chat_request_from(request)
         if (mapped := self.mapped_model(chat.model)) != chat.model:
             chat = msgspec.structs.replace(chat, model=mapped)
-        validate_chat_request(chat, self.catalog, walked=not isinstance(request, ChatRequest))
+        validate_chat_request(chat, self.catalog, walked=walked)
         note_unlisted(self, chat.model)
         prompt = estimate_prompt_tokens(chat)
         return Job(

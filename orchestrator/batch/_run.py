@@ -200,9 +200,13 @@ class _GuardedRunner:
     def catalog(self) -> ModelCatalog:
         return self._client.catalog
 
-    def chat_job(self, request: Any, **keywords: Any) -> Job:
+    def chat_job(self, request: Any, *, key: Any, on_settle: Any) -> Job:
         try:
-            return self._client.chat_job(request, **keywords)
+            # Every request here is a line's body that parse_line built with chat_request_from: walked once.
+            return self._client._chat_job(
+                request, walked=True, priority=0, key=key, timeout=None, max_retries=None, extra_headers=None,
+                on_settle=on_settle,
+            )
         except (GroqError, *RUN_ERRORS):
             raise
         except Exception as exc:
@@ -223,7 +227,8 @@ def map_guarded(
 ) -> AbstractAsyncContextManager[AsyncIterator[JobResult]]:
     """``client.map(pairs, max_in_flight=...)`` for a batch runner: a request whose validation raises an
     exception that is not a `GroqError` comes back as that job's result with an `InternalJobError`
-    (code ``internal_error``) instead of stopping the run; every other job goes on."""
+    (code ``internal_error``) instead of stopping the run; every other job goes on. Each request must be
+    a `BatchJob`'s, which `parse_line` built with ``chat_request_from``: it is not walked a second time."""
     return map_jobs(_GuardedRunner(client), pairs, max_in_flight)
 
 

@@ -60,7 +60,13 @@ from orchestrator.emulator._rules import GPT_OSS_PREFIX as _GPT_OSS
 from orchestrator.emulator._rules import COMPOUND_PREFIX, search_enabled
 from orchestrator.emulator._rules import chat_refusal, reasoning_efforts, reasoning_refusal
 from orchestrator.emulator._rules import json_or_tools as _json_or_tools
-from orchestrator.emulator._textgen import StopScanner, corpus_tokens, corpus_tokens_from, generate_tokens, natural_length
+from orchestrator.emulator._textgen import (
+    StopScanner,
+    corpus_pieces,
+    corpus_pieces_from,
+    generate_tokens,
+    natural_length,
+)
 
 __all__ = [
     "ChatContext",
@@ -100,13 +106,14 @@ class ChatRejected(Exception):
         self.fields = fields
 
 
-def parse_chat_request(body: bytes) -> ChatRequest:
+def parse_chat_request(body: bytes, *, depth_checked: bool = False) -> ChatRequest:
     """Decode a chat request body; malformed JSON, wrong types and unknown fields raise :class:`ChatRejected`.
 
     So do bodies nested deeper than :data:`~orchestrator.emulator._http.MAX_JSON_DEPTH` levels (measured before
-    any decoder sees them) and bodies whose decoding fails in a way no rule names: every body gets Groq's 400.
+    any decoder sees them, unless ``depth_checked``: the core measures every JSON body it routes) and bodies
+    whose decoding fails in a way no rule names: every body gets Groq's 400.
     """
-    deep = nesting_problem(body)
+    deep = None if depth_checked else nesting_problem(body)
     if deep is not None:
         raise ChatRejected(400, deep)
     try:
@@ -253,38 +260,29 @@ class Reply:
         """Yield (text, tokens) pieces of the reasoning (the same text every time it is called)."""
         if not self.reasoning_tokens or self.reasoning_draw is None:
             return
-        batch: list[str] = []
-        for token in corpus_tokens_from(self.reasoning_draw, self.reasoning_tokens):
-            batch.append(token)
-            if len(batch) == tokens_per_piece:
-                yield "".join(batch), len(batch)
-                batch = []
-        if batch:
-            yield "".join(batch), len(batch)
+        yield from corpus_pieces_from(self.reasoning_draw, self.reasoning_tokens, tokens_per_piece)
 
     def text_pieces(self, tokens_per_piece: int) -> Iterator[tuple[str, int]]:
         """Yield (text, tokens) pieces of a text reply, then set ``completion_tokens`` and ``finish_reason``."""
         scanner = StopScanner(self.stops)
         produced = self.reasoning_tokens
-        batch: list[str] = []
-        for token in corpus_tokens(self.rng, self.text_tokens):
-            produced += 1
-            batch.append(token)
-            if len(batch) < tokens_per_piece:
-                continue
-            text = scanner.feed("".join(batch))
-            tokens, batch = len(batch), []
+        last, last_tokens = "", 0
+        for piece, tokens in corpus_pieces(self.rng, self.text_tokens, tokens_per_piece):
+            produced += tokens
+            if tokens < tokens_per_piece:  # the shorter last piece: fed with the scanner's flush below
+                last, last_tokens = piece, tokens
+                break
+            text = scanner.feed(piece)
             self.completion_tokens = produced
             if text:
                 yield text, tokens
             if scanner.stopped:
                 self.finish_reason = "stop"
                 return
-        text = scanner.feed("".join(batch)) if batch else ""
-        text += scanner.flush()
+        text = (scanner.feed(last) if last_tokens else "") + scanner.flush()
         self.completion_tokens = produced
         if text:
-            yield text, len(batch)
+            yield text, last_tokens
 
 
 def text_rng(seed: int, request: ChatRequest) -> random.Random:

@@ -555,7 +555,7 @@ class Emulator:
     ) -> EmulatorResponse:
         settings = self.settings
         try:
-            request = parse_chat_request(http.body)
+            request = parse_chat_request(http.body, depth_checked=True)  # _route measured it
         except ChatRejected as exc:
             return self._rejected(exc, None)
         model = request.model

@@ -19,7 +19,10 @@ import functools
 import random
 from collections.abc import Iterator, Sequence
 
-__all__ = ["StopScanner", "corpus_tokens", "corpus_tokens_from", "generate_tokens", "natural_length"]
+__all__ = [
+    "StopScanner", "corpus_pieces", "corpus_pieces_from", "corpus_tokens", "corpus_tokens_from", "generate_tokens",
+    "natural_length",
+]
 
 _WORDS = (
     "the a an of to and in on for with by from as at about across after against along among around "
@@ -92,14 +95,44 @@ def corpus_tokens(rng: random.Random, count: int) -> Iterator[str]:
 
 def corpus_tokens_from(draw: int, count: int) -> Iterator[str]:
     """Yield ``count`` tokens of the corpus from the sentence a random ``draw`` (any int >= 0) picks."""
+    for piece, _ in corpus_pieces_from(draw, count, 1):
+        yield piece
+
+
+def corpus_pieces(rng: random.Random, count: int, tokens_per_piece: int) -> Iterator[tuple[str, int]]:
+    """:func:`corpus_tokens` joined ``tokens_per_piece`` at a time: (text, tokens) pieces, the last one shorter."""
+    return corpus_pieces_from(rng.getrandbits(32), count, tokens_per_piece)
+
+
+def corpus_pieces_from(draw: int, count: int, tokens_per_piece: int) -> Iterator[tuple[str, int]]:
+    """:func:`corpus_tokens_from` joined ``tokens_per_piece`` at a time: (text, tokens) pieces.
+
+    Each piece is joined from slices of the corpus, a loop in C, where yielding token by token cost a
+    Python step per token (a tenth of the emulator's CPU in a 10,000-job batch, measured 2026-12-02).
+    """
     if count <= 0:
         return
     tokens, starts = _corpus()
-    start = starts[draw % len(starts)]
-    yield tokens[start].lstrip(" ")
     size = len(tokens)
-    for index in range(start + 1, start + count):
-        yield tokens[index % size]
+    position = starts[draw % len(starts)]
+    for offset in range(0, count, tokens_per_piece):
+        taken = min(tokens_per_piece, count - offset)
+        text = "".join(_cyclic_slice(tokens, position, taken))
+        position = (position + taken) % size
+        yield (text.lstrip(" ") if offset == 0 else text), taken
+
+
+def _cyclic_slice(tokens: tuple[str, ...], begin: int, count: int) -> list[str] | tuple[str, ...]:
+    """``count`` tokens from ``begin``, going round past the end as often as needed."""
+    if begin + count <= len(tokens):
+        return tokens[begin : begin + count]
+    parts: list[str] = []
+    while count > 0:
+        chunk = tokens[begin : begin + count]
+        parts.extend(chunk)
+        count -= len(chunk)
+        begin = 0
+    return parts
 
 
 class StopScanner:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import msgspec
 from hypothesis import HealthCheck, given, settings
@@ -138,6 +139,13 @@ class TestRecords:
         """Record ids look like Groq's: batch_req_ plus 26 lowercase base32 characters."""
         rid = new_record_id()
         assert rid.startswith("batch_req_") and len(rid) == 36 and rid[10:].isalnum() and rid == rid.lower()
+
+    def test_record_ids_are_random_over_the_whole_base32_alphabet(self) -> None:
+        """Two thousand ids: all distinct, each character base32's, and every one of its 32 characters used."""
+        ids = {new_record_id() for _ in range(2_000)}
+        assert len(ids) == 2_000
+        assert all(re.fullmatch(r"batch_req_[a-z2-7]{26}", rid) for rid in ids)
+        assert set("".join(rid[10:] for rid in ids)) == set("abcdefghijklmnopqrstuvwxyz234567")
 
     def test_success_line_is_batch_output_format(self) -> None:
         """A success line has id, custom_id, response{status_code, request_id, body} and error null, in order."""

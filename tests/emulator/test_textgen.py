@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from orchestrator.emulator._textgen import StopScanner, corpus_tokens, generate_tokens
+from orchestrator.emulator._textgen import StopScanner, _corpus, corpus_pieces_from, corpus_tokens, generate_tokens
 
 
 def cut(text: str, stops: list[str]) -> str:
@@ -64,3 +64,25 @@ class TestCorpus:
 
     def test_nothing_is_asked_for_nothing(self) -> None:
         assert list(corpus_tokens(random.Random(0), 0)) == []
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(
+    draw=st.integers(min_value=0, max_value=2**32),
+    count=st.integers(min_value=0, max_value=140_000),
+    per_piece=st.sampled_from([1, 2, 5, 64, 1_000, 65_535, 65_536, 70_000, 1 << 30]),
+)
+def test_pieces_are_the_corpus_read_token_by_token(draw: int, count: int, per_piece: int) -> None:
+    """Joined slices give exactly the corpus's tokens from the drawn sentence, round its end, first one unspaced."""
+    tokens, starts = _corpus()
+    start = starts[draw % len(starts)]
+    pieces = list(corpus_pieces_from(draw, count, per_piece))
+    assert [size for _, size in pieces] == [min(per_piece, count - at) for at in range(0, count, per_piece)]
+    for index, (text, size) in enumerate(pieces[:3]):
+        offset = index * per_piece
+        expected = "".join(tokens[(start + offset + k) % len(tokens)] for k in range(size))
+        assert text == (expected.lstrip(" ") if index == 0 else expected)
+    if pieces:
+        last_offset = (len(pieces) - 1) * per_piece
+        last = "".join(tokens[(start + last_offset + k) % len(tokens)] for k in range(pieces[-1][1]))
+        assert pieces[-1][0] == (last.lstrip(" ") if len(pieces) == 1 else last)
