@@ -1,10 +1,10 @@
-"""Deterministic filler text for emulated completions, generated lazily one token at a time.
+"""Deterministic filler text for emulated completions, read lazily piece by piece.
 
 A "token" here is one word with its leading space, a full stop, or a paragraph break, so counting
 tokens is counting pieces. The same random generator (seeded by the emulator seed, the request's
 ``seed`` and a hash of the prompt) gives the same text, streamed or not.
 
-Completions are read from one corpus generated once (:func:`corpus_tokens`): the request's generator
+Completions are read from one corpus generated once (:func:`corpus_pieces`): the request's generator
 only picks the sentence to start at. Drawing three random numbers per token cost 14 % of a 10,000-job
 batch's CPU on the instant emulator (measured 2026-12-01); a slice of the corpus costs almost nothing.
 
@@ -19,10 +19,7 @@ import functools
 import random
 from collections.abc import Iterator, Sequence
 
-__all__ = [
-    "StopScanner", "corpus_pieces", "corpus_pieces_from", "corpus_tokens", "corpus_tokens_from", "generate_tokens",
-    "natural_length",
-]
+__all__ = ["StopScanner", "corpus_pieces", "corpus_pieces_from", "generate_tokens", "natural_length"]
 
 _WORDS = (
     "the a an of to and in on for with by from as at about across after against along among around "
@@ -88,24 +85,16 @@ def _corpus() -> tuple[tuple[str, ...], tuple[int, ...]]:
     return tokens, starts
 
 
-def corpus_tokens(rng: random.Random, count: int) -> Iterator[str]:
-    """Yield ``count`` tokens of the corpus from a sentence ``rng`` picks (the same ``rng`` state, the same text)."""
-    return corpus_tokens_from(rng.getrandbits(32), count)
-
-
-def corpus_tokens_from(draw: int, count: int) -> Iterator[str]:
-    """Yield ``count`` tokens of the corpus from the sentence a random ``draw`` (any int >= 0) picks."""
-    for piece, _ in corpus_pieces_from(draw, count, 1):
-        yield piece
-
-
 def corpus_pieces(rng: random.Random, count: int, tokens_per_piece: int) -> Iterator[tuple[str, int]]:
-    """:func:`corpus_tokens` joined ``tokens_per_piece`` at a time: (text, tokens) pieces, the last one shorter."""
+    """``count`` tokens of the corpus from a sentence ``rng`` picks, ``tokens_per_piece`` to a (text, tokens) piece.
+
+    The same ``rng`` state gives the same text, however it is cut into pieces; the last piece may be shorter.
+    """
     return corpus_pieces_from(rng.getrandbits(32), count, tokens_per_piece)
 
 
 def corpus_pieces_from(draw: int, count: int, tokens_per_piece: int) -> Iterator[tuple[str, int]]:
-    """:func:`corpus_tokens_from` joined ``tokens_per_piece`` at a time: (text, tokens) pieces.
+    """:func:`corpus_pieces` from the sentence a random ``draw`` (any int >= 0) picks.
 
     Each piece is joined from slices of the corpus, a loop in C, where yielding token by token cost a
     Python step per token (a tenth of the emulator's CPU in a 10,000-job batch, measured 2026-12-02).

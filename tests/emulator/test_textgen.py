@@ -8,7 +8,12 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from orchestrator.emulator._textgen import StopScanner, _corpus, corpus_pieces_from, corpus_tokens, generate_tokens
+from orchestrator.emulator._textgen import StopScanner, _corpus, corpus_pieces, corpus_pieces_from, generate_tokens
+
+
+def corpus_tokens(rng: random.Random, count: int) -> list[str]:
+    """The corpus read one token to a piece."""
+    return [piece for piece, _ in corpus_pieces(rng, count, 1)]
 
 
 def cut(text: str, stops: list[str]) -> str:
