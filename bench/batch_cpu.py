@@ -51,17 +51,18 @@ print(json.dumps({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb"
 """
 
 
-def make_jobs(count: int, drop: set[str], directory: Path) -> Path:
-    """``count`` jobs from this tree's generator, less the lines of the ``drop`` models."""
+def make_jobs(count: int, drop: set[str], directory: Path) -> tuple[Path, int]:
+    """``count`` jobs from this tree's generator, less the lines of the ``drop`` models; the file and its lines."""
     made = directory / "made.jsonl"
     subprocess.run([sys.executable, str(ROOT / "examples" / "make_chat_jobs.py"), "-n", str(count), "-o", str(made)],
                    check=True)
-    kept = directory / "jobs.jsonl"
+    kept, lines = directory / "jobs.jsonl", 0
     with made.open("rb") as source, kept.open("wb") as target:
         for line in source:
             if json.loads(line)["body"]["model"] not in drop:
                 target.write(line)
-    return kept
+                lines += 1
+    return kept, lines
 
 
 def run_once(tree: Path, jobs: Path, directory: Path) -> dict[str, Any]:
@@ -89,8 +90,7 @@ def main() -> None:
     trees = [ROOT, *(path.resolve() for path in args.against)]
     with tempfile.TemporaryDirectory(prefix="batch-cpu-") as scratch:
         directory = Path(scratch)
-        jobs = make_jobs(args.jobs, set(args.drop_model), directory)
-        lines = sum(1 for _ in jobs.open("rb"))
+        jobs, lines = make_jobs(args.jobs, set(args.drop_model), directory)
         print(f"{lines:,} jobs, {args.rounds} rounds, trees: {', '.join(map(str, trees))}", flush=True)
         runs: dict[str, list[dict[str, Any]]] = {str(tree): [] for tree in trees}
         for round_number in range(1, args.rounds + 1):
