@@ -49,9 +49,6 @@ from typing import Any
 from re import _constants as _sre  # type: ignore[attr-defined]
 from re import _parser as _sre_parse  # type: ignore[attr-defined]
 
-import jsonschema
-import referencing.exceptions
-
 __all__ = ["WORDS", "UnsatisfiableSchemaError", "fake_instance", "json_object_for", "keys_named_in"]
 
 _SOFT_DEPTH = 4
@@ -376,7 +373,11 @@ class _Generator:
             for defs in ("$defs", "definitions"):
                 if defs in self._root and defs not in wrapped:
                     wrapped[defs] = self._root[defs]
-        validator = jsonschema.validators.validator_for(self._root, default=jsonschema.Draft202012Validator)
+        # Imported here, as in the validator: jsonschema takes a tenth of a second to import and only oneOf needs it.
+        import referencing.exceptions
+        from jsonschema.validators import Draft202012Validator, validator_for
+
+        validator = validator_for(self._root, default=Draft202012Validator)
         try:
             return bool(validator(wrapped).is_valid(value))
         except referencing.exceptions.Unresolvable:

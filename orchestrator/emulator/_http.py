@@ -193,6 +193,8 @@ def nesting_depth(body: bytes) -> int:
 
 def nesting_problem(body: bytes, limit: int = MAX_JSON_DEPTH) -> str | None:
     """Groq-style words for a body nested deeper than ``limit`` levels, or None when it is not."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return None  # it cannot nest deeper than it has openers: most bodies are spared cutting out strings
     depth = nesting_depth(body)
     if depth <= limit:
         return None

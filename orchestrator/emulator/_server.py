@@ -15,13 +15,15 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import TYPE_CHECKING
 
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve as hypercorn_serve
 
 from orchestrator.emulator._core import API_PREFIX, Emulator
 from orchestrator.emulator._settings import EmulatorSettings
+
+if TYPE_CHECKING:
+    from hypercorn.config import Config as HypercornConfig
 
 __all__ = ["EmulatorServer", "listening_line", "open_emulator_server", "serve"]
 
@@ -64,6 +66,10 @@ def listening_line(server: EmulatorServer) -> str:
 def _hypercorn_config(host: str, port: int, certfile: str | None, keyfile: str | None) -> HypercornConfig:
     if (certfile is None) != (keyfile is None):
         raise ValueError("TLS needs both a certificate file and a key file (--tls-cert and --tls-key)")
+    # hypercorn is imported when a server starts: a tenth of a second that the in-process emulator (a
+    # batch run without a key, every test on the transport) never needs.
+    from hypercorn.config import Config as HypercornConfig
+
     config = HypercornConfig()
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.certfile = certfile
@@ -119,6 +125,8 @@ async def open_emulator_server(
     """
     emulator = settings if isinstance(settings, Emulator) else Emulator(settings)
     config = _hypercorn_config(host, port, certfile, keyfile)
+    from hypercorn.trio import serve as hypercorn_serve
+
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(
