@@ -425,10 +425,14 @@ def _make_http_client(
     config: Config, verify: bool | str | os.PathLike[str], transport: httpx.AsyncBaseTransport | None = None
 ) -> httpx.AsyncClient:
     """One shared pool: a keep-alive connection per worker, room for open streams besides."""
+    # Given a transport (the in-process emulator, a test's), httpx never uses its own TLS settings: the default
+    # context and its 50 ms of loading the system's certificates are spared. A CA bundle is still read, so a
+    # bad one is refused the same way whatever the transport.
+    context = True if transport is not None and verify is True else _ssl_context(verify)
     return _BearerClient(
         transport=transport,
         http2=config.http2,
-        verify=_ssl_context(verify),
+        verify=context,
         timeout=httpx.Timeout(config.timeout, connect=min(config.timeout, 10.0)),
         limits=httpx.Limits(
             max_connections=config.workers + config.queue_size,

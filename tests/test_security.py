@@ -82,6 +82,16 @@ class TestTlsContext:
                 pass
         assert caught.value.field == "verify"
 
+    @pytest.mark.parametrize("verify", [False, "missing.pem"])
+    async def test_a_transport_of_ones_own_does_not_spare_the_check(self, verify: Any) -> None:
+        """With a transport given, no TLS context is built for verify=True, but a bad verify is refused as ever."""
+        emulator = orchestrator.emulator.Emulator(EmulatorSettings(latency="instant"))
+        with pytest.raises(orchestrator.ConfigError) as caught:
+            async with orchestrator.open_client(api_key=KEY, base_url="https://api.groq.com/openai/v1", verify=verify,
+                                                transport=emulator.transport()):
+                pass
+        assert caught.value.field == "verify"
+
     async def test_a_ca_bundle_that_is_missing_or_not_pem_is_refused(self, tmp_path: Path) -> None:
         """A CA path must exist and hold PEM certificates; the error names the path."""
         (tmp_path / "empty.pem").write_text("not a certificate\n")

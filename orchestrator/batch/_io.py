@@ -254,7 +254,8 @@ class AnsweredIds:
         self._lines = array("Q", (pair & _LOW_64 for pair in pairs))
 
     def __contains__(self, custom_id: object) -> bool:
-        return isinstance(custom_id, str) and self.has_digest(id_digest(custom_id))
+        # A fresh run answers nothing: its every line is spared hashing the id.
+        return bool(self._digests) and isinstance(custom_id, str) and self.has_digest(id_digest(custom_id))
 
     def has_digest(self, digest: int) -> bool:
         """Membership by digest (`id_digest`), for callers that already computed it."""
