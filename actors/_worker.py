@@ -128,7 +128,9 @@ def framed_request(
         if method in _BODY_METHODS:
             framing.append((b"Content-Length", b"0"))
         framing += raw
-    return httpx.Request(method, url, headers=framing, stream=httpx.ByteStream(body or b""), extensions=extensions)
+    request = httpx.Request(method, url, headers=framing, stream=httpx.ByteStream(body or b""), extensions=extensions)
+    request.read()  # as httpx does for ``content``: ``request.content`` is there for event hooks and transports
+    return request
 
 
 def transport_error(failures: Failures, timeout: float | None, error: httpx.RequestError) -> Exception:
