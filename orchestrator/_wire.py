@@ -869,12 +869,16 @@ _PATH_TOKEN = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 RANGED_NUMBERS: Final = frozenset({"temperature", "top_p", "frequency_penalty", "presence_penalty"})
 
 
-def chat_request_from(obj: ChatRequest | dict[str, Any]) -> ChatRequest:
+def chat_request_from(obj: ChatRequest | dict[str, Any], *, decoded_json: bool = False) -> ChatRequest:
     """Turn what a user wrote for the OpenAI/Groq SDK into a :class:`ChatRequest`.
 
     Accepts a ``ChatRequest`` (returned as is) or a plain dict with messages, tools,
     ``response_format`` and ``tool_choice`` as dicts. Only types and shapes are
     checked here; ranges and model rules are :mod:`orchestrator._validation`'s job.
+
+    ``decoded_json``: ``obj`` is what ``msgspec.json`` decoded from text whose nesting the caller has
+    measured against ``MAX_JSON_DEPTH`` (a batch file's line). Such a value cannot hold what the walk looks
+    for (msgspec refuses NaN, infinities and lone surrogates in JSON text), so it is not walked.
 
     Raises:
         ValidationError: a field has the wrong type, is missing, or is unknown; the
@@ -885,7 +889,7 @@ def chat_request_from(obj: ChatRequest | dict[str, Any]) -> ChatRequest:
     # Depth before any recursive code, lone surrogates before msgspec (which chokes on them); a NaN temperature
     # is left to the validator, whose range rules name it better. A request built here is walked whole, so the
     # validator need not walk it again (validate_chat_request(walked=True)).
-    deep = json_problem(obj, ranged_elsewhere=RANGED_NUMBERS)
+    deep = None if decoded_json else json_problem(obj, ranged_elsewhere=RANGED_NUMBERS)
     if deep is not None:
         from orchestrator._errors import ValidationError
 

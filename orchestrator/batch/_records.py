@@ -348,7 +348,9 @@ def _parse(
     if model is not None:
         body = {**body, "model": model}
     try:
-        request = chat_request_from(body)
+        # The line's body as decoded (json_too_deep measured the line) need not be walked; a --model from the
+        # command line is not JSON and might hold a lone surrogate, so a body given one is.
+        request = chat_request_from(body, decoded_json=model is None)
     except ValidationError as exc:
         return BadLine(custom_id, line, "invalid_request", f"line {line}: {exc}", param=exc.field,
                        input_sha256=digest)

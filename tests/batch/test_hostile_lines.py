@@ -114,10 +114,10 @@ class TestAnyException:
         """An unexpected exception while a line is parsed becomes that line's internal_error record."""
         real = _records.chat_request_from
 
-        def convert(body: object) -> object:
+        def convert(body: object, **options: bool) -> object:
             if "poison" in json.dumps(body):
                 raise ZeroDivisionError("boom")
-            return real(body)  # type: ignore[arg-type]
+            return real(body, **options)  # type: ignore[arg-type]
 
         monkeypatch.setattr(_records, "chat_request_from", convert)
         source = write(tmp_path / "jobs.jsonl", [job("p", chat("poison")), job("ok")])

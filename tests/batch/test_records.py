@@ -50,6 +50,24 @@ class TestParseLine:
         job = parse_line(line(BODY), 1, model="qwen/qwen3.6-27b")
         assert isinstance(job, BatchJob) and job.request.model == "qwen/qwen3.6-27b"
 
+    def test_a_model_override_that_utf8_cannot_write_is_a_bad_line(self) -> None:
+        """A --model read from a non-UTF-8 command line holds a lone surrogate: every line says so, none is sent."""
+        bad = parse_line(line(BODY), 3, model="llama\udcff")
+        assert isinstance(bad, BadLine) and bad.code == "invalid_request" and bad.param == "model"
+
+    @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+                        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+                        max_leaves=12))
+    def test_a_decoded_line_builds_the_request_a_walked_dict_builds(self, extra: object) -> None:
+        """Lines are not walked (JSON text holds no NaN or lone surrogate): what they build matches the dict's."""
+        from orchestrator._wire import chat_request_from
+
+        body = {**BODY, "metadata": {"extra": json.dumps(extra)}, "tools": [
+            {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "default": extra}}}]}
+        job = parse_line(line(body), 1)
+        assert isinstance(job, BatchJob) and job.request == chat_request_from(body)
+
     def test_priority_field_is_read(self) -> None:
         """The priority field's integer becomes the job priority."""
         job = parse_line(line({"custom_id": "a", "body": BODY, "prio": 5}), 1, priority_field="prio")
