@@ -49,7 +49,6 @@ from ._embeddings import Embeddings
 from ._files import Batches, Files
 from ._resources import Audio, Chat, Models
 from ._responses import Responses
-from ._tokens import estimate_prompt_tokens
 from ._validation import encode_chat_request, fallback_tier_list, validate_chat_request
 from ._wire import ChatRequest, ChatResponse, chat_request_from, decode_chat_response
 
@@ -212,9 +211,8 @@ class Client:
         chat = chat_request_from(request)
         if (mapped := self.mapped_model(chat.model)) != chat.model:
             chat = msgspec.structs.replace(chat, model=mapped)
-        validate_chat_request(chat, self.catalog, walked=walked)
+        prompt = validate_chat_request(chat, self.catalog, walked=walked)
         note_unlisted(self, chat.model)
-        prompt = estimate_prompt_tokens(chat)
         return Job(
             model=chat.model,
             method="POST",

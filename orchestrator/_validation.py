@@ -183,8 +183,12 @@ def _check_choice(field: str, value: object, allowed: frozenset[str]) -> None:
 # --------------------------------------------------------------------------- chat
 
 
-def validate_chat_request(request: ChatRequest, catalog: ModelCatalog, *, walked: bool = False) -> None:
-    """Check a chat request against Groq's rules and the model's capabilities; return None if it may be sent.
+def validate_chat_request(request: ChatRequest, catalog: ModelCatalog, *, walked: bool = False) -> int:
+    """Check a chat request against Groq's rules and the model's capabilities.
+
+    Returns:
+        Its estimated prompt tokens (:func:`orchestrator._tokens.estimate_prompt_tokens`): the request may be
+        sent, and a caller that charges them need not estimate again (the context window was judged by them).
 
     Args:
         request: the request to check (build it from a dict with ``chat_request_from``).
@@ -242,8 +246,10 @@ def validate_chat_request(request: ChatRequest, catalog: ModelCatalog, *, walked
     _check_compound_fields(request, capable)
     _check_response_format(request, capable)
     _check_images(request, capable)
+    prompt = estimate_prompt_tokens(request)
     if info is not None:
-        _check_context(request, info)
+        _check_context(request, info, prompt)
+    return prompt
 
 
 def encode_chat_request(request: ChatRequest) -> bytes:
@@ -1092,8 +1098,7 @@ def _check_image_url(field: str, image: object) -> int:
 # --------------------------------------------------------------------------- context window
 
 
-def _check_context(request: ChatRequest, info: ModelInfo) -> None:
-    prompt = estimate_prompt_tokens(request)
+def _check_context(request: ChatRequest, info: ModelInfo, prompt: int) -> None:
     budget = request.completion_budget or 0
     requested = prompt + budget
     if requested > info.context_window:

@@ -10,6 +10,7 @@ import pytest
 
 from orchestrator._catalog import DEFAULT_CATALOG
 from orchestrator._errors import ContextLengthError, ValidationError
+from orchestrator._tokens import estimate_prompt_tokens
 from orchestrator._validation import MAX_AUDIO_FILE_BYTES, validate_chat_request, validate_transcription
 from orchestrator._wire import (
     AssistantMessage,
@@ -438,7 +439,7 @@ def test_text_part_with_json_word_enables_json_mode() -> None:
 def test_hand_built_valid_request_passes() -> None:
     """A request assembled from Structs passes like its dict form."""
     request = ChatRequest(model=TEXT, messages=[UserMessage(content=[TextPart(text="hi")])], temperature=0.5)
-    assert validate_chat_request(request, DEFAULT_CATALOG) is None
+    assert validate_chat_request(request, DEFAULT_CATALOG) == estimate_prompt_tokens(request)
 
 
 class TestRefreshedCatalog:

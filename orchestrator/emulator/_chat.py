@@ -150,19 +150,21 @@ def _decoded(body: bytes) -> ChatRequest:
     raise ChatRejected(400, "The request body must be a JSON object with 'model' and 'messages'.")
 
 
-def check_chat_request(request: ChatRequest, catalog: ModelCatalog) -> None:
+def check_chat_request(request: ChatRequest, catalog: ModelCatalog) -> int:
     """Apply Groq's request rules; raise :class:`ChatRejected` (400, or 413 for oversized base64 images).
 
     The rules are the emulator's own (:func:`~orchestrator.emulator._rules.chat_refusal`); the context
-    window is judged on the prompt tokens the emulator reports as ``usage.prompt_tokens``.
+    window is judged on the prompt tokens the emulator reports as ``usage.prompt_tokens``, which this returns.
     """
     try:
-        refusal = chat_refusal(request, catalog.get(request.model), estimate_prompt_tokens(request))
+        prompt_tokens = estimate_prompt_tokens(request)
+        refusal = chat_refusal(request, catalog.get(request.model), prompt_tokens)
     except Exception as exc:  # noqa: BLE001 - a rule tripped by an odd value: the value is at fault, a 400
         raise ChatRejected(400, f"The request could not be checked ({type(exc).__name__}: {str(exc)[:200]}). "
                            "Check its fields against the API reference.") from None
     if refusal is not None:
         raise ChatRejected(refusal.status, refusal.message, param=refusal.param, code=refusal.code)
+    return prompt_tokens
 
 
 # --------------------------------------------------------------------------- reasoning

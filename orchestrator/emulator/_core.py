@@ -46,7 +46,6 @@ from actors._duration import format_go_duration
 from actors._ratelimit_headers import RateLimitReport, ReportedWindow, rate_limit_header_pairs
 from orchestrator._catalog import ModelInfo
 from orchestrator._retired import retired_model
-from orchestrator._tokens import estimate_prompt_tokens
 from orchestrator.emulator import _shaping
 from orchestrator.emulator._asgi import asgi_app_for
 from orchestrator.emulator._audio import AudioError, parse_audio_request, render_audio
@@ -568,14 +567,13 @@ class Emulator:
             return refusal.response()
         limiter = self._limiter.get(key, model, self.emulated_now())
         try:
-            check_chat_request(request, settings.catalog)
+            prompt_tokens = check_chat_request(request, settings.catalog)
         except ChatRejected as exc:
             return self._rejected(exc, self._headers_now(limiter))
         streaming = bool(request.stream)
         rule = self._fault(model, number, streaming=streaming)
         if rule is not None and rule.kind in _ANSWERING_KINDS:
             return self._fault_response(rule, self._headers_now(limiter))
-        prompt_tokens = estimate_prompt_tokens(request)
         budget = request.completion_budget or 0
         refused, headers = self._admit(
             limiter, model, tokens=prompt_tokens + budget, input_tokens=prompt_tokens, output_tokens=budget
@@ -732,7 +730,7 @@ class Emulator:
                 return refusal.status, self._body_of(refusal.response())
             if request.stream:  # [I] a batch line has no connection to stream to
                 raise ChatRejected(400, "stream is not supported in batch requests; remove it", param="stream")
-            check_chat_request(request, settings.catalog)
+            prompt_tokens = check_chat_request(request, settings.catalog)
             info = settings.catalog.get(model)
             content_rng = text_rng(settings.seed, request)
             reply = plan_reply(request, content_rng, settings.completion_tokens, reasoning_plan(request, info))
@@ -744,7 +742,7 @@ class Emulator:
             created=self._unix(self.emulated_now()),
             model=model,
             fingerprint=self._fingerprint(model),
-            prompt_tokens=estimate_prompt_tokens(request),
+            prompt_tokens=prompt_tokens,
             seed=request.seed if request.seed is not None else content_rng.getrandbits(31),
             latency=self._latency,
             time_scale=self._scale,

@@ -94,10 +94,10 @@ class TestAnyException:
 
         real = client_module.validate_chat_request
 
-        def validate(request: object, catalog: object, **options: object) -> None:
+        def validate(request: object, catalog: object, **options: object) -> int:
             if "poison" in str(request):
                 raise LookupError("gsk_SECRETSECRETSECRET leaked into a message " + "x" * 500)
-            real(request, catalog, **options)  # type: ignore[arg-type]
+            return real(request, catalog, **options)  # type: ignore[arg-type]
 
         monkeypatch.setattr(client_module, "validate_chat_request", validate)
         source = write(tmp_path / "jobs.jsonl", [job(f"ok{i}") for i in range(5)] + [job("p", chat("poison"))])
