@@ -40,6 +40,16 @@ def test_import_is_lazy() -> None:
     assert result.stdout.strip() == ""
 
 
+def test_a_batch_on_the_in_process_emulator_imports_no_server_and_no_schema_checker() -> None:
+    """hypercorn and jsonschema (a quarter of a second) load only when a server starts or a schema is checked."""
+    code = (
+        "import sys; from orchestrator.batch._local import run_batch; import orchestrator.emulator;"
+        "print(','.join(m for m in ('hypercorn', 'jsonschema') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
 def test_cli_help_runs() -> None:
     """`python -m orchestrator --help` prints the subcommands and exits 0."""
     result = subprocess.run([sys.executable, "-m", "orchestrator", "--help"], capture_output=True, text=True, timeout=60)

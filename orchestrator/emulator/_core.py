@@ -266,7 +266,7 @@ class Emulator:
         self._counter += 1
         number = self._counter
         # A request's ids are a hash of the seed and its number, not draws from a seeded generator: the same on
-        # every run, and a tenth of the cost (a Random is built only for the routes that draw more).
+        # every run, at a third of the cost (a Random is built only for the routes that draw more).
         digest = hashlib.blake2b(b"%d:%d" % (self.settings.seed, number), digest_size=_ID_BYTES).digest()
         request_id = "req_" + digest[:26].translate(_ID_LETTER_OF_BYTE).decode("ascii")
         response = await self._route(request, request_id, number, digest)
