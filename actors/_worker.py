@@ -121,13 +121,11 @@ def framed_request(
     if any(key.lower() in _FRAMING_HEADERS for key, _ in raw):
         return httpx.Request(method, url, content=body, headers=headers, extensions=extensions)
     framing = [(b"Host", url.netloc)] if url.host else []
+    if not body and method in _BODY_METHODS:
+        framing.append((b"Content-Length", b"0"))
+    framing += raw
     if body:
-        framing += raw
         framing.append((b"Content-Length", b"%d" % len(body)))
-    else:
-        if method in _BODY_METHODS:
-            framing.append((b"Content-Length", b"0"))
-        framing += raw
     request = httpx.Request(method, url, headers=framing, stream=httpx.ByteStream(body or b""), extensions=extensions)
     request.read()  # as httpx does for ``content``: ``request.content`` is there for event hooks and transports
     return request
